@@ -1,0 +1,206 @@
+"""Start and stop the local backing services: Azurite (tables) and the Key Vault emulator.
+
+One implementation serves the test fixtures, ``make dev``, ``make demo`` and the
+benchmarks. Each service runs as a child process on a loopback port, is awaited
+until it accepts connections (a clear error within seconds otherwise, never a
+hang) and is stopped by PID.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+AZURITE_BIN = REPO_ROOT / "node_modules" / ".bin" / "azurite-table"
+READY_PREFIX = "KEYVAULT_EMULATOR_READY "
+
+# Azurite's well-known development account (public, documented by Microsoft).
+DEV_ACCOUNT = "devstoreaccount1"
+DEV_KEY = (
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+)
+
+
+class ServiceStartError(RuntimeError):
+    """A local service did not come up; the message says why and what to check."""
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_for_port(port: int, proc: subprocess.Popen[bytes], timeout: float, name: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise ServiceStartError(f"{name} exited with code {proc.returncode} during start")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+            return
+        time.sleep(0.05)
+    raise ServiceStartError(f"{name} did not accept connections on port {port} within {timeout}s")
+
+
+def _stop(proc: subprocess.Popen[bytes] | None, timeout: float = 5.0) -> None:
+    if proc is None or proc.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout)
+
+
+@dataclass
+class Azurite:
+    """Azurite's table service on a loopback port.
+
+    ``location=None`` keeps data in memory (tests); a folder persists it (``make dev``).
+    ``stop()`` and ``start()`` may be called repeatedly (outage tests); the port is kept.
+    """
+
+    port: int = 0
+    location: Path | None = None
+    start_timeout: float = 15.0
+    proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    _log: Path | None = field(default=None, repr=False)
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}/{DEV_ACCOUNT}"
+
+    @property
+    def connection_string(self) -> str:
+        return (
+            f"DefaultEndpointsProtocol=http;AccountName={DEV_ACCOUNT};AccountKey={DEV_KEY};"
+            f"TableEndpoint={self.endpoint};"
+        )
+
+    def start(self) -> Azurite:
+        if not AZURITE_BIN.exists():
+            raise ServiceStartError(
+                f"Azurite is not installed ({AZURITE_BIN} missing): run `make install` (npm ci)"
+            )
+        if self.port == 0:
+            self.port = free_port()
+        args = [
+            str(AZURITE_BIN), "--tableHost", "127.0.0.1", "--tablePort", str(self.port),
+            "--skipApiVersionCheck", "--disableTelemetry", "--silent",
+        ]
+        if self.location is None:
+            args.append("--inMemoryPersistence")
+            workdir = Path(tempfile.gettempdir())
+        else:
+            self.location.mkdir(parents=True, exist_ok=True)
+            args += ["--location", str(self.location)]
+            workdir = self.location
+        if self._log is None:
+            fd, name = tempfile.mkstemp(prefix="azurite-", suffix=".log")
+            os.close(fd)
+            self._log = Path(name)
+        with open(self._log, "ab") as log:
+            self.proc = subprocess.Popen(
+                args, stdout=log, stderr=subprocess.STDOUT, cwd=workdir, start_new_session=True
+            )
+        try:
+            _wait_for_port(self.port, self.proc, self.start_timeout, "Azurite")
+        except ServiceStartError as exc:
+            self.stop()
+            tail = self._log.read_text(errors="replace")[-2000:]
+            raise ServiceStartError(f"{exc}\n--- azurite log ---\n{tail}") from None
+        return self
+
+    def stop(self) -> None:
+        _stop(self.proc)
+        self.proc = None
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+
+@dataclass
+class KeyVaultEmulator:
+    """The project's Key Vault emulator (tools.keyvault_emulator) as a child process."""
+
+    state: Path
+    port: int = 0
+    control_port: int = 0
+    in_memory: bool = True
+    start_timeout: float = 20.0
+    url: str = ""
+    control_url: str = ""
+    ca_file: str = ""
+    proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    def start(self) -> KeyVaultEmulator:
+        args = [
+            sys.executable, "-m", "tools.keyvault_emulator",
+            "--port", str(self.port), "--control-port", str(self.control_port),
+            "--state", str(self.state),
+        ]
+        if self.in_memory:
+            args.append("--in-memory")
+        self.proc = subprocess.Popen(
+            args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=REPO_ROOT,
+            start_new_session=True,
+        )
+        ready = self._read_ready_line()
+        self.url, self.control_url, self.ca_file = ready["url"], ready["control_url"], ready["ca_file"]
+        self.port = int(self.url.rsplit(":", 1)[1].rstrip("/"))
+        self.control_port = int(self.control_url.rsplit(":", 1)[1].rstrip("/"))
+        return self
+
+    def _read_ready_line(self) -> dict[str, str]:
+        assert self.proc is not None and self.proc.stdout is not None
+        stdout = self.proc.stdout
+        lines: list[str] = []
+        result: dict[str, str] = {}
+        done = threading.Event()
+
+        def reader() -> None:
+            for raw in iter(stdout.readline, b""):
+                line = raw.decode(errors="replace").rstrip()
+                if not done.is_set():
+                    lines.append(line)
+                    if line.startswith(READY_PREFIX):
+                        result.update(json.loads(line[len(READY_PREFIX):]))
+                        done.set()
+            done.set()  # EOF: the process ended
+
+        # The reader keeps draining stdout for the process's lifetime so it never blocks.
+        threading.Thread(target=reader, daemon=True).start()
+        if not done.wait(self.start_timeout) or not result:
+            self.stop()
+            output = "\n".join(lines[-30:])
+            raise ServiceStartError(
+                f"Key Vault emulator did not report ready within {self.start_timeout}s\n{output}"
+            )
+        return result
+
+    def stop(self) -> None:
+        _stop(self.proc)
+        self.proc = None
+
+
+def require_npm_azurite() -> None:
+    """Fail with guidance when Azurite is missing (fresh clone without `make install`)."""
+    if not AZURITE_BIN.exists() and shutil.which("npm") is None:
+        raise ServiceStartError("npm is required to install Azurite: install Node.js 18+")

@@ -1,0 +1,1 @@
+"""orgconfig: multi-tenant configuration and secret resolution for Azure Functions."""

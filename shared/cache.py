@@ -1,0 +1,178 @@
+"""An expiring cache with single-flight loads, jittered TTLs, refresh-ahead and stale-if-error.
+
+The one caching implementation behind config snapshots and secret lookups:
+
+- concurrent misses for one key share one load (one backend call);
+- each TTL is shortened by up to ``jitter`` so instances do not expire together;
+- a value read in the last ``refresh_ahead`` fraction of its life is reloaded in
+  the background, so warm reads do not wait on the network;
+- when a reload fails with :class:`BackendUnavailableError`, the last good value
+  is served for up to ``max_stale`` seconds past its expiry. Any other error (a
+  403, a definitive not-found answer) propagates: it is never hidden.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import time
+from collections.abc import Awaitable, Callable, Hashable
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from shared.errors import BackendUnavailableError
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+Loader = Callable[[], Awaitable[tuple[V, float]]]
+"""Loads a value and returns it with its TTL in seconds."""
+
+
+@dataclass(slots=True)
+class CacheEntry(Generic[V]):
+    value: V
+    fetched_at: float
+    expires_at: float
+    ttl: float
+
+    def __repr__(self) -> str:  # values may be secrets: never shown
+        return f"CacheEntry(ttl={self.ttl:.1f}, fetched_at={self.fetched_at:.3f})"
+
+
+@dataclass(slots=True, frozen=True)
+class Lookup(Generic[V]):
+    """The result of :meth:`ExpiringCache.get`: the entry, whether it came from cache, and
+    whether it is stale (served because its refresh failed)."""
+
+    entry: CacheEntry[V]
+    hit: bool
+    stale: bool = False
+    age: float = 0.0
+
+    @property
+    def value(self) -> V:
+        return self.entry.value
+
+
+class ExpiringCache(Generic[K, V]):
+    """See the module docstring. Not thread-safe: use from one event loop."""
+
+    def __init__(
+        self,
+        *,
+        jitter: float = 0.1,
+        refresh_ahead: float = 0.1,
+        max_stale: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
+        on_stale: Callable[[K, BackendUnavailableError], None] | None = None,
+    ) -> None:
+        self._entries: dict[K, CacheEntry[V]] = {}
+        self._inflight: dict[K, asyncio.Task[CacheEntry[V]]] = {}
+        self._background: set[asyncio.Task[CacheEntry[V]]] = set()
+        self.jitter = jitter
+        self.refresh_ahead = refresh_ahead
+        self.max_stale = max_stale
+        self.clock = clock
+        self.on_stale = on_stale
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def peek(self, key: K) -> CacheEntry[V] | None:
+        """The entry for ``key``, fresh or expired, without loading."""
+        return self._entries.get(key)
+
+    def is_fresh(self, key: K) -> bool:
+        entry = self._entries.get(key)
+        return entry is not None and self.clock() < entry.expires_at
+
+    def put(self, key: K, value: V, ttl: float) -> CacheEntry[V]:
+        now = self.clock()
+        life = ttl * (1.0 - self.jitter * random.random())  # noqa: S311 - not crypto
+        entry = CacheEntry(value, now, now + life, life)
+        self._entries[key] = entry
+        return entry
+
+    def invalidate(self, key: K) -> None:
+        """Forget ``key`` and any load of it under way (its result will not be stored)."""
+        self._entries.pop(key, None)
+        self._inflight.pop(key, None)
+
+    def invalidate_where(self, predicate: Callable[[K], bool]) -> int:
+        keys = [k for k in self._entries if predicate(k)]
+        keys += [k for k in self._inflight if predicate(k) and k not in keys]
+        for key in keys:
+            self.invalidate(key)
+        return len(keys)
+
+    def clear(self) -> None:
+        self._entries.clear()
+        self._inflight.clear()
+
+    async def get(self, key: K, loader: Loader[V]) -> Lookup[V]:
+        """Return the cached value of ``key`` or load it (see the module docstring)."""
+        entry = self._entries.get(key)
+        now = self.clock()
+        if entry is not None and now < entry.expires_at:
+            if (
+                self.refresh_ahead > 0
+                and entry.expires_at - now < entry.ttl * self.refresh_ahead
+                and key not in self._inflight
+            ):
+                self._refresh_in_background(key, loader)
+            return Lookup(entry, hit=True, age=now - entry.fetched_at)
+        try:
+            fresh = await self._load_shared(key, loader)
+        except BackendUnavailableError as exc:
+            if entry is not None and now - entry.expires_at <= self.max_stale:
+                if self.on_stale is not None:
+                    self.on_stale(key, exc)
+                return Lookup(entry, hit=True, stale=True, age=now - entry.fetched_at)
+            raise
+        return Lookup(fresh, hit=False)
+
+    async def _load_shared(self, key: K, loader: Loader[V]) -> CacheEntry[V]:
+        task = self._inflight.get(key)
+        if task is None:
+            task = asyncio.ensure_future(self._load(key, loader))
+            self._inflight[key] = task
+        # shield: one cancelled waiter must not cancel the load the others share
+        return await asyncio.shield(task)
+
+    async def _load(self, key: K, loader: Loader[V]) -> CacheEntry[V]:
+        owned = True
+        try:
+            value, ttl = await loader()
+        finally:
+            # invalidate() drops the in-flight task: its result must not be kept
+            owned = self._inflight.get(key) is asyncio.current_task()
+            if owned:
+                del self._inflight[key]
+        if not owned:
+            now = self.clock()
+            return CacheEntry(value, now, now, 0.0)
+        return self.put(key, value, ttl)
+
+    def _refresh_in_background(self, key: K, loader: Loader[V]) -> None:
+        task = asyncio.ensure_future(self._load(key, loader))
+        self._inflight[key] = task
+        self._background.add(task)
+        task.add_done_callback(self._background_done)
+
+    def _background_done(self, task: asyncio.Task[CacheEntry[V]]) -> None:
+        self._background.discard(task)
+        if not task.cancelled():
+            task.exception()  # retrieved: a failed refresh-ahead is retried on the next read
+
+    async def aclose(self) -> None:
+        """Cancel background refreshes (the resolver calls this when it closes)."""
+        tasks = list(self._background) + list(self._inflight.values())
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(BaseException):
+                await task
+        self._background.clear()
+        self._inflight.clear()

@@ -1,0 +1,308 @@
+"""Config entries in Azure Table Storage (azure-data-tables aio).
+
+Reads load a whole partition (an org, or GLOBAL) as one immutable
+:class:`ConfigSnapshot`, cached per process with a TTL. Every query is
+parameterized. Writes use ETags for optimistic concurrency; batches are capped
+at 100 operations, the service's transaction limit (Azurite answers a larger one
+with a malformed response).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, TypeVar, cast
+
+from azure.core import MatchConditions
+from azure.core.exceptions import (
+    AzureError,
+    ClientAuthenticationError,
+    HttpResponseError,
+    ResourceExistsError,
+    ResourceModifiedError,
+    ResourceNotFoundError,
+)
+from azure.data.tables import TableEntity, UpdateMode
+from azure.data.tables.aio import TableClient
+
+from shared.cache import ExpiringCache, Lookup
+from shared.errors import BackendUnavailableError, ConcurrencyError
+from shared.metrics import Metrics
+from shared.naming import canonical_scope, validate_config_key
+from shared.settings import Settings
+from shared.values import ConfigEntry, ValueType
+
+log = logging.getLogger("orgconfig.config_store")
+T = TypeVar("T")
+
+MAX_BATCH = 100
+BACKEND = "Table Storage"
+_SELECT = ["PartitionKey", "RowKey", "Value", "Type", "Description", "UpdatedAt", "UpdatedBy"]
+
+
+@dataclass(frozen=True)
+class ConfigSnapshot:
+    """Every entry of one partition at one moment."""
+
+    scope: str
+    entries: Mapping[str, ConfigEntry] = field(default_factory=dict)
+
+    def get(self, key: str) -> ConfigEntry | None:
+        return self.entries.get(key)
+
+
+def entry_from_entity(entity: Mapping[str, Any]) -> ConfigEntry:
+    """Map a table entity to a ConfigEntry; an unknown Type reads as a ConfigValueError later."""
+    etag = entity.metadata.get("etag") if isinstance(entity, TableEntity) else None
+    # A Type this code does not know is kept as stored: parse_value then fails loudly.
+    value_type = cast(ValueType, str(entity.get("Type") or "string"))
+    return ConfigEntry(
+        scope=str(entity["PartitionKey"]),
+        key=str(entity["RowKey"]),
+        value=str(entity.get("Value", "")),
+        type=value_type,
+        description=entity.get("Description"),
+        updated_at=_text(entity.get("UpdatedAt")),
+        updated_by=entity.get("UpdatedBy"),
+        etag=etag,
+    )
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    return value.isoformat() if isinstance(value, datetime) else str(value)
+
+
+def entity_from_entry(entry: ConfigEntry) -> dict[str, Any]:
+    entity: dict[str, Any] = {
+        "PartitionKey": entry.scope,
+        "RowKey": entry.key,
+        "Value": entry.value,
+        "Type": entry.type,
+        "UpdatedAt": entry.updated_at or datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    if entry.description is not None:
+        entity["Description"] = entry.description
+    if entry.updated_by is not None:
+        entity["UpdatedBy"] = entry.updated_by
+    return entity
+
+
+class ConfigStore:
+    """Reads and writes the Config table. Create one per resolver; close with ``aclose``."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        metrics: Metrics,
+        client_factory: Callable[[], TableClient],
+    ) -> None:
+        self.settings = settings
+        self.metrics = metrics
+        self._client_factory = client_factory
+        self._client: TableClient | None = None
+        self._table_ready = False
+        self.snapshots: ExpiringCache[str, ConfigSnapshot] = ExpiringCache(
+            max_stale=settings.max_stale_seconds, on_stale=self._on_stale
+        )
+
+    # -- client -------------------------------------------------------------------------
+    @property
+    def client(self) -> TableClient:
+        if self._client is None:
+            self._client = self._client_factory()
+        return self._client
+
+    async def aclose(self) -> None:
+        await self.snapshots.aclose()
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
+
+    def _on_stale(self, scope: str, exc: BackendUnavailableError) -> None:
+        self.metrics.incr("config.stale_served")
+        log.warning(
+            "serving stale config snapshot for %s: %s", scope, exc,
+            extra={"custom_dimensions": {"scope": scope, "event": "stale_served"}},
+        )
+
+    async def _call(self, what: str, op: Callable[[], Awaitable[T]]) -> T:
+        """Run one backend call bounded by BACKEND_TIMEOUT_SECONDS, mapping transport failures."""
+        self.metrics.incr("table.calls")
+        try:
+            return await asyncio.wait_for(op(), self.settings.backend_timeout)
+        except TimeoutError:
+            raise BackendUnavailableError(
+                BACKEND,
+                f"Table Storage did not answer {what} within {self.settings.backend_timeout}s; "
+                "check CONFIG_STORAGE_CONNECTION / CONFIG_STORAGE_ENDPOINT and the network",
+            ) from None
+        except ClientAuthenticationError:
+            raise BackendUnavailableError(
+                BACKEND,
+                f"Table Storage refused {what}: authentication failed; check the connection "
+                "string's key or grant the managed identity 'Storage Table Data Contributor'",
+            ) from None
+        except (ResourceNotFoundError, ResourceExistsError, ResourceModifiedError):
+            raise
+        except HttpResponseError as exc:
+            if exc.status_code is not None and 400 <= exc.status_code < 500 and \
+                    exc.status_code not in (408, 429):
+                raise
+            raise BackendUnavailableError(
+                BACKEND, f"Table Storage failed {what} (HTTP {exc.status_code}); retry later",
+            ) from None
+        except AzureError as exc:
+            raise BackendUnavailableError(
+                BACKEND,
+                f"Table Storage is unreachable for {what} ({exc.__class__.__name__}); check "
+                "that the storage account (or Azurite) is running and reachable",
+            ) from None
+
+    # -- reads --------------------------------------------------------------------------
+    async def read_partition(self, scope: str) -> ConfigSnapshot:
+        """Query one partition from the service (no cache)."""
+        scope = canonical_scope(scope)
+
+        async def query() -> ConfigSnapshot:
+            entries: dict[str, ConfigEntry] = {}
+            pager = self.client.query_entities(
+                "PartitionKey eq @pk", parameters={"pk": scope}, select=_SELECT
+            )
+            try:
+                async for entity in pager:
+                    entry = entry_from_entity(entity)
+                    entries[entry.key] = entry
+            except ResourceNotFoundError:
+                log.warning("table %s does not exist yet: no entries", self.settings.table_name)
+            return ConfigSnapshot(scope, entries)
+
+        self.metrics.incr("table.queries")
+        return await self._call(f"a query of partition {scope}", query)
+
+    async def snapshot(self, scope: str) -> Lookup[ConfigSnapshot]:
+        """The cached snapshot of a partition, loaded on a miss (single-flight)."""
+
+        async def load() -> tuple[ConfigSnapshot, float]:
+            return await self.read_partition(scope), self.settings.config_cache_ttl
+
+        lookup = await self.snapshots.get(scope, load)
+        self.metrics.incr("config.cache_hit" if lookup.hit else "config.cache_miss")
+        return lookup
+
+    async def get_entry(self, scope: str, key: str) -> ConfigEntry | None:
+        """Point-read one entry with its ETag (no cache): for writers and the admin API."""
+        scope, key = canonical_scope(scope), validate_config_key(key)
+
+        async def read() -> ConfigEntry | None:
+            try:
+                return entry_from_entity(await self.client.get_entity(scope, key))
+            except ResourceNotFoundError:
+                return None
+
+        return await self._call(f"a read of {scope}/{key}", read)
+
+    def invalidate(self, scope: str | None = None) -> None:
+        if scope is None:
+            self.snapshots.clear()
+        else:
+            self.snapshots.invalidate(canonical_scope(scope))
+
+    # -- writes -------------------------------------------------------------------------
+    async def ensure_table(self) -> None:
+        if self._table_ready:
+            return
+
+        async def create() -> None:
+            with contextlib.suppress(ResourceExistsError):
+                await self.client.create_table()
+
+        await self._call(f"creating table {self.settings.table_name}", create)
+        self._table_ready = True
+
+    async def put_entry(self, entry: ConfigEntry, *, if_match: str | None = None) -> ConfigEntry:
+        """Create or replace an entry. With ``if_match`` (an ETag, or ``*``) the write fails
+        with :class:`ConcurrencyError` if the entry changed (or does not exist)."""
+        await self.ensure_table()
+        entity = entity_from_entry(entry)
+
+        async def write() -> Mapping[str, Any]:
+            if if_match is None:
+                return await self.client.upsert_entity(entity, mode=UpdateMode.REPLACE)
+            if if_match == "*":
+                return await self.client.update_entity(entity, mode=UpdateMode.REPLACE)
+            return await self.client.update_entity(
+                entity, mode=UpdateMode.REPLACE, etag=if_match,
+                match_condition=MatchConditions.IfNotModified,
+            )
+
+        try:
+            metadata = await self._call(f"a write of {entry.scope}/{entry.key}", write)
+        except (ResourceModifiedError, ResourceNotFoundError):
+            raise ConcurrencyError(
+                f"config entry {entry.scope}/{entry.key} changed since it was read "
+                "(or no longer exists); read it again and retry with its new ETag"
+            ) from None
+        except HttpResponseError as exc:
+            if exc.status_code == 412:
+                raise ConcurrencyError(
+                    f"config entry {entry.scope}/{entry.key} changed since it was read; "
+                    "read it again and retry with its new ETag"
+                ) from None
+            raise
+        self.invalidate(entry.scope)
+        return ConfigEntry(
+            entry.scope, entry.key, entry.value, entry.type, entry.description,
+            entity["UpdatedAt"], entry.updated_by, metadata.get("etag"),
+        )
+
+    async def delete_entry(self, scope: str, key: str, *, if_match: str | None = None) -> None:
+        """Delete an entry (no error if absent, unless ``if_match`` is given)."""
+        scope, key = canonical_scope(scope), validate_config_key(key)
+
+        async def delete() -> None:
+            if if_match is None or if_match == "*":
+                await self.client.delete_entity(scope, key)
+            else:
+                await self.client.delete_entity(
+                    scope, key, etag=if_match, match_condition=MatchConditions.IfNotModified
+                )
+
+        try:
+            await self._call(f"a delete of {scope}/{key}", delete)
+        except (ResourceModifiedError, ResourceNotFoundError):
+            raise ConcurrencyError(
+                f"config entry {scope}/{key} changed since it was read; read it again"
+            ) from None
+        except HttpResponseError as exc:
+            if exc.status_code == 412:
+                raise ConcurrencyError(
+                    f"config entry {scope}/{key} changed since it was read; read it again"
+                ) from None
+            raise
+        self.invalidate(scope)
+
+    async def upsert_many(self, entries: Iterable[ConfigEntry]) -> int:
+        """Upsert entries in transactions of at most 100 operations per partition."""
+        await self.ensure_table()
+        by_scope: dict[str, list[dict[str, Any]]] = {}
+        for entry in entries:
+            by_scope.setdefault(entry.scope, []).append(entity_from_entry(entry))
+        written = 0
+        for scope, entities in by_scope.items():
+            for start in range(0, len(entities), MAX_BATCH):
+                chunk = entities[start:start + MAX_BATCH]
+                operations: list[Any] = [("upsert", e, {"mode": UpdateMode.REPLACE}) for e in chunk]
+
+                async def submit(ops: list[Any] = operations) -> None:
+                    await self.client.submit_transaction(ops)
+
+                await self._call(f"a batch write to {scope}", submit)
+                written += len(chunk)
+            self.invalidate(scope)
+        return written

@@ -1,0 +1,154 @@
+"""OrganizationContext: what a workflow sees. One organization, read-only, value-safe.
+
+>>> smtp_password = await context.get_config("smtp_password")   # doctest: +SKIP
+
+A context can only ever read its own organization's entries and GLOBAL's; secret
+names are scoped by the resolver, never by the caller.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from pydantic import BaseModel, SecretStr, ValidationError
+
+from shared.errors import ConfigError, ConfigNotFoundError, ConfigValueError
+from shared.naming import validate_config_key
+from shared.values import parse_value
+
+if TYPE_CHECKING:
+    from shared.resolver import ConfigResolver
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class _Missing:
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING: Any = _Missing()
+
+
+class Explanation(BaseModel):
+    """Where a key's value comes from for one org. Never contains the value."""
+
+    org_id: str
+    key: str
+    found: bool
+    scope: str | None = None
+    type: str | None = None
+    source: str | None = None
+    secret_name: str | None = None
+    tried: list[str] = []
+    cache_hit: bool = False
+    age_seconds: float = 0.0
+    stale: bool = False
+    error: str | None = None
+    error_message: str | None = None
+
+
+class OrganizationContext:
+    """Config of one organization (its entries over GLOBAL's), with secrets resolved."""
+
+    __slots__ = ("_resolver", "org_id")
+
+    def __init__(self, resolver: ConfigResolver, org_id: str) -> None:
+        self._resolver = resolver
+        self.org_id = org_id
+
+    def __repr__(self) -> str:
+        return f"OrganizationContext(org_id={self.org_id!r})"
+
+    async def get_config(self, key: str, default: Any = MISSING) -> Any:
+        """The value of ``key``: str/int/float/bool/JSON by its Type, a secret as ``str``.
+
+        ``default`` applies only when the key exists neither for the org nor in GLOBAL;
+        a ``secret_ref`` that resolves nowhere raises :class:`SecretNotFoundError` even
+        with a default, because a dangling reference is a misconfiguration.
+        """
+        value = await self._value(key, default)
+        return value.get_secret_value() if isinstance(value, SecretStr) else value
+
+    async def _value(self, key: str, default: Any = MISSING) -> Any:
+        """Like get_config, but a secret stays wrapped in SecretStr."""
+        key = validate_config_key(key)
+        entry, _ = await self._resolver.find_entry(self.org_id, key)
+        if entry is None:
+            if default is MISSING:
+                raise ConfigNotFoundError(self.org_id, key)
+            return default
+        value = parse_value(entry)
+        if entry.type != "secret_ref":
+            return value
+        resolution = await self._resolver.secret_store.resolve(self.org_id, key, value)
+        return resolution.value
+
+    async def get_configs(self, *keys: str, default: Any = MISSING) -> dict[str, Any]:
+        """Several keys in one go (one snapshot load, secrets resolved concurrently)."""
+        for key in keys:
+            validate_config_key(key)
+        await self._resolver.snapshots(self.org_id)
+        values = await asyncio.gather(*(self.get_config(k, default) for k in keys))
+        return dict(zip(keys, values, strict=True))
+
+    async def explain(self, key: str) -> Explanation:
+        """Where ``key`` comes from for this org: scope, type, source, names tried, cache
+        hit and age. Resolution errors are reported in the explanation, not raised."""
+        key = validate_config_key(key)
+        entry, lookup = await self._resolver.find_entry(self.org_id, key)
+        if entry is None:
+            return Explanation(org_id=self.org_id, key=key, found=False)
+        info: dict[str, Any] = {
+            "org_id": self.org_id, "key": key, "found": True, "scope": entry.scope,
+            "type": entry.type, "source": f"table:{entry.scope}", "cache_hit": lookup.hit,
+            "age_seconds": round(lookup.age, 3), "stale": lookup.stale,
+        }
+        try:
+            name = parse_value(entry)
+            if entry.type == "secret_ref":
+                info["secret_name"] = name
+                resolution = await self._resolver.secret_store.resolve(self.org_id, key, name)
+                info.update(
+                    source=resolution.source, tried=resolution.tried,
+                    cache_hit=resolution.cache_hit, age_seconds=round(resolution.age_seconds, 3),
+                    stale=resolution.stale,
+                )
+        except ConfigError as exc:
+            info.update(error=exc.__class__.__name__, error_message=str(exc))
+            info["tried"] = list(getattr(exc, "tried", []))
+            if entry.type == "secret_ref":
+                info["source"] = None
+        return Explanation(**info)
+
+    async def load(self, model: type[M]) -> M:
+        """Fill a pydantic model from config: each field reads the key named by its alias
+        (or its name). Secret values are passed as ``SecretStr``; a secret into a field
+        that is not a ``SecretStr`` is refused, so it cannot end up in a repr or log."""
+        data: dict[str, Any] = {}
+        for name, field in model.model_fields.items():
+            key = field.alias or name
+            value = await self._value(key, MISSING if field.is_required() else _ABSENT)
+            if value is _ABSENT:
+                continue
+            if isinstance(value, SecretStr) and field.annotation not in (SecretStr,
+                                                                          SecretStr | None):
+                raise ConfigValueError(
+                    f"field {name!r} of {model.__name__} receives secret config key {key!r}; "
+                    "annotate it as pydantic.SecretStr"
+                )
+            data[key] = value
+        try:
+            return model.model_validate(data)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
+                for err in exc.errors(include_input=False, include_url=False)
+            )
+            raise ConfigValueError(
+                f"config of org {self.org_id!r} does not fit {model.__name__}: {problems}"
+            ) from None
+
+
+_ABSENT: Any = _Missing()

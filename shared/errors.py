@@ -1,0 +1,87 @@
+"""Typed errors of orgconfig. Every message says what to do; none carries a secret value."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+class ConfigError(Exception):
+    """Base class of every orgconfig error."""
+
+    #: Short machine-readable code used by the HTTP API's error bodies.
+    code = "config_error"
+
+
+class InvalidNameError(ConfigError, ValueError):
+    """An org id, config key or secret name does not follow the naming rules."""
+
+    code = "invalid_name"
+
+
+class ConfigNotFoundError(ConfigError, KeyError):
+    """The key exists neither in the organization's entries nor in GLOBAL."""
+
+    code = "config_not_found"
+
+    def __init__(self, org_id: str, key: str) -> None:
+        self.org_id, self.key = org_id, key
+        super().__init__(
+            f"config key {key!r} is not set for org {org_id!r} nor in GLOBAL; "
+            f"add it with `python -m shared.cli set {org_id} {key} VALUE --type string` "
+            "or pass default= to get_config"
+        )
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return str(self.args[0])
+
+
+class ConfigValueError(ConfigError, ValueError):
+    """A stored value does not parse as its declared Type (the value is not echoed)."""
+
+    code = "invalid_value"
+
+
+class SecretNotFoundError(ConfigError, KeyError):
+    """A secret_ref resolved nowhere: lists every name tried, never a value."""
+
+    code = "secret_not_found"
+
+    def __init__(self, org_id: str, key: str, secret_name: str, tried: Sequence[str]) -> None:
+        self.org_id, self.key, self.secret_name = org_id, key, secret_name
+        self.tried = list(tried)
+        super().__init__(
+            f"secret {secret_name!r} referenced by config key {key!r} of org {org_id!r} "
+            f"was not found; tried {', '.join(self.tried)}. Create it with "
+            f"`python -m shared.cli secret set {org_id} {secret_name}` (or GLOBAL), "
+            "or fix the reference"
+        )
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class SecretAccessError(ConfigError):
+    """Key Vault refused: authentication failed, permission denied, or the secret is disabled."""
+
+    code = "secret_access_denied"
+
+    def __init__(self, message: str, reason: str = "permission") -> None:
+        #: ``authentication``, ``permission`` or ``disabled``
+        self.reason = reason
+        super().__init__(message)
+
+
+class BackendUnavailableError(ConfigError):
+    """A store (Table Storage or Key Vault) is unreachable and nothing cached can be served."""
+
+    code = "backend_unavailable"
+
+    def __init__(self, backend: str, message: str) -> None:
+        self.backend = backend
+        super().__init__(message)
+
+
+class ConcurrencyError(ConfigError):
+    """A write lost a race: the entry changed since the ETag the writer read."""
+
+    code = "precondition_failed"

@@ -1,0 +1,187 @@
+"""ConfigResolver: one per process; owns the stores, their clients, caches and metrics.
+
+>>> async with ConfigResolver() as resolver:          # doctest: +SKIP
+...     ctx = resolver.context("acme")
+...     host = await ctx.get_config("smtp_host")
+
+Clients and credentials are created lazily, on first use, inside the running event
+loop (never at import time), reused for every context, and closed by ``aclose``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from azure.core.credentials_async import AsyncTokenCredential
+from azure.data.tables.aio import TableClient
+from azure.keyvault.secrets.aio import SecretClient
+
+from shared.cache import Lookup
+from shared.config_store import ConfigSnapshot, ConfigStore
+from shared.context import OrganizationContext
+from shared.errors import ConfigError
+from shared.metrics import Metrics
+from shared.naming import GLOBAL, canonical_org_id, canonical_scope, validate_secret_name
+from shared.secret_store import (
+    LocalDevelopmentCredential,
+    SecretStore,
+    make_secret_client,
+    uses_local_vault,
+)
+from shared.settings import Settings
+from shared.values import ConfigEntry
+
+_TABLE_OPTIONS: dict[str, Any] = {"retry_total": 2, "retry_backoff_factor": 0.2}
+
+
+class ConfigResolver:
+    """Resolves configuration for organizations. Use as ``async with`` or call ``aclose``."""
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings if settings is not None else Settings.from_env()
+        self.metrics = Metrics()
+        self._credential: AsyncTokenCredential | None = None
+        self._config: ConfigStore | None = None
+        self._secrets: SecretStore | None = None
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return (
+            f"ConfigResolver(table={self.settings.table_name!r}, "
+            f"vault={self.settings.key_vault_url!r})"
+        )
+
+    # -- lifecycle ----------------------------------------------------------------------
+    async def __aenter__(self) -> ConfigResolver:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close every client and credential this resolver created."""
+        self._closed = True
+        if self._config is not None:
+            await self._config.aclose()
+        if self._secrets is not None:
+            await self._secrets.aclose()
+        if self._credential is not None:
+            await self._credential.close()
+            self._credential = None
+
+    def _azure_credential(self) -> AsyncTokenCredential:
+        if self._credential is None:
+            from azure.identity.aio import DefaultAzureCredential
+
+            self._credential = DefaultAzureCredential()
+        return self._credential
+
+    def _table_client(self) -> TableClient:
+        s = self.settings
+        timeouts: dict[str, Any] = {
+            "connection_timeout": s.backend_timeout, "read_timeout": s.backend_timeout,
+        }
+        if s.storage_endpoint:
+            return TableClient(
+                s.storage_endpoint, s.table_name, credential=self._azure_credential(),
+                **_TABLE_OPTIONS, **timeouts,
+            )
+        if s.storage_connection:
+            return TableClient.from_connection_string(
+                s.storage_connection, s.table_name, **_TABLE_OPTIONS, **timeouts
+            )
+        raise ConfigError(
+            "no config table configured: set CONFIG_STORAGE_CONNECTION (or AzureWebJobsStorage) "
+            "to a connection string, or CONFIG_STORAGE_ENDPOINT for managed identity"
+        )
+
+    def _secret_client(self) -> SecretClient:
+        credential: AsyncTokenCredential
+        if uses_local_vault(self.settings):
+            credential = LocalDevelopmentCredential()
+        else:
+            credential = self._azure_credential()
+        return make_secret_client(self.settings, credential)
+
+    @property
+    def config_store(self) -> ConfigStore:
+        if self._closed:
+            raise ConfigError("this ConfigResolver is closed; create a new one")
+        if self._config is None:
+            self._config = ConfigStore(self.settings, self.metrics, self._table_client)
+        return self._config
+
+    @property
+    def secret_store(self) -> SecretStore:
+        if self._closed:
+            raise ConfigError("this ConfigResolver is closed; create a new one")
+        if self._secrets is None:
+            self._secrets = SecretStore(self.settings, self.metrics, self._secret_client)
+        return self._secrets
+
+    # -- reading --------------------------------------------------------------------------
+    def context(self, org_id: str) -> OrganizationContext:
+        """The context of one organization (``org_id`` is canonicalized or rejected)."""
+        return OrganizationContext(self, canonical_org_id(org_id))
+
+    async def snapshots(
+        self, org_id: str
+    ) -> tuple[Lookup[ConfigSnapshot], Lookup[ConfigSnapshot]]:
+        """The org's and GLOBAL's snapshots; a cold context loads both in parallel."""
+        store = self.config_store
+        if store.snapshots.is_fresh(org_id) and store.snapshots.is_fresh(GLOBAL):
+            return await store.snapshot(org_id), await store.snapshot(GLOBAL)
+        org, glob = await asyncio.gather(store.snapshot(org_id), store.snapshot(GLOBAL))
+        return org, glob
+
+    async def find_entry(
+        self, org_id: str, key: str
+    ) -> tuple[ConfigEntry | None, Lookup[ConfigSnapshot]]:
+        """The entry that applies to ``org_id`` (org overrides GLOBAL) and the snapshot
+        lookup it came from."""
+        org, glob = await self.snapshots(org_id)
+        entry = org.value.get(key)
+        if entry is not None:
+            return entry, org
+        return glob.value.get(key), glob
+
+    # -- writers ------------------------------------------------------------------------
+    def invalidate(self, scope: str | None = None, *, secret: str | None = None) -> None:
+        """Drop cached state after a write.
+
+        - ``invalidate()``: everything;
+        - ``invalidate("acme")``: acme's config snapshot and its cached secrets;
+        - ``invalidate("GLOBAL")``: the GLOBAL snapshot and GLOBAL secrets;
+        - ``invalidate("acme", secret="smtp-password")``: that one secret;
+        - ``invalidate(secret="smtp-password")``: that secret in every scope.
+        """
+        canonical = canonical_scope(scope) if scope is not None else None
+        if secret is not None:
+            validate_secret_name(secret)
+            if self._secrets is not None:
+                self._secrets.invalidate(canonical, secret)
+            return
+        if self._config is not None:
+            self._config.invalidate(canonical)
+        if self._secrets is not None:
+            self._secrets.invalidate(canonical)
+
+
+_shared: ConfigResolver | None = None
+
+
+def get_resolver() -> ConfigResolver:
+    """The process-wide resolver (created on first call, settings from the environment)."""
+    global _shared
+    if _shared is None or _shared._closed:
+        _shared = ConfigResolver()
+    return _shared
+
+
+async def reset_resolver() -> None:
+    """Close and forget the process-wide resolver (tests, settings changes)."""
+    global _shared
+    if _shared is not None:
+        await _shared.aclose()
+    _shared = None

@@ -1,0 +1,331 @@
+"""Secrets: Key Vault (azure-keyvault-secrets aio) with the environment as a fallback.
+
+For a ``secret_ref`` named ``name`` read by org ``acme`` the chain is::
+
+    Key Vault  acme--name  ->  Key Vault  GLOBAL--name  ->  env ACME__NAME  ->  env GLOBAL__NAME
+
+Each Key Vault answer, found or not-found, is cached under its full (case-folded)
+vault name, so a GLOBAL secret is fetched once for every org and a GLOBAL-only
+secret costs each org one 404 per ``SECRET_NOT_FOUND_TTL_SECONDS``. Concurrent
+misses share one call. Values are held as ``SecretStr`` and never logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypeVar
+
+from azure.core.credentials import AccessToken
+from azure.core.credentials_async import AsyncTokenCredential
+from azure.core.exceptions import (
+    AzureError,
+    ClientAuthenticationError,
+    HttpResponseError,
+    ResourceNotFoundError,
+)
+from azure.keyvault.secrets.aio import SecretClient
+from pydantic import SecretStr
+
+from shared.cache import ExpiringCache, Lookup
+from shared.errors import BackendUnavailableError, SecretAccessError, SecretNotFoundError
+from shared.metrics import Metrics
+from shared.naming import GLOBAL, env_var_name, keyvault_name
+from shared.settings import Settings, is_loopback_url
+
+log = logging.getLogger("orgconfig.secret_store")
+audit_log = logging.getLogger("orgconfig.audit")
+T = TypeVar("T")
+BACKEND = "Key Vault"
+
+
+class LocalDevelopmentCredential:
+    """A token for the local Key Vault emulator only (it accepts any bearer token).
+
+    Never used for a vault that is not on a loopback address: see :func:`make_credential`.
+    """
+
+    async def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
+        return AccessToken("orgconfig-local-development", int(time.time()) + 3600)
+
+    async def close(self) -> None:
+        return None
+
+    async def __aenter__(self) -> LocalDevelopmentCredential:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        return None
+
+
+def uses_local_vault(settings: Settings) -> bool:
+    """True for the local emulator: a loopback vault URL with AZURE_KEY_VAULT_CA_FILE."""
+    return bool(
+        settings.key_vault_ca_file and settings.key_vault_url
+        and is_loopback_url(settings.key_vault_url)
+    )
+
+
+def make_secret_client(settings: Settings, credential: AsyncTokenCredential) -> SecretClient:
+    """A SecretClient whose retries (which honour Retry-After) fit the backend timeout."""
+    if not settings.key_vault_url:
+        raise ValueError("no vault configured")
+    options: dict[str, Any] = {
+        "retry_total": 3,
+        "retry_backoff_factor": 0.2,
+        "retry_backoff_max": 2,
+        "connection_timeout": settings.backend_timeout,
+        "read_timeout": settings.backend_timeout,
+    }
+    if uses_local_vault(settings):
+        # the emulator's self-signed certificate, and no Azure AD resource check on loopback
+        options["connection_verify"] = settings.key_vault_ca_file
+        options["verify_challenge_resource"] = False
+    return SecretClient(settings.key_vault_url, credential, **options)
+
+
+@dataclass(frozen=True, slots=True)
+class VaultAnswer:
+    """What the vault said about one full secret name."""
+
+    found: bool
+    value: SecretStr | None = None
+
+
+@dataclass(frozen=True)
+class SecretResolution:
+    """Where a secret came from. ``value`` is a SecretStr: its repr never shows the value."""
+
+    value: SecretStr
+    source: str
+    tried: list[str]
+    cache_hit: bool
+    age_seconds: float
+    stale: bool = False
+
+
+AccessReason = Literal["authentication", "permission", "disabled"]
+
+
+def access_error(reason: AccessReason, full_name: str) -> SecretAccessError:
+    guidance = {
+        "authentication": (
+            "authentication to Key Vault failed; in Azure check the Function App's managed "
+            "identity; locally run `az login` or set AZURE_KEY_VAULT_CA_FILE for the emulator"
+        ),
+        "permission": (
+            "Key Vault denied access (403); grant the identity the 'Key Vault Secrets User' "
+            "role (or a get-secret access policy) on the vault"
+        ),
+        "disabled": (
+            "the secret is disabled or expired in Key Vault; enable it or set a new version"
+        ),
+    }[reason]
+    return SecretAccessError(f"cannot read secret {full_name}: {guidance}", reason)
+
+
+@dataclass
+class SecretStore:
+    """The secret chain of the module docstring, with its caches and audit records."""
+
+    settings: Settings
+    metrics: Metrics
+    client_factory: Callable[[], SecretClient]
+    environ: Mapping[str, str] = field(default_factory=lambda: os.environ)
+
+    def __post_init__(self) -> None:
+        self._client: SecretClient | None = None
+        self.cache: ExpiringCache[str, VaultAnswer] = ExpiringCache(
+            max_stale=self.settings.max_stale_seconds, on_stale=self._on_stale
+        )
+
+    @property
+    def vault_configured(self) -> bool:
+        return bool(self.settings.key_vault_url)
+
+    @property
+    def client(self) -> SecretClient:
+        """The vault client, created on first use and reused until :meth:`aclose`."""
+        if self._client is None:
+            self._client = self.client_factory()
+        return self._client
+
+    async def aclose(self) -> None:
+        await self.cache.aclose()
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
+
+    def _on_stale(self, full_name: str, exc: BackendUnavailableError) -> None:
+        self.metrics.incr("secret.stale_served")
+        log.warning(
+            "serving stale secret %s: %s", full_name, exc,
+            extra={"custom_dimensions": {"secret": full_name, "event": "stale_served"}},
+        )
+
+    # -- the vault ---------------------------------------------------------------------
+    async def call_vault(self, what: str, op: Callable[[], Awaitable[T]]) -> T:
+        """Run one vault operation within BACKEND_TIMEOUT_SECONDS, mapping its failures."""
+        try:
+            return await asyncio.wait_for(op(), self.settings.backend_timeout)
+        except TimeoutError:
+            raise BackendUnavailableError(
+                BACKEND,
+                f"Key Vault did not answer {what} within {self.settings.backend_timeout}s "
+                "(slow, throttled or unreachable); check AZURE_KEY_VAULT_URL and the network",
+            ) from None
+        except ClientAuthenticationError:
+            raise access_error("authentication", what) from None
+        except ResourceNotFoundError:
+            raise
+        except HttpResponseError as exc:
+            if exc.status_code == 403:
+                message = str(getattr(exc, "message", "") or "").lower()
+                disabled = "disabled" in message or "expired" in message
+                raise access_error("disabled" if disabled else "permission", what) from None
+            if exc.status_code == 429:
+                raise BackendUnavailableError(
+                    BACKEND, f"Key Vault throttled {what} (429) beyond the retry budget",
+                ) from None
+            if exc.status_code is not None and 400 <= exc.status_code < 500:
+                raise
+            raise BackendUnavailableError(
+                BACKEND, f"Key Vault failed {what} (HTTP {exc.status_code}); retry later",
+            ) from None
+        except AzureError as exc:
+            raise BackendUnavailableError(
+                BACKEND,
+                f"Key Vault is unreachable for {what} ({exc.__class__.__name__}); check "
+                "AZURE_KEY_VAULT_URL, DNS and the network",
+            ) from None
+
+    async def lookup_vault(self, full_name: str) -> Lookup[VaultAnswer]:
+        """The cached vault answer for one full name (single-flight on a miss)."""
+        settings = self.settings
+
+        async def load() -> tuple[VaultAnswer, float]:
+            self.metrics.incr("vault.get")
+            try:
+                secret = await self.call_vault(full_name, lambda: self.client.get_secret(full_name))
+            except ResourceNotFoundError:
+                self.metrics.incr("vault.not_found")
+                return VaultAnswer(False), settings.secret_not_found_ttl
+            if secret.value is None:
+                return VaultAnswer(False), settings.secret_not_found_ttl
+            return VaultAnswer(True, SecretStr(secret.value)), settings.secret_cache_ttl
+
+        lookup = await self.cache.get(full_name.lower(), load)
+        self.metrics.incr("secret.cache_hit" if lookup.hit else "secret.cache_miss")
+        return lookup
+
+    # -- the chain ---------------------------------------------------------------------
+    async def resolve(self, org_id: str, key: str, secret_name: str) -> SecretResolution:
+        """Resolve ``secret_name`` for ``org_id`` through the chain; audit the outcome."""
+        tried: list[str] = []
+        try:
+            resolution = await self._resolve(org_id, secret_name, tried)
+        except SecretAccessError as exc:
+            self._audit(org_id, key, secret_name, None, "denied", tried, error=exc)
+            raise
+        except BackendUnavailableError as exc:
+            self._audit(org_id, key, secret_name, None, "unavailable", tried, error=exc)
+            raise
+        if resolution is None:
+            self._audit(org_id, key, secret_name, None, "not_found", tried)
+            raise SecretNotFoundError(org_id, key, secret_name, tried)
+        self._audit(org_id, key, secret_name, resolution, "found", tried)
+        return resolution
+
+    async def _resolve(
+        self, org_id: str, secret_name: str, tried: list[str]
+    ) -> SecretResolution | None:
+        vault_error: Exception | None = None
+        if self.vault_configured:
+            for scope in (org_id, GLOBAL):
+                full_name = keyvault_name(scope, secret_name)
+                tried.append(f"keyvault:{full_name}")
+                try:
+                    lookup = await self.lookup_vault(full_name)
+                except (BackendUnavailableError, SecretAccessError) as exc:
+                    if not self._may_fall_back(exc):
+                        raise
+                    log.warning(
+                        "Key Vault failed for %s (%s); Development: trying the environment",
+                        full_name, exc.__class__.__name__,
+                    )
+                    vault_error = exc
+                    break
+                answer = lookup.value
+                if answer.found and answer.value is not None:
+                    return SecretResolution(
+                        answer.value, f"keyvault:{full_name}", tried, lookup.hit,
+                        lookup.age, lookup.stale,
+                    )
+        if self.settings.secret_env_fallback:
+            for scope in (org_id, GLOBAL):
+                env_name = env_var_name(scope, secret_name)
+                tried.append(f"env:{env_name}")
+                value = self.environ.get(env_name)
+                if value:
+                    self.metrics.incr("env.hit")
+                    return SecretResolution(SecretStr(value), f"env:{env_name}", tried, False, 0.0)
+        if vault_error is not None:
+            raise vault_error
+        return None
+
+    def _may_fall_back(self, exc: Exception) -> bool:
+        """Only Development may use env after a vault auth/network failure; a 403 never."""
+        if not (self.settings.is_development and self.settings.secret_env_fallback):
+            return False
+        if isinstance(exc, SecretAccessError):
+            return exc.reason == "authentication"
+        return True
+
+    def _audit(
+        self,
+        org_id: str,
+        key: str,
+        secret_name: str,
+        resolution: SecretResolution | None,
+        outcome: str,
+        tried: list[str],
+        error: Exception | None = None,
+    ) -> None:
+        dimensions = {
+            "org_id": org_id,
+            "config_key": key,
+            "secret_name": secret_name,
+            "source": resolution.source if resolution else None,
+            "outcome": outcome,
+            "cache_hit": resolution.cache_hit if resolution else False,
+            "stale": resolution.stale if resolution else False,
+            "tried": ",".join(tried),
+        }
+        if error is not None:
+            dimensions["error"] = error.__class__.__name__
+        audit_log.info(
+            "secret %s for org %s key %s: %s from %s",
+            secret_name, org_id, key, outcome, dimensions["source"] or "-",
+            extra={"custom_dimensions": dimensions, **{f"orgconfig_{k}": v
+                                                       for k, v in dimensions.items()}},
+        )
+
+    def invalidate(self, scope: str | None = None, secret_name: str | None = None) -> int:
+        """Forget cached vault answers: of one scoped name, of a name in every scope, of a
+        scope, or everything."""
+        if scope is None and secret_name is None:
+            count = len(self.cache)
+            self.cache.clear()
+            return count
+        if scope is not None and secret_name is not None:
+            self.cache.invalidate(keyvault_name(scope, secret_name).lower())
+            return 1
+        if secret_name is not None:
+            suffix = f"--{secret_name}".lower()
+            return self.cache.invalidate_where(lambda k: k.endswith(suffix))
+        prefix = f"{scope}--".lower()
+        return self.cache.invalidate_where(lambda k: k.startswith(prefix))

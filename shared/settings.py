@@ -1,0 +1,118 @@
+"""Settings from environment variables (``local.settings.json`` Values under ``func start``)."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from shared.errors import ConfigError
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def is_loopback_url(url: str) -> bool:
+    """True when the URL's host is localhost or a loopback IP address."""
+    host = (urlsplit(url).hostname or "").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _number(env: Mapping[str, str], name: str, default: float, *, minimum: float = 0) -> float:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"setting {name} must be a number of seconds, got {raw!r}") from None
+    if value < minimum or value != value or value == float("inf"):
+        raise ConfigError(f"setting {name} must be a finite number >= {minimum}, got {raw!r}")
+    return value
+
+
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ConfigError(f"setting {name} must be true or false, got {raw!r}")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting of DESIGN.md, with its default. Build with :meth:`from_env`."""
+
+    storage_connection: str | None = None
+    storage_endpoint: str | None = None
+    table_name: str = "Config"
+    key_vault_url: str | None = None
+    key_vault_ca_file: str | None = None
+    config_cache_ttl: float = 30.0
+    secret_cache_ttl: float = 3600.0
+    secret_not_found_ttl: float = 300.0
+    secret_env_fallback: bool = True
+    max_stale_seconds: float = 86400.0
+    backend_timeout: float = 5.0
+    coherence_check_seconds: float = 5.0
+    environment: str = "Production"
+    #: Development only: trust X-MS-CLIENT-PRINCIPAL without platform authentication.
+    trust_dev_principal: bool = False
+    #: Whether App Service authentication (EasyAuth) is on, so its principal header is trusted.
+    platform_auth_enabled: bool = False
+
+    def __post_init__(self) -> None:
+        vault = self.key_vault_url
+        if self.key_vault_ca_file and vault and not is_loopback_url(vault):
+            raise ConfigError(
+                "AZURE_KEY_VAULT_CA_FILE is only honoured for a vault on a loopback address "
+                "(the local emulator); unset it for a real vault, which uses managed identity"
+            )
+        if self.key_vault_url and urlsplit(self.key_vault_url).scheme != "https":
+            raise ConfigError(
+                f"AZURE_KEY_VAULT_URL must be an https:// URL, got {self.key_vault_url!r}"
+            )
+        if not self.table_name.isalnum() or not 3 <= len(self.table_name) <= 63 or \
+                not self.table_name[0].isalpha():
+            raise ConfigError(
+                f"CONFIG_TABLE_NAME must be 3-63 letters and digits starting with a letter, "
+                f"got {self.table_name!r}"
+            )
+
+    @property
+    def is_development(self) -> bool:
+        return self.environment.lower() == "development"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read settings from ``env`` (default: ``os.environ``); bad values raise ConfigError."""
+        env = os.environ if env is None else env
+        connection = env.get("CONFIG_STORAGE_CONNECTION") or env.get("AzureWebJobsStorage") or None
+        return cls(
+            storage_connection=connection,
+            storage_endpoint=env.get("CONFIG_STORAGE_ENDPOINT") or None,
+            table_name=env.get("CONFIG_TABLE_NAME") or "Config",
+            key_vault_url=(env.get("AZURE_KEY_VAULT_URL") or "").strip() or None,
+            key_vault_ca_file=env.get("AZURE_KEY_VAULT_CA_FILE") or None,
+            config_cache_ttl=_number(env, "CONFIG_CACHE_TTL_SECONDS", 30),
+            secret_cache_ttl=_number(env, "SECRET_CACHE_TTL_SECONDS", 3600),
+            secret_not_found_ttl=_number(env, "SECRET_NOT_FOUND_TTL_SECONDS", 300),
+            secret_env_fallback=_flag(env, "SECRET_ENV_FALLBACK", True),
+            max_stale_seconds=_number(env, "MAX_STALE_SECONDS", 86400),
+            backend_timeout=_number(env, "BACKEND_TIMEOUT_SECONDS", 5, minimum=0.01),
+            coherence_check_seconds=_number(env, "COHERENCE_CHECK_SECONDS", 5),
+            environment=env.get("AZURE_FUNCTIONS_ENVIRONMENT") or "Production",
+            trust_dev_principal=_flag(env, "ORGCONFIG_TRUST_DEV_PRINCIPAL", False),
+            platform_auth_enabled=_flag(env, "WEBSITE_AUTH_ENABLED", False),
+        )

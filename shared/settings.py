@@ -86,7 +86,7 @@ class Settings:
         if not self.table_name.isalnum() or not 3 <= len(self.table_name) <= 63 or \
                 not self.table_name[0].isalpha():
             raise ConfigError(
-                f"CONFIG_TABLE_NAME must be 3-63 letters and digits starting with a letter, "
+                f"setting CONFIG_TABLE_NAME must be 3-63 letters and digits starting with a letter, "
                 f"got {self.table_name!r}"
             )
 

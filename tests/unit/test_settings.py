@@ -1,0 +1,71 @@
+"""Settings from the environment: defaults, parsing, and refusals with clear errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from shared.errors import ConfigError
+from shared.settings import Settings, is_loopback_url
+
+
+def test_defaults_match_the_design() -> None:
+    s = Settings.from_env({})
+    assert (s.table_name, s.config_cache_ttl, s.secret_cache_ttl) == ("Config", 30, 3600)
+    assert (s.secret_not_found_ttl, s.max_stale_seconds, s.backend_timeout) == (300, 86400, 5)
+    assert s.coherence_check_seconds == 5 and s.secret_env_fallback is True
+    assert s.environment == "Production" and not s.is_development
+    assert s.key_vault_url is None and s.storage_connection is None
+
+
+def test_connection_defaults_to_azure_webjobs_storage() -> None:
+    s = Settings.from_env({"AzureWebJobsStorage": "UseDevelopmentStorage=true"})
+    assert s.storage_connection == "UseDevelopmentStorage=true"
+    s = Settings.from_env({"AzureWebJobsStorage": "a", "CONFIG_STORAGE_CONNECTION": "b"})
+    assert s.storage_connection == "b"
+
+
+def test_every_setting_is_read() -> None:
+    s = Settings.from_env({
+        "CONFIG_STORAGE_ENDPOINT": "https://acct.table.core.windows.net",
+        "CONFIG_TABLE_NAME": "OrgConfig", "AZURE_KEY_VAULT_URL": "https://v.vault.azure.net",
+        "CONFIG_CACHE_TTL_SECONDS": "7", "SECRET_CACHE_TTL_SECONDS": "60",
+        "SECRET_NOT_FOUND_TTL_SECONDS": "9", "SECRET_ENV_FALLBACK": "false",
+        "MAX_STALE_SECONDS": "11", "BACKEND_TIMEOUT_SECONDS": "2.5",
+        "COHERENCE_CHECK_SECONDS": "1", "AZURE_FUNCTIONS_ENVIRONMENT": "Development",
+    })
+    assert s.storage_endpoint == "https://acct.table.core.windows.net"
+    assert (s.table_name, s.key_vault_url) == ("OrgConfig", "https://v.vault.azure.net")
+    assert (s.config_cache_ttl, s.secret_cache_ttl, s.secret_not_found_ttl) == (7, 60, 9)
+    assert (s.secret_env_fallback, s.max_stale_seconds, s.backend_timeout) == (False, 11, 2.5)
+    assert s.coherence_check_seconds == 1 and s.is_development
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("CONFIG_CACHE_TTL_SECONDS", "soon"), ("SECRET_CACHE_TTL_SECONDS", "-1"),
+     ("BACKEND_TIMEOUT_SECONDS", "0"), ("MAX_STALE_SECONDS", "nan"),
+     ("SECRET_ENV_FALLBACK", "maybe"), ("CONFIG_TABLE_NAME", "Config;drop"),
+     ("AZURE_KEY_VAULT_URL", "http://v.vault.azure.net")],
+)
+def test_bad_values_are_clear_errors(name: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=name):
+        Settings.from_env({name: value})
+
+
+def test_ca_file_is_refused_for_a_non_loopback_vault() -> None:
+    with pytest.raises(ConfigError, match="loopback"):
+        Settings.from_env({
+            "AZURE_KEY_VAULT_URL": "https://prod.vault.azure.net",
+            "AZURE_KEY_VAULT_CA_FILE": "/tmp/evil.pem",
+        })
+
+
+@pytest.mark.parametrize(
+    ("url", "loopback"),
+    [("https://127.0.0.1:8443", True), ("https://localhost:8443", True),
+     ("https://[::1]:8443", True), ("https://127.8.9.10", True),
+     ("https://v.vault.azure.net", False), ("https://localhost.evil.com", False),
+     ("https://10.0.0.1", False), ("https://127.0.0.1.nip.io", False)],
+)
+def test_loopback_detection(url: str, loopback: bool) -> None:
+    assert is_loopback_url(url) is loopback

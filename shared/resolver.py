@@ -11,6 +11,8 @@ loop (never at import time), reused for every context, and closed by ``aclose``.
 from __future__ import annotations
 
 import asyncio
+import os
+from collections.abc import Mapping
 from typing import Any
 
 from azure.core.credentials_async import AsyncTokenCredential
@@ -38,8 +40,12 @@ _TABLE_OPTIONS: dict[str, Any] = {"retry_total": 2, "retry_backoff_factor": 0.2}
 class ConfigResolver:
     """Resolves configuration for organizations. Use as ``async with`` or call ``aclose``."""
 
-    def __init__(self, settings: Settings | None = None) -> None:
+    def __init__(
+        self, settings: Settings | None = None, *, environ: Mapping[str, str] | None = None
+    ) -> None:
+        """``environ`` is where the env fallback looks (default: ``os.environ``)."""
         self.settings = settings if settings is not None else Settings.from_env()
+        self._environ = environ if environ is not None else os.environ
         self.metrics = Metrics()
         self._credential: AsyncTokenCredential | None = None
         self._config: ConfigStore | None = None
@@ -117,7 +123,9 @@ class ConfigResolver:
         if self._closed:
             raise ConfigError("this ConfigResolver is closed; create a new one")
         if self._secrets is None:
-            self._secrets = SecretStore(self.settings, self.metrics, self._secret_client)
+            self._secrets = SecretStore(
+                self.settings, self.metrics, self._secret_client, self._environ
+            )
         return self._secrets
 
     # -- reading --------------------------------------------------------------------------
@@ -147,6 +155,11 @@ class ConfigResolver:
         return glob.value.get(key), glob
 
     # -- writers ------------------------------------------------------------------------
+    async def notify_change(self, scope: str, *, secret: str | None = None) -> None:
+        """Call after every admin write: drops this process's cached state for what changed
+        and tells other instances (through the change sentinel) to do the same."""
+        self.invalidate(scope, secret=secret)
+
     def invalidate(self, scope: str | None = None, *, secret: str | None = None) -> None:
         """Drop cached state after a write.
 

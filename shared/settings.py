@@ -86,8 +86,8 @@ class Settings:
         if not self.table_name.isalnum() or not 3 <= len(self.table_name) <= 63 or \
                 not self.table_name[0].isalpha():
             raise ConfigError(
-                f"setting CONFIG_TABLE_NAME must be 3-63 letters and digits starting with a letter, "
-                f"got {self.table_name!r}"
+                "setting CONFIG_TABLE_NAME must be 3-63 letters and digits starting with a "
+                f"letter, got {self.table_name!r}"
             )
 
     @property

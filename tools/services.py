@@ -163,7 +163,8 @@ class KeyVaultEmulator:
             start_new_session=True,
         )
         ready = self._read_ready_line()
-        self.url, self.control_url, self.ca_file = ready["url"], ready["control_url"], ready["ca_file"]
+        self.url, self.control_url = ready["url"], ready["control_url"]
+        self.ca_file = ready["ca_file"]
         self.port = int(self.url.rsplit(":", 1)[1].rstrip("/"))
         self.control_port = int(self.control_url.rsplit(":", 1)[1].rstrip("/"))
         return self

@@ -1,0 +1,271 @@
+"""Admin and developer CLI: ``python -m shared.cli {get,set,list,secret,import,doctor}``.
+
+Settings come from the environment, or from a ``local.settings.json`` given with
+``--settings``. Secret values are read from stdin or a hidden prompt, never from
+the command line (where shell history and ``ps`` would see them), and are masked
+in every output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from shared.errors import ConfigError
+from shared.naming import canonical_scope, keyvault_name, validate_config_key, validate_secret_name
+from shared.resolver import ConfigResolver
+from shared.secret_store import uses_local_vault
+from shared.settings import Settings
+from shared.values import ConfigEntry, validate_value
+
+MASK = "********"
+
+
+def load_settings_file(path: Path) -> dict[str, str]:
+    """The ``Values`` of a Functions ``local.settings.json``."""
+    try:
+        values = json.loads(path.read_text())["Values"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(f"cannot read Values from {path}: {exc.__class__.__name__}") from None
+    return {str(k): str(v) for k, v in values.items()}
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m shared.cli", description=__doc__)
+    parser.add_argument("--settings", type=Path, help="read settings from local.settings.json")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    get = sub.add_parser("get", help="resolve a key for an org (secrets masked)")
+    get.add_argument("org")
+    get.add_argument("key")
+    get.add_argument("--explain", action="store_true", help="show where the value comes from")
+
+    lst = sub.add_parser("list", help="list the entries of an org or GLOBAL")
+    lst.add_argument("scope")
+
+    put = sub.add_parser("set", help="create or replace a config entry")
+    put.add_argument("scope", help="org id or GLOBAL")
+    put.add_argument("key")
+    put.add_argument("value", help="for --type secret_ref: the bare secret name")
+    put.add_argument("--type", default="string", dest="value_type")
+    put.add_argument("--description")
+
+    secret = sub.add_parser("secret", help="manage Key Vault secrets")
+    secret_sub = secret.add_subparsers(dest="secret_command", required=True)
+    sset = secret_sub.add_parser("set", help="set a secret (value from stdin or a prompt)")
+    sset.add_argument("scope", help="org id or GLOBAL")
+    sset.add_argument("name", help="bare secret name, e.g. smtp-password")
+
+    imp = sub.add_parser("import", help="import orgs, entries and secrets from a JSON file")
+    imp.add_argument("file", type=Path)
+
+    sub.add_parser("doctor", help="check table and vault connectivity and credentials")
+    return parser
+
+
+async def cmd_get(resolver: ConfigResolver, args: argparse.Namespace, out: TextIO) -> int:
+    ctx = resolver.context(args.org)
+    explanation = await ctx.explain(args.key)
+    if not explanation.found:
+        print(f"{ctx.org_id} {args.key}: not set (neither org nor GLOBAL)", file=out)
+        return 1
+    if explanation.error:
+        print(f"{ctx.org_id} {args.key}: {explanation.error}: {explanation.error_message}",
+              file=out)
+        return 1
+    is_secret = explanation.type == "secret_ref"
+    shown = MASK if is_secret else json.dumps(await ctx.get_config(args.key))
+    print(f"{ctx.org_id} {args.key} = {shown}", file=out)
+    if args.explain:
+        print(json.dumps(explanation.model_dump(exclude_none=True), indent=2), file=out)
+    return 0
+
+
+async def cmd_list(resolver: ConfigResolver, args: argparse.Namespace, out: TextIO) -> int:
+    snapshot = await resolver.config_store.read_partition(args.scope)
+    for key in sorted(snapshot.entries):
+        entry = snapshot.entries[key]
+        shown = f"-> secret {entry.value}" if entry.is_secret_ref else json.dumps(entry.value)
+        print(f"{entry.scope} {key} [{entry.type}] {shown}", file=out)
+    print(f"{len(snapshot.entries)} entries", file=out)
+    return 0
+
+
+async def cmd_set(resolver: ConfigResolver, args: argparse.Namespace, out: TextIO) -> int:
+    scope, key = canonical_scope(args.scope), validate_config_key(args.key)
+    value_type, value = validate_value(args.value_type, args.value)
+    entry = ConfigEntry(scope, key, value, value_type, args.description,
+                        updated_by=f"cli:{getpass.getuser()}")
+    await resolver.config_store.put_entry(entry)
+    await resolver.notify_change(scope)
+    shown = f"-> secret {value}" if value_type == "secret_ref" else json.dumps(value)
+    print(f"set {scope} {key} [{value_type}] {shown}", file=out)
+    return 0
+
+
+def read_secret_value(stdin: TextIO) -> str:
+    """From a pipe: all of stdin minus one trailing newline; from a terminal: a hidden prompt."""
+    if stdin.isatty():
+        value = getpass.getpass("secret value (hidden): ")
+        if getpass.getpass("again: ") != value:
+            raise ConfigError("the two entries differ; nothing was written")
+    else:
+        value = stdin.read()
+        value = value[:-1] if value.endswith("\n") else value
+    if not value:
+        raise ConfigError("empty secret value; nothing was written")
+    return value
+
+
+async def set_secret(resolver: ConfigResolver, scope: str, name: str, value: str) -> str:
+    if not resolver.secret_store.vault_configured:
+        raise ConfigError("AZURE_KEY_VAULT_URL is not set: there is no vault to write to")
+    full_name = keyvault_name(scope, name)
+    store = resolver.secret_store
+    await store.call_vault(full_name, lambda: store.client.set_secret(full_name, value))
+    await resolver.notify_change(canonical_scope(scope), secret=name)
+    return full_name
+
+
+async def cmd_secret(resolver: ConfigResolver, args: argparse.Namespace, out: TextIO,
+                     stdin: TextIO) -> int:
+    scope, name = canonical_scope(args.scope), validate_secret_name(args.name)
+    value = read_secret_value(stdin)
+    full_name = await set_secret(resolver, scope, name, value)
+    print(f"set secret {full_name} = {MASK}", file=out)
+    return 0
+
+
+def parse_import(document: Any) -> tuple[list[ConfigEntry], list[tuple[str, str, str]]]:
+    """Validate a whole import document before anything is written.
+
+    Format: ``{"<org id or GLOBAL>": {"config": {key: value | {"value", "type",
+    "description"} | {"secret_ref": name}}, "secrets": {name: value}}}``.
+    """
+    if not isinstance(document, dict):
+        raise ConfigError("import file must hold a JSON object of scopes")
+    entries: list[ConfigEntry] = []
+    secrets: list[tuple[str, str, str]] = []
+    for raw_scope, body in document.items():
+        scope = canonical_scope(raw_scope)
+        if not isinstance(body, dict) or set(body) - {"config", "secrets"}:
+            raise ConfigError(f"scope {scope}: expected an object with 'config' and 'secrets'")
+        for key, item in (body.get("config") or {}).items():
+            validate_config_key(key)
+            description = None
+            if isinstance(item, dict) and "secret_ref" in item:
+                value_type, value = validate_value("secret_ref", item["secret_ref"])
+            elif isinstance(item, dict):
+                value_type, value = validate_value(item.get("type", "string"), item.get("value"))
+                description = item.get("description")
+            else:
+                kind = {bool: "bool", int: "int", float: "float", str: "string"}.get(
+                    type(item), "json")
+                value_type, value = validate_value(kind, item)
+            entries.append(ConfigEntry(scope, key, value, value_type, description,
+                                       updated_by="cli:import"))
+        for name, value in (body.get("secrets") or {}).items():
+            validate_secret_name(name)
+            if not isinstance(value, str) or not value:
+                raise ConfigError(f"secret {scope}/{name}: value must be a non-empty string")
+            secrets.append((scope, name, value))
+    return entries, secrets
+
+
+async def cmd_import(resolver: ConfigResolver, args: argparse.Namespace, out: TextIO) -> int:
+    try:
+        document = json.loads(args.file.read_text())
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot read {args.file}: {exc.__class__.__name__}") from None
+    entries, secrets = parse_import(document)
+    if secrets and not resolver.secret_store.vault_configured:
+        raise ConfigError("the file has secrets but AZURE_KEY_VAULT_URL is not set")
+    written = await resolver.config_store.upsert_many(entries)
+    for scope, name, value in secrets:
+        await set_secret(resolver, scope, name, value)
+    for scope in {e.scope for e in entries}:
+        await resolver.notify_change(scope)
+    print(f"imported {written} config entries and {len(secrets)} secrets "
+          f"({len({e.scope for e in entries})} scopes)", file=out)
+    return 0
+
+
+async def cmd_doctor(resolver: ConfigResolver, out: TextIO) -> int:
+    settings, ok = resolver.settings, True
+    print(f"environment: {settings.environment}", file=out)
+    store = settings.storage_endpoint or ("connection string" if settings.storage_connection
+                                          else None)
+    print(f"config table: {settings.table_name} via {store or 'NOT CONFIGURED'}", file=out)
+    started = time.perf_counter()
+    try:
+        snapshot = await resolver.config_store.read_partition("GLOBAL")
+        print(f"  ok: table reachable in {(time.perf_counter() - started) * 1000:.0f} ms, "
+              f"{len(snapshot.entries)} GLOBAL entries", file=out)
+    except ConfigError as exc:
+        ok = False
+        print(f"  FAIL: {exc}", file=out)
+    if not settings.key_vault_url:
+        print("key vault: not configured (AZURE_KEY_VAULT_URL unset): secrets from env only",
+              file=out)
+        return 0 if ok else 1
+    credential = "local development (emulator)" if uses_local_vault(settings) else \
+        "DefaultAzureCredential"
+    print(f"key vault: {settings.key_vault_url} with {credential}", file=out)
+    secrets = resolver.secret_store
+    started = time.perf_counter()
+
+    async def first_page() -> int:
+        pages = secrets.client.list_properties_of_secrets(max_page_size=1).by_page()
+        async for page in pages:
+            return len([item async for item in page])
+        return 0
+
+    try:
+        await secrets.call_vault("a list of secret names", first_page)
+        print(f"  ok: vault reachable and listable in "
+              f"{(time.perf_counter() - started) * 1000:.0f} ms", file=out)
+    except ConfigError as exc:
+        ok = False
+        print(f"  FAIL: {exc}", file=out)
+    return 0 if ok else 1
+
+
+async def run(argv: Sequence[str], out: TextIO = sys.stdout, stdin: TextIO = sys.stdin,
+              env: dict[str, str] | None = None) -> int:
+    """Run the CLI; returns the exit code. Errors print a message, never a traceback."""
+    args = _parser().parse_args(argv)
+    try:
+        values = dict(os.environ if env is None else env)
+        if args.settings is not None:
+            values.update(load_settings_file(args.settings))
+        async with ConfigResolver(Settings.from_env(values), environ=values) as resolver:
+            if args.command == "get":
+                return await cmd_get(resolver, args, out)
+            if args.command == "list":
+                return await cmd_list(resolver, args, out)
+            if args.command == "set":
+                return await cmd_set(resolver, args, out)
+            if args.command == "secret":
+                return await cmd_secret(resolver, args, out, stdin)
+            if args.command == "import":
+                return await cmd_import(resolver, args, out)
+            return await cmd_doctor(resolver, out)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=out)
+        return 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return asyncio.run(run(sys.argv[1:] if argv is None else argv))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

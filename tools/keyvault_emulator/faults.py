@@ -1,0 +1,142 @@
+"""Request counters and fault injection state for the emulator's vault port.
+
+Both are plain in-process objects driven by the control API; the server consults them on
+every vault request. Kept apart from the HTTP code so their rules are easy to read.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+#: Operation names used by counters and ``fail_next(operation=...)``.
+OPERATIONS = (
+    "get_secret",
+    "set_secret",
+    "update_secret",
+    "list_secrets",
+    "list_versions",
+    "delete_secret",
+    "get_deleted_secret",
+    "list_deleted_secrets",
+    "recover_deleted_secret",
+    "purge_deleted_secret",
+)
+
+# Key Vault's error code and message for the statuses tests usually inject.
+_FAULT_ERRORS: dict[int, tuple[str, str]] = {
+    429: (
+        "Throttled",
+        "Request was not processed because too many requests were received. "
+        "Reason: injected by the Key Vault emulator.",
+    ),
+    500: (
+        "InternalServerError",
+        "An unexpected error occurred (injected by the Key Vault emulator).",
+    ),
+    502: ("BadGateway", "Bad gateway (injected by the Key Vault emulator)."),
+    503: ("ServiceUnavailable", "The service is unavailable (injected by the Key Vault emulator)."),
+    504: ("GatewayTimeout", "The gateway timed out (injected by the Key Vault emulator)."),
+}
+
+
+def fault_error(status: int) -> tuple[str, str]:
+    """``(code, message)`` for an injected error response with ``status``."""
+    return _FAULT_ERRORS.get(
+        status, ("InjectedFault", f"Status {status} injected by the Key Vault emulator.")
+    )
+
+
+class Counters:
+    """How many vault requests were answered, per operation, per secret and per status."""
+
+    def __init__(self) -> None:
+        self.total = 0
+        self.operations: Counter[str] = Counter()
+        self.secrets: defaultdict[str, Counter[str]] = defaultdict(Counter)
+        self.statuses: Counter[str] = Counter()
+
+    def record(self, operation: str, name: str | None, status: int) -> None:
+        """Count one answered request; ``name`` is lower-cased (names are case-insensitive)."""
+        self.total += 1
+        self.operations[operation] += 1
+        if name:
+            self.secrets[name.lower()][operation] += 1
+        self.statuses[str(status)] += 1
+
+    def reset(self) -> None:
+        """Back to zero."""
+        self.total = 0
+        self.operations.clear()
+        self.secrets.clear()
+        self.statuses.clear()
+
+    def snapshot(self) -> dict[str, Any]:
+        """JSON-ready copy: ``{"total", "operations", "secrets", "statuses"}``."""
+        return {
+            "total": self.total,
+            "operations": dict(self.operations),
+            "secrets": {name: dict(ops) for name, ops in self.secrets.items()},
+            "statuses": dict(self.statuses),
+        }
+
+
+@dataclass
+class FailRule:
+    """Answer the next ``remaining`` matching requests with ``status``."""
+
+    remaining: int
+    status: int
+    retry_after: float | None = None
+    operation: str | None = None  # None: any operation
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready form for ``GET /faults``."""
+        return {
+            "remaining": self.remaining,
+            "status": self.status,
+            "retry_after": self.retry_after,
+            "operation": self.operation,
+        }
+
+
+@dataclass
+class Faults:
+    """Everything the control API can break: latency, error answers, refused/dropped connections."""
+
+    latency_ms: float = 0.0
+    rules: list[FailRule] = field(default_factory=list)
+    refuse: bool = False
+    drop: bool = False
+
+    def add_rule(self, rule: FailRule) -> None:
+        """Queue a rule; rules are consumed in the order they were added."""
+        if rule.remaining > 0:
+            self.rules.append(rule)
+
+    def take(self, operation: str) -> FailRule | None:
+        """The rule that answers this request, if any (and consume one use of it)."""
+        for rule in self.rules:
+            if rule.operation is None or rule.operation == operation:
+                rule.remaining -= 1
+                if rule.remaining <= 0:
+                    self.rules.remove(rule)
+                return rule
+        return None
+
+    def clear(self) -> None:
+        """No latency, no injected errors, connections accepted and answered."""
+        self.latency_ms = 0.0
+        self.rules.clear()
+        self.refuse = False
+        self.drop = False
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready form for ``GET /faults``."""
+        return {
+            "latency_ms": self.latency_ms,
+            "fail_next": [r.to_json() for r in self.rules],
+            "refuse_connections": self.refuse,
+            "drop_connections": self.drop,
+        }

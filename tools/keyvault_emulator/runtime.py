@@ -1,0 +1,269 @@
+"""Running emulator: the HTTPS vault listener, the plain-HTTP control API and their lifecycle.
+
+The vault port is served through ``loop.create_server`` directly (not an aiohttp site)
+so the control API can close and reopen it on the same port (``refuse_connections``)
+and swap in a protocol that hangs up without answering (``drop_connections``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from .faults import OPERATIONS, Counters, FailRule, Faults
+from .server import VaultApp, server_ssl_context
+from .store import SecretStore, is_number
+
+log = logging.getLogger("keyvault_emulator")
+
+
+class _HangUp(asyncio.Protocol):
+    """Accepts a connection (and the TLS handshake), then closes it once the request arrives."""
+
+    def __init__(self, open_transports: set[asyncio.BaseTransport]) -> None:
+        self._open = open_transports
+        self._transport: asyncio.BaseTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = transport
+        self._open.add(transport)
+
+    def data_received(self, data: bytes) -> None:
+        # Waiting for the request (rather than closing at once) makes the client see
+        # "connection closed without response" — the failure this fault is meant to model.
+        if self._transport is not None:
+            self._transport.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._transport is not None:
+            self._open.discard(self._transport)
+
+
+class VaultListener:
+    """The vault port; can stop and resume listening and drop established connections."""
+
+    def __init__(
+        self, web_server: web.Server, faults: Faults, host: str, port: int, ctx: ssl.SSLContext
+    ) -> None:
+        self._web_server = web_server
+        self._faults = faults
+        self.host = host
+        self.port = port
+        self._ctx = ctx
+        self._server: asyncio.Server | None = None
+        self._hanging: set[asyncio.BaseTransport] = set()
+
+    def _protocol(self) -> asyncio.BaseProtocol:
+        if self._faults.drop:
+            return _HangUp(self._hanging)
+        return self._web_server()
+
+    async def listen(self) -> None:
+        """Start listening (no-op when already listening); the first call fixes the port."""
+        if self._server is not None:
+            return
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            self._protocol, self.host, self.port, ssl=self._ctx, reuse_address=True, backlog=256
+        )
+        self.port = int(self._server.sockets[0].getsockname()[1])
+
+    async def stop_listening(self) -> None:
+        """Close the listening socket: new connections are refused by the OS."""
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+
+    def close_connections(self) -> None:
+        """Close established connections so pooled keep-alive sockets see the fault too."""
+        for handler in self._web_server.connections:
+            handler.force_close()
+        for transport in list(self._hanging):
+            transport.close()
+
+
+@dataclass
+class Emulator:
+    """Everything one emulator process holds; the control API calls these methods."""
+
+    store: SecretStore
+    counters: Counters
+    faults: Faults
+    listener: VaultListener
+
+    async def set_refuse(self, on: bool) -> None:
+        """``refuse_connections``: stop listening (and cut open connections) or listen again."""
+        self.faults.refuse = on
+        if on:
+            await self.listener.stop_listening()
+            self.listener.close_connections()
+        else:
+            await self.listener.listen()
+
+    def set_drop(self, on: bool) -> None:
+        """``drop_connections``: accept, then hang up without an answer."""
+        self.faults.drop = on
+        if on:
+            self.listener.close_connections()
+
+    async def clear_faults(self) -> None:
+        """No latency, no queued errors, listening and answering normally."""
+        self.faults.clear()
+        await self.listener.listen()
+
+    async def reset(self) -> None:
+        """Delete every secret (soft-deleted too), zero counters, clear faults."""
+        self.store.clear()
+        self.counters.reset()
+        await self.clear_faults()
+
+
+def _ok(**extra: Any) -> web.Response:
+    return web.json_response({"ok": True, **extra})
+
+
+def _bad(message: str) -> web.HTTPBadRequest:
+    return web.HTTPBadRequest(text=f'{{"error": "{message}"}}', content_type="application/json")
+
+
+async def _body(request: web.Request) -> dict[str, Any]:
+    if not request.can_read_body:
+        return {}
+    try:
+        body = await request.json()
+    except ValueError:
+        raise _bad("body is not JSON") from None
+    if not isinstance(body, dict):
+        raise _bad("body must be a JSON object")
+    return body
+
+
+def _flag(body: dict[str, Any]) -> bool:
+    on = body.get("on", True)
+    if not isinstance(on, bool):
+        raise _bad("'on' must be a boolean")
+    return on
+
+
+def control_application(emu: Emulator, info: dict[str, str]) -> web.Application:
+    """The control API (plain HTTP, loopback only). See README.md for the endpoint list."""
+    routes = web.RouteTableDef()
+
+    @routes.get("/health")
+    async def health(request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok", **info})
+
+    @routes.post("/reset")
+    async def reset(request: web.Request) -> web.Response:
+        await emu.reset()
+        return _ok()
+
+    @routes.get("/counters")
+    async def counters(request: web.Request) -> web.Response:
+        return web.json_response(emu.counters.snapshot())
+
+    @routes.post("/counters/reset")
+    async def reset_counters(request: web.Request) -> web.Response:
+        emu.counters.reset()
+        return _ok()
+
+    @routes.get("/faults")
+    async def faults(request: web.Request) -> web.Response:
+        return web.json_response(emu.faults.to_json())
+
+    @routes.post("/faults/latency")
+    async def latency(request: web.Request) -> web.Response:
+        ms = (await _body(request)).get("ms")
+        if not is_number(ms) or ms < 0:
+            raise _bad("'ms' must be a non-negative number")
+        emu.faults.latency_ms = float(ms)
+        return _ok()
+
+    @routes.post("/faults/fail-next")
+    async def fail_next(request: web.Request) -> web.Response:
+        body = await _body(request)
+        count, status = body.get("count"), body.get("status")
+        retry_after, operation = body.get("retry_after"), body.get("operation")
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise _bad("'count' must be a non-negative integer")
+        if isinstance(status, bool) or not isinstance(status, int) or not 400 <= status <= 599:
+            raise _bad("'status' must be an HTTP error status (400-599)")
+        if retry_after is not None and (not is_number(retry_after) or retry_after < 0):
+            raise _bad("'retry_after' must be a non-negative number of seconds")
+        if operation is not None and operation not in OPERATIONS:
+            raise _bad(f"'operation' must be one of {', '.join(OPERATIONS)}")
+        emu.faults.add_rule(FailRule(count, status, retry_after, operation))
+        return _ok()
+
+    @routes.post("/faults/refuse")
+    async def refuse(request: web.Request) -> web.Response:
+        await emu.set_refuse(_flag(await _body(request)))
+        return _ok()
+
+    @routes.post("/faults/drop")
+    async def drop(request: web.Request) -> web.Response:
+        emu.set_drop(_flag(await _body(request)))
+        return _ok()
+
+    @routes.post("/faults/clear")
+    async def clear(request: web.Request) -> web.Response:
+        await emu.clear_faults()
+        return _ok()
+
+    app = web.Application()
+    app.add_routes(routes)
+    return app
+
+
+async def serve(
+    store: SecretStore,
+    *,
+    host: str,
+    port: int,
+    control_port: int,
+    cert_file: str,
+    key_file: str,
+    latency_ms: float,
+    ready: Callable[[str, str], None],
+    stop: asyncio.Event,
+) -> None:
+    """Run both ports until ``stop`` is set; call ``ready(url, control_url)`` once listening.
+
+    Raises ``OSError`` when a port cannot be bound (the caller reports it and exits).
+    """
+    counters, faults = Counters(), Faults(latency_ms=latency_ms)
+    url_host = f"[{host}]" if ":" in host else host
+    vault = VaultApp(store, counters, faults, public_url="")
+    # No aiohttp access log: the vault logs method, path and status itself, never bodies.
+    vault_runner = web.AppRunner(vault.application(), access_log=None, shutdown_timeout=2.0)
+    await vault_runner.setup()
+    assert vault_runner.server is not None
+    listener = VaultListener(
+        vault_runner.server, faults, host, port, server_ssl_context(cert_file, key_file)
+    )
+    emu = Emulator(store, counters, faults, listener)
+    control_runner: web.AppRunner | None = None
+    try:
+        await listener.listen()
+        vault.public_url = f"https://{url_host}:{listener.port}"
+        info = {"url": vault.public_url}
+        control_runner = web.AppRunner(
+            control_application(emu, info), access_log=None, shutdown_timeout=2.0
+        )
+        await control_runner.setup()
+        await web.TCPSite(control_runner, host, control_port, reuse_address=True).start()
+        control_url = f"http://{url_host}:{control_runner.addresses[0][1]}"
+        info["control_url"] = control_url
+        ready(vault.public_url, control_url)
+        await stop.wait()
+    finally:
+        await listener.stop_listening()
+        if control_runner is not None:
+            await control_runner.cleanup()
+        await vault_runner.cleanup()

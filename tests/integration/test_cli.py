@@ -1,0 +1,135 @@
+"""The CLI against Azurite and the emulator: outputs never show a secret value."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from shared.cli import parse_import, run
+from shared.errors import ConfigError, InvalidNameError
+from shared.settings import Settings
+from tools.keyvault_emulator.control import EmulatorControl
+from tools.services import Azurite
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def env(settings: Settings) -> dict[str, str]:
+    return {
+        "CONFIG_STORAGE_CONNECTION": settings.storage_connection or "",
+        "CONFIG_TABLE_NAME": settings.table_name,
+        "AZURE_KEY_VAULT_URL": settings.key_vault_url or "",
+        "AZURE_KEY_VAULT_CA_FILE": settings.key_vault_ca_file or "",
+    }
+
+
+class Pipe(io.StringIO):
+    def isatty(self) -> bool:
+        return False
+
+
+async def cli(env: dict[str, str], *argv: str, stdin: str = "") -> tuple[int, str]:
+    out = io.StringIO()
+    code = await run(list(argv), out=out, stdin=Pipe(stdin), env=env)
+    return code, out.getvalue()
+
+
+async def test_set_then_get(env: dict[str, str]) -> None:
+    assert (await cli(env, "set", "GLOBAL", "smtp_port", "25", "--type", "int"))[0] == 0
+    assert (await cli(env, "set", "Acme", "smtp_port", "587", "--type", "int"))[0] == 0
+    code, out = await cli(env, "get", "acme", "smtp_port")
+    assert code == 0 and out.strip() == "acme smtp_port = 587"
+    code, out = await cli(env, "get", "beta", "smtp_port", "--explain")
+    assert code == 0 and "beta smtp_port = 25" in out and '"scope": "GLOBAL"' in out
+
+
+async def test_secret_set_reads_stdin_and_get_masks(env: dict[str, str]) -> None:
+    code, out = await cli(env, "secret", "set", "acme", "smtp-password", stdin="Zx-cli-canary\n")
+    assert code == 0 and "acme--smtp-password" in out and "Zx-cli-canary" not in out
+    await cli(env, "set", "acme", "smtp_password", "smtp-password", "--type", "secret_ref")
+    code, out = await cli(env, "get", "acme", "smtp_password", "--explain")
+    assert code == 0 and "********" in out and "keyvault:acme--smtp-password" in out
+    assert "Zx-cli-canary" not in out
+
+
+async def test_secret_value_is_never_taken_from_argv(env: dict[str, str]) -> None:
+    with pytest.raises(SystemExit):
+        await cli(env, "secret", "set", "acme", "smtp-password", "Zx-on-the-command-line")
+
+
+async def test_empty_secret_writes_nothing(env: dict[str, str], kv_control: EmulatorControl
+                                           ) -> None:
+    code, out = await cli(env, "secret", "set", "acme", "smtp-password", stdin="")
+    assert code == 2 and "empty" in out
+    assert kv_control.count("set_secret") == 0
+
+
+async def test_bad_input_is_a_clear_error(env: dict[str, str]) -> None:
+    code, out = await cli(env, "set", "acme", "port", "Zx-not-int", "--type", "int")
+    assert code == 2 and "int" in out and "Zx-not-int" not in out
+    code, out = await cli(env, "get", "GLOBAL", "k")
+    assert code == 2 and "reserved" in out
+    code, out = await cli(env, "set", "acme", "ref", "acme--x", "--type", "secret_ref")
+    assert code == 2 and "--" in out
+
+
+async def test_import_writes_entries_and_secrets(env: dict[str, str], tmp_path: Path) -> None:
+    document = {
+        "GLOBAL": {"config": {"smtp_host": "mail.example", "retries": 3, "tls": True,
+                              "mapping": {"value": {"a": "b"}, "type": "json"},
+                              "pwd": {"secret_ref": "smtp-password"}},
+                   "secrets": {"smtp-password": "Zx-import-global"}},
+        "acme": {"config": {"smtp_host": "mail.acme"}, "secrets": {"smtp-password": "Zx-imp-acme"}},
+    }
+    path = tmp_path / "seed.json"
+    path.write_text(json.dumps(document))
+    code, out = await cli(env, "import", str(path))
+    assert code == 0 and "imported 6 config entries and 2 secrets" in out
+    assert (await cli(env, "get", "acme", "retries"))[1].strip() == "acme retries = 3"
+    assert (await cli(env, "get", "beta", "mapping"))[1].strip() == 'beta mapping = {"a": "b"}'
+    code, out = await cli(env, "list", "GLOBAL")
+    assert "pwd [secret_ref] -> secret smtp-password" in out and "Zx-" not in out
+
+
+def test_import_is_validated_whole_before_writing() -> None:
+    with pytest.raises(InvalidNameError):
+        parse_import({"acme": {"config": {"ok": "1"}}, "bad org!": {"config": {}}})
+    with pytest.raises(ConfigError):
+        parse_import({"acme": {"config": {"n": {"value": "x", "type": "int"}}}})
+    with pytest.raises(ConfigError):
+        parse_import({"acme": {"secrets": {"name": 5}}})
+    with pytest.raises(ConfigError):
+        parse_import(["not", "an", "object"])
+
+
+async def test_doctor_reports_both_backends(env: dict[str, str]) -> None:
+    code, out = await cli(env, "doctor")
+    assert code == 0 and out.count("ok:") == 2 and "local development (emulator)" in out
+
+
+async def test_doctor_explains_an_unreachable_table(env: dict[str, str], azurite: Azurite) -> None:
+    broken = dict(env, CONFIG_STORAGE_CONNECTION=azurite.connection_string.replace(
+        str(azurite.port), "1"), BACKEND_TIMEOUT_SECONDS="2")
+    code, out = await cli(broken, "doctor")
+    assert code == 1 and "FAIL" in out and "unreachable" in out
+
+
+async def test_doctor_without_a_vault(env: dict[str, str]) -> None:
+    code, out = await cli(dict(env, AZURE_KEY_VAULT_URL="", AZURE_KEY_VAULT_CA_FILE=""), "doctor")
+    assert code == 0 and "not configured" in out
+
+
+async def test_settings_file_supplies_settings_and_env_secrets(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    values = dict(env, AZURE_KEY_VAULT_URL="", AZURE_KEY_VAULT_CA_FILE="",
+                  ACME__API_KEY="Zx-from-settings-file")
+    path = tmp_path / "local.settings.json"
+    path.write_text(json.dumps({"IsEncrypted": False, "Values": values}))
+    await cli(env, "set", "acme", "api_key", "api-key", "--type", "secret_ref")
+    code, out = await cli({}, "--settings", str(path), "get", "acme", "api_key", "--explain")
+    assert code == 0 and "env:ACME__API_KEY" in out and "Zx-" not in out

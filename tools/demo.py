@@ -10,6 +10,7 @@ call counts of a cold and a warm pass, and stops both services.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sys
 import tempfile
@@ -20,57 +21,12 @@ from shared.cli import MASK, parse_import, set_secret
 from shared.resolver import ConfigResolver
 from shared.settings import Settings
 from tools.keyvault_emulator.control import EmulatorControl
-from tools.services import Azurite, KeyVaultEmulator
+from tools.services import REPO_ROOT, Azurite, KeyVaultEmulator
 from workflows import list_workflows, run_workflow
 
-SEED: dict[str, Any] = {
-    "GLOBAL": {
-        "config": {
-            "graph_page_size": 100,
-            "psa_api_url": "https://psa.example-msp.net/v4_6_release/apis/3.0",
-            "psa_api_key": {"secret_ref": "psa-api-key"},
-            "psa_field_mapping": {"value": {"title": "summary", "host": "configItem",
-                                            "severity": "priority"}, "type": "json"},
-            "psa_default_priority": 3,
-            "smtp_host": "smtp.example-msp.net",
-            "smtp_port": 587,
-            "smtp_use_tls": True,
-            "smtp_password": {"secret_ref": "smtp-password"},
-            "report_sender": "reports@example-msp.net",
-        },
-        "secrets": {"psa-api-key": "demo-global-psa-key", "smtp-password": "demo-global-smtp"},
-    },
-    "acme": {
-        "config": {
-            "graph_tenant_id": "6f1d2c5e-0000-4000-8000-00000000acme",
-            "graph_client_id": "a1b2c3d4-0000-4000-8000-000000000001",
-            "graph_client_secret": {"secret_ref": "graph-client-secret"},
-            "smtp_host": "smtp.acme.example",  # org override of a GLOBAL entry
-            "smtp_username": "digest@acme.example",
-        },
-        "secrets": {"graph-client-secret": "demo-acme-graph"},
-    },
-    "contoso": {
-        "config": {
-            "graph_tenant_id": "6f1d2c5e-0000-4000-8000-0000c0n7050",
-            "graph_client_id": "a1b2c3d4-0000-4000-8000-000000000002",
-            "graph_client_secret": {"secret_ref": "graph-client-secret"},
-            "graph_page_size": 250,
-            "smtp_username": "digest@contoso.example",
-        },
-        # an org secret that overrides the GLOBAL one of the same name
-        "secrets": {"graph-client-secret": "demo-contoso-graph", "psa-api-key": "demo-contoso-psa"},
-    },
-    "fabrikam": {
-        "config": {
-            "graph_tenant_id": "6f1d2c5e-0000-4000-8000-0000fab41ca",
-            "graph_client_id": "a1b2c3d4-0000-4000-8000-000000000003",
-            "graph_client_secret": {"secret_ref": "graph-client-secret"},
-            "smtp_username": "digest@fabrikam.example",
-        },
-        "secrets": {},
-    },
-}
+#: GLOBAL + three orgs: acme overrides smtp_host; contoso's own psa-api-key overrides
+#: GLOBAL's; fabrikam's Graph secret is in the environment only (see ENV_ONLY).
+SEED_FILE = REPO_ROOT / "examples" / "seed.json"
 #: fabrikam's Graph secret lives only in the environment (as in local.settings.json)
 ENV_ONLY = {"FABRIKAM__GRAPH_CLIENT_SECRET": "demo-fabrikam-graph-env"}
 
@@ -86,6 +42,7 @@ KEYS: dict[str, list[str]] = {
     "smtp-digest": ["smtp_host", "smtp_port", "smtp_use_tls", "smtp_username", "smtp_password",
                     "report_sender"],
 }
+SEED: dict[str, Any] = json.loads(SEED_FILE.read_text())
 ORGS = [org for org in SEED if org != "GLOBAL"]
 
 

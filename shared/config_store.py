@@ -29,6 +29,7 @@ from azure.core.exceptions import (
 from azure.data.tables import TableEntity, UpdateMode
 from azure.data.tables.aio import TableClient
 
+from shared.breaker import CircuitBreaker
 from shared.cache import ExpiringCache, Lookup
 from shared.errors import BackendUnavailableError, ConcurrencyError
 from shared.metrics import Metrics
@@ -110,6 +111,10 @@ class ConfigStore:
         self.snapshots: ExpiringCache[str, ConfigSnapshot] = ExpiringCache(
             max_stale=settings.max_stale_seconds, on_stale=self._on_stale
         )
+        self.breaker = CircuitBreaker(
+            "table", BACKEND, metrics,
+            threshold=settings.breaker_threshold, cooldown=settings.breaker_cooldown,
+        )
 
     # -- client -------------------------------------------------------------------------
     @property
@@ -131,8 +136,11 @@ class ConfigStore:
             extra={"custom_dimensions": {"scope": scope, "event": "stale_served"}},
         )
 
-    async def _call(self, what: str, op: Callable[[], Awaitable[T]]) -> T:
-        """Run one backend call bounded by BACKEND_TIMEOUT_SECONDS, mapping transport failures."""
+    async def call(self, what: str, op: Callable[[], Awaitable[T]]) -> T:
+        """One backend call through the circuit breaker, bounded by BACKEND_TIMEOUT_SECONDS."""
+        return await self.breaker.call(lambda: self._call_mapped(what, op))
+
+    async def _call_mapped(self, what: str, op: Callable[[], Awaitable[T]]) -> T:
         self.metrics.incr("table.calls")
         try:
             return await asyncio.wait_for(op(), self.settings.backend_timeout)
@@ -183,7 +191,7 @@ class ConfigStore:
             return ConfigSnapshot(scope, entries)
 
         self.metrics.incr("table.queries")
-        return await self._call(f"a query of partition {scope}", query)
+        return await self.call(f"a query of partition {scope}", query)
 
     async def snapshot(self, scope: str) -> Lookup[ConfigSnapshot]:
         """The cached snapshot of a partition, loaded on a miss (single-flight)."""
@@ -205,7 +213,7 @@ class ConfigStore:
             except ResourceNotFoundError:
                 return None
 
-        return await self._call(f"a read of {scope}/{key}", read)
+        return await self.call(f"a read of {scope}/{key}", read)
 
     def invalidate(self, scope: str | None = None) -> None:
         if scope is None:
@@ -222,7 +230,7 @@ class ConfigStore:
             with contextlib.suppress(ResourceExistsError):
                 await self.client.create_table()
 
-        await self._call(f"creating table {self.settings.table_name}", create)
+        await self.call(f"creating table {self.settings.table_name}", create)
         self._table_ready = True
 
     async def put_entry(self, entry: ConfigEntry, *, if_match: str | None = None) -> ConfigEntry:
@@ -242,7 +250,7 @@ class ConfigStore:
             )
 
         try:
-            metadata = await self._call(f"a write of {entry.scope}/{entry.key}", write)
+            metadata = await self.call(f"a write of {entry.scope}/{entry.key}", write)
         except (ResourceModifiedError, ResourceNotFoundError):
             raise ConcurrencyError(
                 f"config entry {entry.scope}/{entry.key} changed since it was read "
@@ -274,7 +282,7 @@ class ConfigStore:
                 )
 
         try:
-            await self._call(f"a delete of {scope}/{key}", delete)
+            await self.call(f"a delete of {scope}/{key}", delete)
         except (ResourceModifiedError, ResourceNotFoundError):
             raise ConcurrencyError(
                 f"config entry {scope}/{key} changed since it was read; read it again"
@@ -302,7 +310,7 @@ class ConfigStore:
                 async def submit(ops: list[Any] = operations) -> None:
                     await self.client.submit_transaction(ops)
 
-                await self._call(f"a batch write to {scope}", submit)
+                await self.call(f"a batch write to {scope}", submit)
                 written += len(chunk)
             self.invalidate(scope)
         return written

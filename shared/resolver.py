@@ -11,6 +11,7 @@ loop (never at import time), reused for every context, and closed by ``aclose``.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -20,9 +21,10 @@ from azure.data.tables.aio import TableClient
 from azure.keyvault.secrets.aio import SecretClient
 
 from shared.cache import Lookup
+from shared.coherence import Change, ChangeSentinel
 from shared.config_store import ConfigSnapshot, ConfigStore
 from shared.context import OrganizationContext
-from shared.errors import ConfigError
+from shared.errors import ConfigError, InvalidNameError
 from shared.metrics import Metrics
 from shared.naming import GLOBAL, canonical_org_id, canonical_scope, validate_secret_name
 from shared.secret_store import (
@@ -34,6 +36,7 @@ from shared.secret_store import (
 from shared.settings import Settings
 from shared.values import ConfigEntry
 
+log = logging.getLogger("orgconfig.resolver")
 _TABLE_OPTIONS: dict[str, Any] = {"retry_total": 2, "retry_backoff_factor": 0.2}
 
 
@@ -50,7 +53,9 @@ class ConfigResolver:
         self._credential: AsyncTokenCredential | None = None
         self._config: ConfigStore | None = None
         self._secrets: SecretStore | None = None
+        self._coherence: ChangeSentinel | None = None
         self._closed = False
+        self._watching = False
 
     def __repr__(self) -> str:
         return (
@@ -68,6 +73,8 @@ class ConfigResolver:
     async def aclose(self) -> None:
         """Close every client and credential this resolver created."""
         self._closed = True
+        if self._coherence is not None:
+            await self._coherence.aclose()
         if self._config is not None:
             await self._config.aclose()
         if self._secrets is not None:
@@ -128,6 +135,26 @@ class ConfigResolver:
             )
         return self._secrets
 
+    @property
+    def coherence(self) -> ChangeSentinel:
+        """The change sentinel shared by every instance over the config table."""
+        if self._coherence is None:
+            self._coherence = ChangeSentinel(
+                self.config_store, self.metrics, self.settings.coherence_check_seconds,
+                self._apply_changes,
+            )
+        return self._coherence
+
+    def _apply_changes(self, changes: list[Change] | None) -> None:
+        if changes is None:
+            self.invalidate()
+            return
+        for change in changes:
+            try:
+                self.invalidate(change.scope, secret=change.secret)
+            except InvalidNameError:
+                log.warning("ignoring a change sentinel record with an invalid name")
+
     # -- reading --------------------------------------------------------------------------
     def context(self, org_id: str) -> OrganizationContext:
         """The context of one organization (``org_id`` is canonicalized or rejected)."""
@@ -138,6 +165,8 @@ class ConfigResolver:
     ) -> tuple[Lookup[ConfigSnapshot], Lookup[ConfigSnapshot]]:
         """The org's and GLOBAL's snapshots; a cold context loads both in parallel."""
         store = self.config_store
+        if not self._watching:
+            await self._start_watching()
         if store.snapshots.is_fresh(org_id) and store.snapshots.is_fresh(GLOBAL):
             return await store.snapshot(org_id), await store.snapshot(GLOBAL)
         org, glob = await asyncio.gather(store.snapshot(org_id), store.snapshot(GLOBAL))
@@ -155,10 +184,25 @@ class ConfigResolver:
         return glob.value.get(key), glob
 
     # -- writers ------------------------------------------------------------------------
+    async def _start_watching(self) -> None:
+        if self.settings.coherence_check_seconds > 0:
+            await self.coherence.start()
+        self._watching = True
+
     async def notify_change(self, scope: str, *, secret: str | None = None) -> None:
         """Call after every admin write: drops this process's cached state for what changed
-        and tells other instances (through the change sentinel) to do the same."""
+        and tells other instances (through the change sentinel) to do the same. A failure
+        to reach the sentinel is logged, not raised: the write itself has succeeded, and
+        other instances then see it within their cache TTL."""
+        scope = canonical_scope(scope)
         self.invalidate(scope, secret=secret)
+        if self.settings.coherence_check_seconds <= 0:
+            return
+        try:
+            await self.coherence.bump(scope, secret)
+        except ConfigError as exc:
+            self.metrics.incr("coherence.bump_failed")
+            log.warning("could not record change of %s in the sentinel: %s", scope, exc)
 
     def invalidate(self, scope: str | None = None, *, secret: str | None = None) -> None:
         """Drop cached state after a write.

@@ -31,6 +31,7 @@ from azure.core.exceptions import (
 from azure.keyvault.secrets.aio import SecretClient
 from pydantic import SecretStr
 
+from shared.breaker import CircuitBreaker
 from shared.cache import ExpiringCache, Lookup
 from shared.errors import BackendUnavailableError, SecretAccessError, SecretNotFoundError
 from shared.metrics import Metrics
@@ -142,6 +143,11 @@ class SecretStore:
         self.cache: ExpiringCache[str, VaultAnswer] = ExpiringCache(
             max_stale=self.settings.max_stale_seconds, on_stale=self._on_stale
         )
+        settings = self.settings
+        self.breaker = CircuitBreaker(
+            "vault", BACKEND, self.metrics,
+            threshold=settings.breaker_threshold, cooldown=settings.breaker_cooldown,
+        )
 
     @property
     def vault_configured(self) -> bool:
@@ -169,7 +175,11 @@ class SecretStore:
 
     # -- the vault ---------------------------------------------------------------------
     async def call_vault(self, what: str, op: Callable[[], Awaitable[T]]) -> T:
-        """Run one vault operation within BACKEND_TIMEOUT_SECONDS, mapping its failures."""
+        """One vault operation through the circuit breaker, within BACKEND_TIMEOUT_SECONDS,
+        its failures mapped to orgconfig's errors."""
+        return await self.breaker.call(lambda: self._call_mapped(what, op))
+
+    async def _call_mapped(self, what: str, op: Callable[[], Awaitable[T]]) -> T:
         try:
             return await asyncio.wait_for(op(), self.settings.backend_timeout)
         except TimeoutError:

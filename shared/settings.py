@@ -67,6 +67,9 @@ class Settings:
     backend_timeout: float = 5.0
     coherence_check_seconds: float = 5.0
     environment: str = "Production"
+    #: consecutive backend outages that open the circuit breaker, and its cool-down
+    breaker_threshold: int = 5
+    breaker_cooldown: float = 10.0
     #: Development only: trust X-MS-CLIENT-PRINCIPAL without platform authentication.
     trust_dev_principal: bool = False
     #: Whether App Service authentication (EasyAuth) is on, so its principal header is trusted.
@@ -113,6 +116,8 @@ class Settings:
             backend_timeout=_number(env, "BACKEND_TIMEOUT_SECONDS", 5, minimum=0.01),
             coherence_check_seconds=_number(env, "COHERENCE_CHECK_SECONDS", 5),
             environment=env.get("AZURE_FUNCTIONS_ENVIRONMENT") or "Production",
+            breaker_threshold=int(_number(env, "BREAKER_FAILURE_THRESHOLD", 5, minimum=1)),
+            breaker_cooldown=_number(env, "BREAKER_COOLDOWN_SECONDS", 10),
             trust_dev_principal=_flag(env, "ORGCONFIG_TRUST_DEV_PRINCIPAL", False),
             platform_auth_enabled=_flag(env, "WEBSITE_AUTH_ENABLED", False),
         )

@@ -62,3 +62,13 @@ def seed(resolver: ConfigResolver) -> Callable[..., object]:
         await resolver.config_store.upsert_many(entries)
 
     return write
+
+
+@pytest.fixture
+def private_azurite() -> Iterable[Azurite]:
+    """An Azurite of this test's own, which the test may stop and restart (outages)."""
+    service = Azurite().start()
+    try:
+        yield service
+    finally:
+        service.stop()

@@ -233,6 +233,19 @@ class ConfigStore:
         await self.call(f"creating table {self.settings.table_name}", create)
         self._table_ready = True
 
+    async def _write(self, what: str, op: Callable[[], Awaitable[T]]) -> T:
+        """A write that recreates the table once if it vanished (a reset emulator, a
+        deleted table) instead of failing every write until restart."""
+        await self.ensure_table()
+        try:
+            return await self.call(what, op)
+        except HttpResponseError as exc:
+            if exc.status_code != 404 or "TableNotFound" not in str(exc):
+                raise
+            self._table_ready = False
+            await self.ensure_table()
+            return await self.call(what, op)
+
     async def put_entry(self, entry: ConfigEntry, *, if_match: str | None = None) -> ConfigEntry:
         """Create or replace an entry. With ``if_match`` (an ETag, or ``*``) the write fails
         with :class:`ConcurrencyError` if the entry changed (or does not exist)."""
@@ -250,7 +263,7 @@ class ConfigStore:
             )
 
         try:
-            metadata = await self.call(f"a write of {entry.scope}/{entry.key}", write)
+            metadata = await self._write(f"a write of {entry.scope}/{entry.key}", write)
         except (ResourceModifiedError, ResourceNotFoundError):
             raise ConcurrencyError(
                 f"config entry {entry.scope}/{entry.key} changed since it was read "
@@ -310,7 +323,7 @@ class ConfigStore:
                 async def submit(ops: list[Any] = operations) -> None:
                     await self.client.submit_transaction(ops)
 
-                await self.call(f"a batch write to {scope}", submit)
+                await self._write(f"a batch write to {scope}", submit)
                 written += len(chunk)
             self.invalidate(scope)
         return written

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from azure.keyvault.secrets.aio import SecretClient
@@ -65,9 +66,10 @@ def seed(resolver: ConfigResolver) -> Callable[..., object]:
 
 
 @pytest.fixture
-def private_azurite() -> Iterable[Azurite]:
-    """An Azurite of this test's own, which the test may stop and restart (outages)."""
-    service = Azurite().start()
+def private_azurite(tmp_path: Path) -> Iterable[Azurite]:
+    """An Azurite of this test's own, with data on disk so it survives the stop and restart
+    of an outage test."""
+    service = Azurite(location=tmp_path / "azurite").start()
     try:
         yield service
     finally:

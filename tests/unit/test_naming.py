@@ -20,8 +20,9 @@ HOSTILE = [
     "", " ", "acme ", " acme", "ac me", "acme'", "acme\"", "acme' or '1'='1",
     "PartitionKey eq 'GLOBAL'", "acme eq acme", "acme or true", "../etc", "..", "acme/..",
     "acme/x", "acme\\x", "acme#", "acme?", "acme%00", "acme\x00", "acme\n", "acme\t",
-    "ácme", "аcme",  # Cyrillic a (lookalike)
-    "acme\u200b", "ａｃｍｅ", "ａcme", "🙂", "acme_corp", "acme.corp", "acme--corp", "-acme",
+    "ácme", "\u0430cme",  # Cyrillic a (lookalike)
+    "acme\u200b", "\uff41\uff43\uff4d\uff45", "\uff41cme", "🙂", "acme_corp", "acme.corp",
+    "acme--corp", "-acme",
     "acme-", "a" * 64, "acme*", "acme;drop",
 ]
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Hashable
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from shared.errors import BackendUnavailableError
+from shared.metrics import Metrics
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -54,6 +56,31 @@ class Lookup(Generic[V]):
     @property
     def value(self) -> V:
         return self.entry.value
+
+
+class StaleReporter:
+    """The ``on_stale`` of a store: counts every stale serve in ``metric`` and logs a
+    warning at most once per key per ``every`` seconds, so an outage does not flood logs."""
+
+    def __init__(
+        self, metrics: Metrics, metric: str, what: str, logger: logging.Logger,
+        every: float = 60.0,
+    ) -> None:
+        self.metrics, self.metric, self.what, self.logger = metrics, metric, what, logger
+        self.every = every
+        self._logged: dict[Hashable, float] = {}
+
+    def __call__(self, key: Hashable, exc: BackendUnavailableError) -> None:
+        self.metrics.incr(self.metric)
+        now = time.monotonic()
+        if now - self._logged.get(key, -self.every) < self.every:
+            return
+        self._logged[key] = now
+        self.logger.warning(
+            "serving stale %s %s (warnings for it paused %.0fs): %s", self.what, key,
+            self.every, exc,
+            extra={"custom_dimensions": {"key": str(key), "event": "stale_served"}},
+        )
 
 
 class ExpiringCache(Generic[K, V]):

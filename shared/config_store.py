@@ -30,7 +30,7 @@ from azure.data.tables import TableEntity, UpdateMode
 from azure.data.tables.aio import TableClient
 
 from shared.breaker import CircuitBreaker
-from shared.cache import ExpiringCache, Lookup
+from shared.cache import ExpiringCache, Lookup, StaleReporter
 from shared.errors import BackendUnavailableError, ConcurrencyError
 from shared.metrics import Metrics
 from shared.naming import canonical_scope, validate_config_key
@@ -109,7 +109,8 @@ class ConfigStore:
         self._client: TableClient | None = None
         self._table_ready = False
         self.snapshots: ExpiringCache[str, ConfigSnapshot] = ExpiringCache(
-            max_stale=settings.max_stale_seconds, on_stale=self._on_stale
+            max_stale=settings.max_stale_seconds,
+            on_stale=StaleReporter(metrics, "config.stale_served", "config snapshot", log),
         )
         self.breaker = CircuitBreaker(
             "table", BACKEND, metrics,
@@ -128,13 +129,6 @@ class ConfigStore:
         if self._client is not None:
             await self._client.close()
             self._client = None
-
-    def _on_stale(self, scope: str, exc: BackendUnavailableError) -> None:
-        self.metrics.incr("config.stale_served")
-        log.warning(
-            "serving stale config snapshot for %s: %s", scope, exc,
-            extra={"custom_dimensions": {"scope": scope, "event": "stale_served"}},
-        )
 
     async def call(self, what: str, op: Callable[[], Awaitable[T]]) -> T:
         """One backend call through the circuit breaker, bounded by BACKEND_TIMEOUT_SECONDS."""

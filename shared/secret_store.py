@@ -32,7 +32,7 @@ from azure.keyvault.secrets.aio import SecretClient
 from pydantic import SecretStr
 
 from shared.breaker import CircuitBreaker
-from shared.cache import ExpiringCache, Lookup
+from shared.cache import ExpiringCache, Lookup, StaleReporter
 from shared.errors import BackendUnavailableError, SecretAccessError, SecretNotFoundError
 from shared.metrics import Metrics
 from shared.naming import GLOBAL, env_var_name, keyvault_name
@@ -141,7 +141,8 @@ class SecretStore:
     def __post_init__(self) -> None:
         self._client: SecretClient | None = None
         self.cache: ExpiringCache[str, VaultAnswer] = ExpiringCache(
-            max_stale=self.settings.max_stale_seconds, on_stale=self._on_stale
+            max_stale=self.settings.max_stale_seconds,
+            on_stale=StaleReporter(self.metrics, "secret.stale_served", "secret", log),
         )
         settings = self.settings
         self.breaker = CircuitBreaker(
@@ -165,13 +166,6 @@ class SecretStore:
         if self._client is not None:
             await self._client.close()
             self._client = None
-
-    def _on_stale(self, full_name: str, exc: BackendUnavailableError) -> None:
-        self.metrics.incr("secret.stale_served")
-        log.warning(
-            "serving stale secret %s: %s", full_name, exc,
-            extra={"custom_dimensions": {"secret": full_name, "event": "stale_served"}},
-        )
 
     # -- the vault ---------------------------------------------------------------------
     async def call_vault(self, what: str, op: Callable[[], Awaitable[T]]) -> T:

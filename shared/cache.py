@@ -38,6 +38,9 @@ class CacheEntry(Generic[V]):
     fetched_at: float
     expires_at: float
     ttl: float
+    #: served past its expiry because refreshing failed; kept until ``stale_until``
+    stale: bool = False
+    stale_until: float = 0.0
 
     def __repr__(self) -> str:  # values may be secrets: never shown
         return f"CacheEntry(ttl={self.ttl:.1f}, fetched_at={self.fetched_at:.3f})"
@@ -59,8 +62,9 @@ class Lookup(Generic[V]):
 
 
 class StaleReporter:
-    """The ``on_stale`` of a store: counts every stale serve in ``metric`` and logs a
-    warning at most once per key per ``every`` seconds, so an outage does not flood logs."""
+    """The ``on_stale`` of a store: counts each failed refresh that left a value stale in
+    ``metric`` and logs a warning at most once per key per ``every`` seconds, so an outage
+    does not flood the logs."""
 
     def __init__(
         self, metrics: Metrics, metric: str, what: str, logger: logging.Logger,
@@ -92,6 +96,7 @@ class ExpiringCache(Generic[K, V]):
         jitter: float = 0.1,
         refresh_ahead: float = 0.1,
         max_stale: float = 0.0,
+        stale_retry: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
         on_stale: Callable[[K, BackendUnavailableError], None] | None = None,
     ) -> None:
@@ -101,6 +106,7 @@ class ExpiringCache(Generic[K, V]):
         self.jitter = jitter
         self.refresh_ahead = refresh_ahead
         self.max_stale = max_stale
+        self.stale_retry = stale_retry
         self.clock = clock
         self.on_stale = on_stale
 
@@ -144,20 +150,28 @@ class ExpiringCache(Generic[K, V]):
         now = self.clock()
         if entry is not None and now < entry.expires_at:
             if (
-                self.refresh_ahead > 0
+                not entry.stale
+                and self.refresh_ahead > 0
                 and entry.expires_at - now < entry.ttl * self.refresh_ahead
                 and key not in self._inflight
             ):
                 self._refresh_in_background(key, loader)
-            return Lookup(entry, hit=True, age=now - entry.fetched_at)
+            return Lookup(entry, hit=True, stale=entry.stale, age=now - entry.fetched_at)
         try:
             fresh = await self._load_shared(key, loader)
         except BackendUnavailableError as exc:
-            if entry is not None and now - entry.expires_at <= self.max_stale:
-                if self.on_stale is not None:
-                    self.on_stale(key, exc)
-                return Lookup(entry, hit=True, stale=True, age=now - entry.fetched_at)
-            raise
+            if entry is None:
+                raise
+            deadline = entry.stale_until if entry.stale else entry.expires_at + self.max_stale
+            if now > deadline:
+                raise
+            # serve the last good value, and try the backend again after stale_retry
+            # rather than on every read: an outage must not slow reads down
+            entry.stale, entry.stale_until = True, deadline
+            entry.expires_at = min(now + self.stale_retry, deadline)
+            if self.on_stale is not None:
+                self.on_stale(key, exc)
+            return Lookup(entry, hit=True, stale=True, age=now - entry.fetched_at)
         return Lookup(fresh, hit=False)
 
     async def _load_shared(self, key: K, loader: Loader[V]) -> CacheEntry[V]:

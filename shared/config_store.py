@@ -110,7 +110,7 @@ class ConfigStore:
         self._table_ready = False
         self.snapshots: ExpiringCache[str, ConfigSnapshot] = ExpiringCache(
             max_stale=settings.max_stale_seconds,
-            on_stale=StaleReporter(metrics, "config.stale_served", "config snapshot", log),
+            on_stale=StaleReporter(metrics, "config.stale_refresh_failed", "config snapshot", log),
         )
         self.breaker = CircuitBreaker(
             "table", BACKEND, metrics,
@@ -195,6 +195,8 @@ class ConfigStore:
 
         lookup = await self.snapshots.get(scope, load)
         self.metrics.incr("config.cache_hit" if lookup.hit else "config.cache_miss")
+        if lookup.stale:
+            self.metrics.incr("config.stale_served")
         return lookup
 
     async def get_entry(self, scope: str, key: str) -> ConfigEntry | None:

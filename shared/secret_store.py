@@ -142,7 +142,7 @@ class SecretStore:
         self._client: SecretClient | None = None
         self.cache: ExpiringCache[str, VaultAnswer] = ExpiringCache(
             max_stale=self.settings.max_stale_seconds,
-            on_stale=StaleReporter(self.metrics, "secret.stale_served", "secret", log),
+            on_stale=StaleReporter(self.metrics, "secret.stale_refresh_failed", "secret", log),
         )
         settings = self.settings
         self.breaker = CircuitBreaker(
@@ -224,6 +224,8 @@ class SecretStore:
 
         lookup = await self.cache.get(full_name.lower(), load)
         self.metrics.incr("secret.cache_hit" if lookup.hit else "secret.cache_miss")
+        if lookup.stale:
+            self.metrics.incr("secret.stale_served")
         return lookup
 
     # -- the chain ---------------------------------------------------------------------

@@ -69,8 +69,9 @@ async def test_table_outage_with_warm_cache_serves_every_read(
         await asyncio.sleep(0.3)  # past the snapshot TTL
         served = [await ctx.get_configs("host", "port") for _ in range(50)]
         assert served == [{"host": "mail.acme", "port": 25}] * 50
-        assert resolver.metrics.get("config.stale_served") >= 1
-        assert resolver.config_store.breaker.state in ("open", "half_open")
+        assert resolver.metrics.get("config.stale_served") >= 50
+        # the backend is retried about once per second per partition, not once per read
+        assert 1 <= resolver.metrics.get("config.stale_refresh_failed") <= 4
         assert any("stale" in r.getMessage() for r in caplog.records)
         private_azurite.start()  # same port: recovery after the cool-down probe
         await asyncio.sleep(0.6)

@@ -151,3 +151,40 @@ def test_cache_entry_repr_never_shows_the_value() -> None:
     cache: ExpiringCache[str, str] = ExpiringCache()
     entry = cache.put("k", "hunter2-secret", 10)
     assert "hunter2" not in repr(entry)
+
+
+async def test_a_stale_value_is_retried_at_most_every_stale_retry_seconds() -> None:
+    clock = Clock()
+    cache: ExpiringCache[str, str] = ExpiringCache(
+        clock=clock, max_stale=100, refresh_ahead=0, stale_retry=1.0, jitter=0
+    )
+    loader = CountingLoader(ttl=10)
+    await cache.get("k", loader)
+    clock.now += 11
+    loader.error = BackendUnavailableError("Key Vault", "down")
+    for _ in range(50):
+        served = await cache.get("k", loader)
+        assert served.stale and served.value == "v1"
+    assert loader.calls == 2  # one load, one failed refresh; then served without retrying
+    clock.now += 1.5
+    await cache.get("k", loader)
+    assert loader.calls == 3
+    loader.error = None
+    clock.now += 1.5
+    recovered = await cache.get("k", loader)
+    assert not recovered.stale and recovered.value == "v4"
+
+
+async def test_stale_serving_ends_at_max_stale_despite_retries() -> None:
+    clock = Clock()
+    cache: ExpiringCache[str, str] = ExpiringCache(
+        clock=clock, max_stale=5, refresh_ahead=0, stale_retry=1.0, jitter=0
+    )
+    loader = CountingLoader(ttl=10)
+    await cache.get("k", loader)
+    loader.error = BackendUnavailableError("Key Vault", "down")
+    clock.now += 11
+    assert (await cache.get("k", loader)).stale
+    clock.now += 5  # 16 > 10 + 5
+    with pytest.raises(BackendUnavailableError):
+        await cache.get("k", loader)

@@ -24,7 +24,7 @@ from shared.naming import canonical_scope, keyvault_name, validate_config_key, v
 from shared.resolver import ConfigResolver
 from shared.secret_store import uses_local_vault
 from shared.settings import Settings
-from shared.values import ConfigEntry, validate_value
+from shared.values import ConfigEntry, parse_value, validate_value
 
 MASK = "********"
 
@@ -93,7 +93,13 @@ async def cmd_list(resolver: ConfigResolver, args: argparse.Namespace, out: Text
     snapshot = await resolver.config_store.read_partition(args.scope)
     for key in sorted(snapshot.entries):
         entry = snapshot.entries[key]
-        shown = f"-> secret {entry.value}" if entry.is_secret_ref else json.dumps(entry.value)
+        try:
+            parse_value(entry)
+        except ConfigError:
+            # a value that does not parse as its type may be a misplaced secret: not shown
+            shown = f"(stored value is not a valid {entry.type})"
+        else:
+            shown = f"-> secret {entry.value}" if entry.is_secret_ref else json.dumps(entry.value)
         print(f"{entry.scope} {key} [{entry.type}] {shown}", file=out)
     print(f"{len(snapshot.entries)} entries", file=out)
     return 0

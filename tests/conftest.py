@@ -7,11 +7,18 @@ tests that need it with the reason, within seconds.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from azure.keyvault.secrets.aio import SecretClient
 
+from shared.resolver import ConfigResolver
+from shared.secret_store import LocalDevelopmentCredential, make_secret_client
+from shared.settings import Settings
+from shared.values import ConfigEntry
 from tools.keyvault_emulator.control import EmulatorControl
 from tools.services import Azurite, KeyVaultEmulator
 
@@ -47,3 +54,63 @@ def keyvault(keyvault_service: KeyVaultEmulator) -> Iterator[KeyVaultEmulator]:
 @pytest.fixture
 def kv_control(keyvault: KeyVaultEmulator) -> EmulatorControl:
     return EmulatorControl(keyvault.control_url)
+
+
+# -- resolver fixtures over a fresh table per test ---------------------------------------
+@pytest.fixture
+def settings(azurite: Azurite, keyvault: KeyVaultEmulator) -> Settings:
+    """Settings for one test: its own table, the emulator as vault, short timeouts."""
+    return Settings(
+        storage_connection=azurite.connection_string,
+        table_name=f"Cfg{uuid.uuid4().hex[:12]}",
+        key_vault_url=keyvault.url,
+        key_vault_ca_file=keyvault.ca_file,
+        backend_timeout=5,
+    )
+
+
+@pytest.fixture
+async def resolver(settings: Settings) -> AsyncIterator[ConfigResolver]:
+    async with ConfigResolver(settings) as r:
+        yield r
+
+
+@pytest.fixture
+def make_resolver(settings: Settings) -> Iterable[Callable[..., ConfigResolver]]:
+    """Build more resolvers over the same stores (``make_resolver(secret_cache_ttl=1)``);
+    they are closed by the test through ``async with``."""
+
+    def build(**overrides: object) -> ConfigResolver:
+        return ConfigResolver(replace(settings, **overrides))  # type: ignore[arg-type]
+
+    yield build
+
+
+@pytest.fixture
+async def vault(settings: Settings) -> AsyncIterator[SecretClient]:
+    """A real aio SecretClient on the emulator, for seeding and rotating secrets."""
+    client = make_secret_client(settings, LocalDevelopmentCredential())
+    async with client:
+        yield client
+
+
+@pytest.fixture
+def seed(resolver: ConfigResolver) -> Callable[..., object]:
+    """``await seed(("acme", "smtp_host", "mail.acme.com"), ("GLOBAL", "k", "5", "int"))``"""
+
+    async def write(*rows: tuple[str, ...]) -> None:
+        entries = [ConfigEntry(*row) for row in rows]  # type: ignore[arg-type]
+        await resolver.config_store.upsert_many(entries)
+
+    return write
+
+
+@pytest.fixture
+def private_azurite(tmp_path: Path) -> Iterable[Azurite]:
+    """An Azurite of this test's own, with data on disk so it survives the stop and restart
+    of an outage test."""
+    service = Azurite(location=tmp_path / "azurite").start()
+    try:
+        yield service
+    finally:
+        service.stop()

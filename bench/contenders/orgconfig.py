@@ -1,0 +1,54 @@
+"""This project: one ConfigResolver for the process, ``resolver.context(org).get_config(key)``.
+
+Settings are the defaults of DESIGN.md (config snapshots 30 s, secrets 3600 s, not-found
+300 s, jitter, refresh-ahead, single-flight). Only the clients are the benchmark's, as for
+every contender: the Table client with the resolver's options plus the delay-and-count
+policy, and the Key Vault client with the resolver's options, trusting the emulator's CA
+the way Azure's certificate is trusted (see ``bench.clients.secret_client``).
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+from azure.data.tables.aio import TableClient
+from azure.keyvault.secrets.aio import SecretClient
+
+from bench.clients import BackendInfo, secret_client, table_client
+from bench.workload import Workload
+from shared.resolver import ConfigResolver
+
+
+class BenchResolver(ConfigResolver):
+    """The resolver with the benchmark's Table client (delay + request count)."""
+
+    def __init__(self, info: BackendInfo) -> None:
+        super().__init__(info.settings())
+        self.info = info
+
+    def _table_client(self) -> TableClient:
+        return table_client(self.info)
+
+    def _secret_client(self) -> SecretClient:
+        return secret_client(self.info)
+
+
+async def _noop() -> None:
+    return None
+
+
+class OrgconfigReader:
+    def __init__(self, info: BackendInfo) -> None:
+        self.resolver = BenchResolver(info)
+
+    def context(self, org: str) -> Any:
+        # The harness's get() is the context's get_config itself: no adapter layer timed.
+        return SimpleNamespace(get=self.resolver.context(org).get_config, close=_noop)
+
+    async def aclose(self) -> None:
+        await self.resolver.aclose()
+
+
+async def make_reader(info: BackendInfo, workload: Workload) -> OrgconfigReader:
+    return OrgconfigReader(info)

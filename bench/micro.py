@@ -1,0 +1,61 @@
+"""Micro benchmark: a warm ``get_config`` against a bare dict lookup behind an ``await``.
+
+Rounds alternate the three subjects so drifts of the machine hit them alike; each round
+times ``n`` sequential awaits and the per-call median over rounds is reported.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from bench.clients import BackendInfo
+from bench.contenders.orgconfig import BenchResolver
+from bench.workload import Workload
+
+PLAIN_KEY = "setting_00"
+SECRET_KEY = "org_secret_00"
+
+
+async def _per_call_ns(fn: Callable[[str], Awaitable[Any]], key: str, n: int) -> float:
+    started = time.perf_counter_ns()
+    for _ in range(n):
+        await fn(key)
+    return (time.perf_counter_ns() - started) / n
+
+
+async def measure(info: BackendInfo, workload: Workload, *, quick: bool) -> dict[str, Any]:
+    rounds, n = (7, 5_000) if quick else (15, 20_000)
+    org = workload.orgs[0]
+    table = {PLAIN_KEY: workload.expected(org, PLAIN_KEY),
+             SECRET_KEY: workload.expected(org, SECRET_KEY)}
+
+    async def bare(key: str) -> Any:
+        return table[key]
+
+    async with BenchResolver(info) as resolver:
+        ctx = resolver.context(org)
+        for key in (PLAIN_KEY, SECRET_KEY):  # warm: the loads are not what is measured
+            assert await ctx.get_config(key) == table[key]
+        samples: dict[str, list[float]] = {"dict": [], "plain": [], "secret": []}
+        for _ in range(rounds):
+            samples["dict"].append(await _per_call_ns(bare, PLAIN_KEY, n))
+            samples["plain"].append(await _per_call_ns(ctx.get_config, PLAIN_KEY, n))
+            samples["secret"].append(await _per_call_ns(ctx.get_config, SECRET_KEY, n))
+        misses = resolver.metrics.get("secret.cache_miss") + resolver.metrics.get(
+            "config.cache_miss")
+    medians = {k: statistics.median(v) for k, v in samples.items()}
+    return {
+        "dict_await_ns": round(medians["dict"], 1),
+        "plain_ns": round(medians["plain"], 1),
+        "secret_ns": round(medians["secret"], 1),
+        "plain_us": round(medians["plain"] / 1000, 2),
+        "secret_us": round(medians["secret"] / 1000, 2),
+        "plain_ratio": round(medians["plain"] / medians["dict"], 1),
+        "secret_ratio": round(medians["secret"] / medians["dict"], 1),
+        "rounds": rounds,
+        "calls_per_round": n,
+        "cache_misses": misses,
+    }

@@ -1,0 +1,94 @@
+"""The benchmark's pure pieces: the workload generator, the scale model, the statistics.
+
+No services, no timing assertions: only that the inputs the benchmark measures with are
+what the issue describes and that the model's bookkeeping holds.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import replace
+
+import numpy as np
+
+from bench.harness import latency_summary, percentile
+from bench.scale import NameModel, ScaleParams, instance_series, max_under, simulate
+from bench.workload import KEY_INFO, Workload, WorkloadSpec
+
+
+def test_full_workload_has_the_issues_shape() -> None:
+    wl = Workload(WorkloadSpec.full())
+    entries = list(wl.entries())
+    per_scope = Counter(e.scope for e in entries)
+    assert per_scope["GLOBAL"] == 20 and len(per_scope) == 201
+    assert all(n == 40 for scope, n in per_scope.items() if scope != "GLOBAL")
+    refs = Counter((e.scope == "GLOBAL", e.type) for e in entries)
+    assert refs[(True, "secret_ref")] == 10 and refs[(False, "secret_ref")] == 200 * 15
+    assert len(wl.secrets()) == 200 * 10 + 10
+    assert len(wl.plan) == 20_000 and len(wl.burst_plan) == 500
+
+
+def test_workload_is_deterministic_for_a_seed() -> None:
+    spec = WorkloadSpec.quick()
+    assert Workload(spec).plan == Workload(spec).plan
+    assert Workload(spec).plan != Workload(replace(spec, seed=7)).plan
+
+
+def test_each_workflow_reads_ten_distinct_keys_four_of_them_secrets() -> None:
+    for keys in Workload(WorkloadSpec.quick()).workflows:
+        assert len(set(keys)) == 10
+        assert sum(KEY_INFO[k].is_secret for k in keys) == 4
+
+
+def test_org_popularity_is_skewed() -> None:
+    wl = Workload(WorkloadSpec.full())
+    counts = Counter(org for org, _ in wl.plan)
+    top = counts.most_common(1)[0][1]
+    assert top > 10 * (len(wl.plan) / wl.spec.orgs)
+
+
+def test_expected_values_follow_org_over_global_and_the_secret_chain() -> None:
+    wl = Workload(WorkloadSpec.quick())
+    assert wl.expected("org-001", "setting_00") == "org-001:setting_00"
+    assert wl.expected("org-001", "platform_setting_01") == "GLOBAL:platform_setting_01"
+    assert wl.expected("org-001", "org_secret_02") == "value-of-org-001--org-secret-02"
+    assert wl.expected("org-001", "shared_secret_03") == "value-of-GLOBAL--platform-secret-03"
+    assert set(wl.secrets()) >= {"org-001--org-secret-02", "GLOBAL--platform-secret-03"}
+
+
+def test_a_per_request_cache_never_costs_more_gets_than_naive() -> None:
+    model = NameModel(Workload(WorkloadSpec.quick()), rate=10)
+    assert (model.per_request_gets <= model.naive_gets).all()
+    assert (model.powertools_404s <= model.naive_gets).all()
+
+
+def test_orgconfig_instance_asks_far_less_than_naive_over_an_hour() -> None:
+    model = NameModel(Workload(WorkloadSpec.quick()), rate=10)
+    params = ScaleParams(horizon_s=3600)
+    rng = np.random.default_rng(1)
+    naive = instance_series("naive", model, params, rng)
+    ours = instance_series("orgconfig", model, params, rng)
+    assert len(naive) == len(ours) == 3600
+    assert ours.sum() < naive.sum() / 5
+
+
+def test_scale_peaks_grow_with_instances() -> None:
+    params = ScaleParams(horizon_s=600, max_instances=4)
+    result = simulate(WorkloadSpec.quick(), params)
+    for scenario, curves in result["_curves"].items():
+        for contender, peaks in curves.items():
+            assert peaks == sorted(peaks), (scenario, contender)
+    assert set(result["max_instances_under_limit"]) == {"scale_out", "restart"}
+
+
+def test_max_under_counts_instances_until_the_limit_is_crossed() -> None:
+    assert max_under([10, 20, 30], 25) == 2
+    assert max_under([30], 25) == 0
+    assert max_under([1, 2], 25) == 2
+
+
+def test_percentiles_use_nearest_rank() -> None:
+    values = list(range(1, 101))
+    assert percentile(values, 50) == 50 and percentile(values, 99) == 99
+    summary = latency_summary([1000 * v for v in values])
+    assert summary["read_p50_us"] == 50.0 and summary["read_max_us"] == 100.0

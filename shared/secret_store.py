@@ -15,11 +15,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import ssl
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
+import aiohttp
 from azure.core.credentials import AccessToken
 from azure.core.credentials_async import AsyncTokenCredential
 from azure.core.exceptions import (
@@ -28,12 +30,18 @@ from azure.core.exceptions import (
     HttpResponseError,
     ResourceNotFoundError,
 )
+from azure.core.pipeline.transport import AioHttpTransport
 from azure.keyvault.secrets.aio import SecretClient
 from pydantic import SecretStr
 
 from shared.breaker import CircuitBreaker
 from shared.cache import ExpiringCache, Lookup, StaleReporter
-from shared.errors import BackendUnavailableError, SecretAccessError, SecretNotFoundError
+from shared.errors import (
+    BackendUnavailableError,
+    ConfigError,
+    SecretAccessError,
+    SecretNotFoundError,
+)
 from shared.metrics import Metrics
 from shared.naming import GLOBAL, env_var_name, keyvault_name
 from shared.settings import Settings, is_loopback_url
@@ -71,6 +79,33 @@ def uses_local_vault(settings: Settings) -> bool:
     )
 
 
+class LocalVaultTransport(AioHttpTransport):
+    """The aiohttp transport with one TLS context trusting the emulator's CA.
+
+    Given a CA *path*, azure-core builds a new SSLContext for every request, so aiohttp
+    can never reuse a connection: each read would pay a TLS handshake.
+    """
+
+    def __init__(self, ca_file: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        try:
+            self._ssl = ssl.create_default_context(cafile=ca_file)
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigError(
+                f"AZURE_KEY_VAULT_CA_FILE {ca_file!r} cannot be loaded ({exc.__class__.__name__}); "
+                "point it at the certificate the emulator printed at start"
+            ) from None
+
+    async def open(self) -> None:
+        session: aiohttp.ClientSession | None = self.session  # type: ignore[has-type]
+        if session is None and self._session_owner and not self._has_been_opened:
+            self.session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(ssl=self._ssl),
+                cookie_jar=aiohttp.DummyCookieJar(), auto_decompress=False,
+            )
+        await super().open()
+
+
 def make_secret_client(settings: Settings, credential: AsyncTokenCredential) -> SecretClient:
     """A SecretClient whose retries (which honour Retry-After) fit the backend timeout."""
     if not settings.key_vault_url:
@@ -84,7 +119,7 @@ def make_secret_client(settings: Settings, credential: AsyncTokenCredential) -> 
     }
     if uses_local_vault(settings):
         # the emulator's self-signed certificate, and no Azure AD resource check on loopback
-        options["connection_verify"] = settings.key_vault_ca_file
+        options["transport"] = LocalVaultTransport(str(settings.key_vault_ca_file))
         options["verify_challenge_resource"] = False
     return SecretClient(settings.key_vault_url, credential, **options)
 

@@ -51,6 +51,11 @@ def workflow(name: str) -> Callable[[WorkflowFn], WorkflowFn]:
     return register
 
 
+def unregister(name: str) -> None:
+    """Remove a registered workflow (tests register temporary ones)."""
+    _REGISTRY.pop(name, None)
+
+
 def get_workflow(name: str) -> WorkflowFn:
     """The workflow registered as ``name``; :class:`UnknownWorkflowError` otherwise."""
     try:

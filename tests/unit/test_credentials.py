@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import certifi
+import pytest
 from azure.identity.aio import DefaultAzureCredential
 
+from shared.errors import ConfigError
 from shared.resolver import ConfigResolver
 from shared.secret_store import LocalDevelopmentCredential, uses_local_vault
 from shared.settings import Settings
@@ -27,10 +30,18 @@ async def test_default_azure_credential_for_loopback_without_ca_file() -> None:
 
 
 async def test_local_credential_only_for_loopback_with_ca_file() -> None:
-    settings = Settings(key_vault_url="https://localhost:8443", key_vault_ca_file="/tmp/ca.pem")
+    settings = Settings(key_vault_url="https://localhost:8443", key_vault_ca_file=certifi.where())
     assert uses_local_vault(settings)
     async with ConfigResolver(settings) as resolver:
         assert isinstance(_credential_of(resolver), LocalDevelopmentCredential)
+
+
+async def test_an_unreadable_ca_file_is_a_clear_error() -> None:
+    settings = Settings(key_vault_url="https://localhost:8443",
+                        key_vault_ca_file="/nonexistent.pem")
+    async with ConfigResolver(settings) as resolver:
+        with pytest.raises(ConfigError, match="AZURE_KEY_VAULT_CA_FILE"):
+            _ = resolver.secret_store.client
 
 
 async def test_clients_are_created_lazily_and_closed() -> None:

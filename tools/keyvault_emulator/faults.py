@@ -52,13 +52,22 @@ class Counters:
     """How many vault requests were answered, per operation, per secret and per status."""
 
     def __init__(self) -> None:
+        self.generation = 0
         self.total = 0
         self.operations: Counter[str] = Counter()
         self.secrets: defaultdict[str, Counter[str]] = defaultdict(Counter)
         self.statuses: Counter[str] = Counter()
 
-    def record(self, operation: str, name: str | None, status: int) -> None:
-        """Count one answered request; ``name`` is lower-cased (names are case-insensitive)."""
+    def record(
+        self, operation: str, name: str | None, status: int, generation: int | None = None
+    ) -> None:
+        """Count one answered request; ``name`` is lower-cased (names are case-insensitive).
+
+        ``generation`` is :attr:`generation` when the request arrived: a request that was
+        still in flight (e.g. delayed by injected latency) when the counters were reset
+        belongs to the test before, and is not counted."""
+        if generation is not None and generation != self.generation:
+            return
         self.total += 1
         self.operations[operation] += 1
         if name:
@@ -67,6 +76,7 @@ class Counters:
 
     def reset(self) -> None:
         """Back to zero."""
+        self.generation += 1
         self.total = 0
         self.operations.clear()
         self.secrets.clear()

@@ -282,6 +282,7 @@ class VaultApp:
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         """Entry point for every vault request."""
+        request["generation"] = self.counters.generation
         if self.faults.latency_ms > 0:
             await asyncio.sleep(self.faults.latency_ms / 1000)
         headers = {
@@ -324,7 +325,7 @@ class VaultApp:
                 log.exception("unexpected error in %s", route.operation)
                 internal = VaultError(500, "InternalServerError", "Unexpected emulator error.")
                 response = error_response(internal, headers)
-        self.counters.record(route.operation, name, response.status)
+        self.counters.record(route.operation, name, response.status, request["generation"])
         return response
 
     async def _dispatch(self, request: web.Request, route: Route) -> web.Response:

@@ -1,0 +1,167 @@
+"""Config entries of an org or GLOBAL: list, get, put (typed, ETag-guarded), delete."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable
+from typing import Any, TypeVar
+
+from azure.core.exceptions import HttpResponseError
+
+from shared.api.audit import audit_write
+from shared.api.errors import ApiError
+from shared.api.models import ConfigEntryOut, ConfigList, ConfigWrite, ConfigWritten
+from shared.api.routing import Call, Param, Reply, RouteTable
+from shared.errors import (
+    BackendUnavailableError,
+    ConfigValueError,
+    InvalidNameError,
+    SecretAccessError,
+)
+from shared.naming import (
+    GLOBAL,
+    SECRET_NAME_MAX,
+    canonical_scope,
+    env_var_name,
+    keyvault_name,
+    validate_config_key,
+)
+from shared.resolver import ConfigResolver
+from shared.secret_admin import SecretAdmin
+from shared.values import ConfigEntry, ValueType, validate_value
+
+routes = RouteTable("config")
+
+_IF_MATCH = Param(
+    "If-Match", "the ETag of the entry as last read; the write fails with 412 if it changed "
+    "since (`*`: the entry must exist)", where="header",
+)
+_MAX_ETAG = 256
+#: RFC 9110 entity-tag: optional weak prefix, a quoted string of visible ASCII but '"'.
+_ENTITY_TAG = re.compile(r'(W/)?"[\x21\x23-\x7e]*"')
+T = TypeVar("T")
+
+
+def _target(call: Call[Any]) -> tuple[str, str]:
+    return canonical_scope(call.route.get("org")), validate_config_key(call.route.get("key"))
+
+
+def _if_match(call: Call[Any]) -> str | None:
+    value = call.header("If-Match")
+    if value is None:
+        return None
+    value = value.strip()
+    if value != "*" and (len(value) > _MAX_ETAG or not _ENTITY_TAG.fullmatch(value)):
+        raise ApiError(400, "invalid_if_match", "If-Match must be an ETag from a GET, or *")
+    return value
+
+
+async def _conditional(write: Awaitable[T]) -> T:
+    try:
+        return await write
+    except HttpResponseError as exc:
+        # A well-formed entity tag that is not the table's own format: not a server fault.
+        if exc.status_code == 400:
+            message = "the table service refused this If-Match ETag; use one from a GET"
+            raise ApiError(400, "invalid_if_match", message) from None
+        raise
+
+
+def _etag(entry: ConfigEntry) -> dict[str, str]:
+    return {"ETag": entry.etag} if entry.etag else {}
+
+
+@routes.route(
+    "GET", "orgs/{org}/config", name="config_list", access="admin", response=ConfigList,
+    summary="List the config entries of an org (or GLOBAL)", errors=(400, 503),
+)
+async def list_entries(call: Call[None]) -> ConfigList:
+    scope = canonical_scope(call.route.get("org"))
+    snapshot = await call.resolver.config_store.read_partition(scope)
+    entries = [ConfigEntryOut.of(e) for _, e in sorted(snapshot.entries.items())]
+    return ConfigList(scope=scope, entries=entries)
+
+
+@routes.route(
+    "GET", "orgs/{org}/config/{key}", name="config_get", access="admin",
+    response=ConfigEntryOut, summary="Read one config entry and its ETag", errors=(400, 404, 503),
+)
+async def get_entry(call: Call[None]) -> Reply:
+    scope, key = _target(call)
+    entry = await call.resolver.config_store.get_entry(scope, key)
+    if entry is None:
+        raise ApiError(404, "config_not_found", f"no config entry {key!r} in scope {scope}")
+    return Reply(ConfigEntryOut.of(entry), headers=_etag(entry))
+
+
+@routes.route(
+    "PUT", "orgs/{org}/config/{key}", name="config_put", access="admin", body=ConfigWrite,
+    response=ConfigWritten, params=(_IF_MATCH,), errors=(400, 412, 503),
+    summary="Create or replace a config entry; the type and value are validated",
+)
+async def put_entry(call: Call[ConfigWrite]) -> Reply:
+    scope, key = _target(call)
+    if_match = _if_match(call)
+    value_type, value = _validated(call.body)
+    resolver = call.resolver
+    entry = ConfigEntry(scope, key, value, value_type, call.body.description, None, call.actor)
+    written = await _conditional(resolver.config_store.put_entry(entry, if_match=if_match))
+    await resolver.notify_change(scope)
+    audit_write("config.put", call.actor, scope, key=key, type=value_type,
+                conditional=if_match is not None)
+    warnings = await reference_warnings(resolver, scope, value) if written.is_secret_ref else []
+    out = ConfigWritten(**ConfigEntryOut.of(written).model_dump(), warnings=warnings)
+    return Reply(out, headers=_etag(written))
+
+
+def _validated(body: ConfigWrite) -> tuple[ValueType, str]:
+    try:
+        return validate_value(body.type, body.value)
+    except InvalidNameError:
+        # The naming error would quote the input, and an admin may have pasted the secret
+        # itself where its name belongs.
+        raise ConfigValueError(
+            "a secret_ref value must be the bare name of a secret: 1-"
+            f"{SECRET_NAME_MAX} ASCII letters, digits and single '-', without a scope prefix "
+            "such as 'acme--' (the value is not repeated here in case it is a secret)"
+        ) from None
+
+
+async def reference_warnings(resolver: ConfigResolver, scope: str, name: str) -> list[str]:
+    """Why a new ``secret_ref`` to ``name`` may not resolve (an empty list when it will)."""
+    scopes = [GLOBAL] if scope == GLOBAL else [scope, GLOBAL]
+    environ = resolver.secret_store.environ
+    if resolver.settings.secret_env_fallback and any(env_var_name(s, name) in environ
+                                                     for s in scopes):
+        return []
+    if not resolver.secret_store.vault_configured:
+        names = " or ".join(env_var_name(s, name) for s in scopes)
+        return [f"no Key Vault is configured and neither {names} is set in this instance's "
+                "environment: reads of this key will fail until one is"]
+    try:
+        admin = SecretAdmin(resolver)
+        for candidate in scopes:
+            if await admin.get(candidate, name) is not None:
+                return []
+    except (BackendUnavailableError, SecretAccessError) as exc:
+        return [f"could not check that secret {name!r} exists ({exc.code}); the entry was saved"]
+    looked = " or ".join(keyvault_name(s, name) for s in scopes)
+    who = "orgs without their own secret" if scope == GLOBAL else f"org {scope}"
+    return [f"no secret {looked} exists: reads of this key by {who} will fail until it is "
+            f"created (POST secrets with name {name!r})"]
+
+
+@routes.route(
+    "DELETE", "orgs/{org}/config/{key}", name="config_delete", access="admin", status=204,
+    params=(_IF_MATCH,), errors=(400, 404, 412, 503), summary="Delete one config entry",
+)
+async def delete_entry(call: Call[None]) -> Reply:
+    scope, key = _target(call)
+    if_match = _if_match(call)
+    store = call.resolver.config_store
+    if if_match is None and await store.get_entry(scope, key) is None:
+        raise ApiError(404, "config_not_found", f"no config entry {key!r} in scope {scope}")
+    await _conditional(store.delete_entry(scope, key, if_match=if_match))
+    await call.resolver.notify_change(scope)
+    audit_write("config.delete", call.actor, scope, key=key, conditional=if_match is not None)
+    return Reply(None, 204)

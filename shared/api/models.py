@@ -1,0 +1,205 @@
+"""Request and response bodies of the HTTP API (pydantic; the OpenAPI schemas come from here).
+
+Request models forbid unknown fields, so a typo is a 400 rather than silently ignored.
+A secret value arrives as ``SecretStr`` (never in a repr or a log) and leaves only in
+:class:`SecretEcho`, the one-time echo after a create or an update.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    RootModel,
+    SecretStr,
+    field_validator,
+)
+
+from shared.health import Failure, Status
+from shared.values import MAX_VALUE_CHARS, ConfigEntry, ValueType
+
+#: Key Vault accepts secret values up to 25 KiB.
+MAX_SECRET_CHARS = 25 * 1024
+SecretValue = Annotated[SecretStr, Field(min_length=1, max_length=MAX_SECRET_CHARS)]
+
+
+class Request(BaseModel):
+    """Base of request bodies: unknown fields are an error."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorBody(BaseModel):
+    """Every error: a machine-readable code and a message that says what to do."""
+
+    model_config = ConfigDict(extra="allow")
+
+    error: str = Field(examples=["invalid_name"])
+    message: str
+
+
+# -- config ------------------------------------------------------------------------------
+class ConfigEntryOut(BaseModel):
+    """One config entry. For ``secret_ref`` the value is the secret's name, never its value."""
+
+    scope: str
+    key: str
+    type: str
+    value: str
+    description: str | None = None
+    updated_at: str | None = None
+    updated_by: str | None = None
+    etag: str | None = None
+
+    @classmethod
+    def of(cls, entry: ConfigEntry) -> ConfigEntryOut:
+        return cls(
+            scope=entry.scope, key=entry.key, type=entry.type, value=entry.value,
+            description=entry.description, updated_at=entry.updated_at,
+            updated_by=entry.updated_by, etag=entry.etag,
+        )
+
+
+class ConfigList(BaseModel):
+    """The entries of one scope (an org or ``GLOBAL``), sorted by key."""
+
+    scope: str
+    entries: list[ConfigEntryOut]
+
+
+class ConfigWrite(Request):
+    """PUT body of a config entry. ``value`` may be the JSON value itself for type ``json``,
+    a number for ``int``/``float`` and a boolean for ``bool``."""
+
+    type: ValueType = "string"
+    value: JsonValue = Field(description=f"at most {MAX_VALUE_CHARS} characters once stored")
+    description: str | None = Field(default=None, max_length=1024)
+
+    @field_validator("description")
+    @classmethod
+    def _no_nul(cls, value: str | None) -> str | None:
+        if value is not None and "\x00" in value:
+            raise ValueError("description must not contain a NUL character")
+        return value
+
+
+class ConfigWritten(ConfigEntryOut):
+    """The stored entry, with warnings (e.g. a ``secret_ref`` to a secret that does not exist)."""
+
+    warnings: list[str] = []
+
+
+# -- secrets -----------------------------------------------------------------------------
+class ConfigRef(BaseModel):
+    """A config entry that references a secret by name."""
+
+    scope: str
+    key: str
+
+
+class DanglingRef(ConfigRef):
+    """A ``secret_ref`` entry whose secret exists in no listed scope."""
+
+    secret_name: str
+
+
+class SecretSummary(BaseModel):
+    """A secret's name and metadata, and the config entries naming it. Never its value."""
+
+    scope: str
+    name: str
+    vault_name: str
+    enabled: bool | None = None
+    created_on: datetime | None = None
+    updated_on: datetime | None = None
+    referenced_by: list[ConfigRef] = []
+
+
+class SecretList(BaseModel):
+    """The secrets an org can resolve: its own and GLOBAL's."""
+
+    scope: str
+    secrets: list[SecretSummary]
+    unresolved_references: list[DanglingRef] = []
+
+
+class SecretCreate(Request):
+    """POST secrets: a new secret in ``scope`` (an org id or ``GLOBAL``)."""
+
+    scope: str
+    name: str = Field(description="bare name: ASCII letters, digits, single '-'")
+    value: SecretValue
+
+
+class SecretUpdate(Request):
+    """PUT secrets/{scope}/{name}: the value of a new version."""
+
+    value: SecretValue
+
+
+class SecretEcho(BaseModel):
+    """The one response that carries a secret value: right after it was written."""
+
+    scope: str
+    name: str
+    vault_name: str
+    version: str | None = None
+    value: str
+    notice: str = "this is the only response that shows the value; store it now if needed"
+
+
+class SecretDeleted(BaseModel):
+    """A soft-deleted secret: recoverable with ``POST secrets/{scope}/{name}/recover``
+    until ``scheduled_purge_date``."""
+
+    scope: str
+    name: str
+    vault_name: str
+    recoverable: bool
+    scheduled_purge_date: datetime | None = None
+    forced: bool = False
+    references: list[ConfigRef] = []
+
+
+class SecretRecovered(BaseModel):
+    """A soft-deleted secret made active again (with its previous versions)."""
+
+    scope: str
+    name: str
+    vault_name: str
+    recovered: bool = True
+
+
+# -- health ------------------------------------------------------------------------------
+class Liveness(BaseModel):
+    status: Literal["ok"] = "ok"
+
+
+class KeyVaultHealth(BaseModel):
+    """Whether this instance reaches Key Vault; ``failure`` and ``guidance`` when it does not."""
+
+    status: Status
+    vault_url: str | None = None
+    latency_ms: float | None = None
+    last_success: datetime | None = None
+    failure: Failure | None = None
+    guidance: str | None = None
+    checked_at: datetime
+
+
+# -- workflows ---------------------------------------------------------------------------
+class WorkflowParams(RootModel[dict[str, JsonValue]]):
+    """A workflow's parameters: a JSON object (an empty body means ``{}``)."""
+
+
+class WorkflowRun(BaseModel):
+    """What a workflow returned."""
+
+    workflow: str
+    org_id: str
+    result: dict[str, JsonValue]

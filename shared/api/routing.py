@@ -1,0 +1,257 @@
+"""The route table: each endpoint declared once, registered as an Azure Function and
+described in the OpenAPI document from the same declaration, so neither can drift.
+
+A handler is ``async def handler(call: Call[Body]) -> Reply | BaseModel``: it sees the
+resolver, the caller and the validated request, never an HTTP object, so tests can
+call it directly. :func:`respond` is the one place that turns an ``HttpRequest`` into
+a :class:`Call` (authentication, authorization, body parsing) and anything raised
+into an error reply (:mod:`shared.api.errors`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, Generic, Literal, TypeVar
+
+import azure.functions as func
+from pydantic import BaseModel, ValidationError
+
+from shared.api.errors import ApiError, error_reply, invalid_request
+from shared.auth import (
+    Principal,
+    authenticate,
+    require_org_member,
+    require_platform_admin,
+)
+from shared.naming import canonical_org_id
+from shared.resolver import ConfigResolver, get_resolver
+
+log = logging.getLogger("orgconfig.api")
+
+B = TypeVar("B")
+Access = Literal["anyone", "admin", "org_member"]
+Handler = Callable[["Call[Any]"], Awaitable["Reply | BaseModel | dict[str, Any]"]]
+
+#: Larger bodies are refused before parsing: the biggest legitimate one is a config value
+#: of 32,000 characters (each up to 6 bytes once JSON-escaped).
+MAX_BODY_BYTES = 256 * 1024
+_ROUTE_PARAM = re.compile(r"{(\w+)}")
+
+
+@dataclass
+class Reply:
+    """A successful answer: a model (or plain dict), a status and extra headers."""
+
+    body: BaseModel | dict[str, Any] | None
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Call(Generic[B]):
+    """One validated request, as a handler sees it."""
+
+    principal: Principal | None
+    route: Mapping[str, str]
+    body: B
+    query: Mapping[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = field(default_factory=dict)
+    resolver_factory: Callable[[], ConfigResolver] = get_resolver
+
+    @cached_property
+    def resolver(self) -> ConfigResolver:
+        return self.resolver_factory()
+
+    @property
+    def actor(self) -> str:
+        """The caller as audit records name it."""
+        return self.principal.actor if self.principal is not None else "anonymous"
+
+    def header(self, name: str) -> str | None:
+        """A request header, by case-insensitive name."""
+        wanted = name.lower()
+        return next((v for k, v in self.headers.items() if k.lower() == wanted), None)
+
+
+@dataclass(frozen=True)
+class Param:
+    """A documented query or header parameter (values arrive as strings)."""
+
+    name: str
+    description: str
+    where: Literal["query", "header"] = "query"
+    required: bool = False
+    kind: Literal["string", "boolean"] = "string"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One route: what it is, who may call it, what it takes and returns."""
+
+    name: str
+    method: str
+    route: str
+    handler: Handler
+    access: Access
+    summary: str
+    tag: str
+    body: type[BaseModel] | None = None
+    body_optional: bool = False
+    response: type[BaseModel] | None = None
+    status: int = 200
+    #: other statuses answered with the ``response`` model (not an error body)
+    also: tuple[int, ...] = ()
+    params: tuple[Param, ...] = ()
+    errors: tuple[int, ...] = ()
+
+    @property
+    def route_params(self) -> list[str]:
+        return _ROUTE_PARAM.findall(self.route)
+
+    @property
+    def auth_level(self) -> func.AuthLevel:
+        # Function keys are defense in depth on every route a caller must sign in for.
+        return func.AuthLevel.ANONYMOUS if self.access == "anyone" else func.AuthLevel.FUNCTION
+
+
+class RouteTable:
+    """The endpoints of one area (config, secrets, ...), declared with :meth:`route`."""
+
+    def __init__(self, tag: str) -> None:
+        self.tag = tag
+        self.endpoints: list[Endpoint] = []
+
+    def route(
+        self,
+        method: str,
+        route: str,
+        *,
+        name: str,
+        access: Access,
+        summary: str,
+        body: type[BaseModel] | None = None,
+        body_optional: bool = False,
+        response: type[BaseModel] | None = None,
+        status: int = 200,
+        also: tuple[int, ...] = (),
+        params: tuple[Param, ...] = (),
+        errors: tuple[int, ...] = (),
+    ) -> Callable[[Handler], Handler]:
+        """Declare ``handler`` as the endpoint ``method route``."""
+
+        def register(handler: Handler) -> Handler:
+            self.endpoints.append(Endpoint(
+                name=name, method=method, route=route, handler=handler, access=access,
+                summary=summary, tag=self.tag, body=body, body_optional=body_optional,
+                response=response, status=status, also=also, params=params, errors=errors,
+            ))
+            return handler
+
+        return register
+
+    def blueprint(self) -> func.Blueprint:
+        """An Azure Functions blueprint with one function per endpoint."""
+        bp = func.Blueprint()
+        for endpoint in self.endpoints:
+            trigger = bp.route(
+                route=endpoint.route, methods=[endpoint.method], auth_level=endpoint.auth_level
+            )
+            bp.function_name(endpoint.name)(trigger(_function(endpoint)))
+        return bp
+
+
+def _function(endpoint: Endpoint) -> Callable[[func.HttpRequest], Awaitable[func.HttpResponse]]:
+    async def function(req: func.HttpRequest) -> func.HttpResponse:
+        return await respond(endpoint, req)
+
+    function.__name__ = function.__qualname__ = endpoint.name
+    function.__doc__ = endpoint.summary
+    # The worker binds parameters by their annotations; give it the real types.
+    function.__annotations__ = {"req": func.HttpRequest, "return": func.HttpResponse}
+    return function
+
+
+async def respond(endpoint: Endpoint, req: func.HttpRequest) -> func.HttpResponse:
+    """Answer one request: every failure goes through the API's one error mapping."""
+    started = time.perf_counter()
+    try:
+        response = _http(await _answer(endpoint, req))
+    except Exception as exc:
+        error = error_reply(exc, route=endpoint.name)
+        response = _http(Reply(error.body, error.status, error.headers))
+    log.info(
+        "%s %s -> %d in %.1f ms", endpoint.method, endpoint.route, response.status_code,
+        (time.perf_counter() - started) * 1000,
+        extra={"custom_dimensions": {"route": endpoint.name, "status": response.status_code}},
+    )
+    return response
+
+
+async def _answer(endpoint: Endpoint, req: func.HttpRequest) -> Reply:
+    route = dict(req.route_params or {})
+    principal: Principal | None = None
+    if endpoint.access != "anyone":
+        principal = authenticate(req.headers, get_resolver().settings)
+        authorize(endpoint.access, principal, route)
+    body = None
+    if endpoint.body is not None:
+        body = parse_body(req.get_body(), endpoint.body, optional=endpoint.body_optional)
+    call: Call[Any] = Call(principal, route, body, dict(req.params or {}), req.headers)
+    result = await endpoint.handler(call)
+    return result if isinstance(result, Reply) else Reply(result, endpoint.status)
+
+
+def authorize(access: Access, principal: Principal, route: Mapping[str, str]) -> None:
+    """Raise ForbiddenError unless ``principal`` may use a route with ``access``."""
+    if access == "admin":
+        require_platform_admin(principal)
+    elif access == "org_member":
+        require_org_member(principal, canonical_org_id(route.get("org")))
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def parse_body(raw: bytes | None, model: type[BaseModel], *, optional: bool = False) -> BaseModel:
+    """The request body validated against ``model``, or a 4xx ApiError. An empty body is
+    ``{}`` when ``optional``."""
+    raw = raw or b""
+    if len(raw) > MAX_BODY_BYTES:
+        raise ApiError(413, "payload_too_large", f"the body exceeds {MAX_BODY_BYTES} bytes")
+    if not raw.strip():
+        if not optional:
+            raise ApiError(400, "body_required", "this route needs a JSON body")
+        raw = b"{}"
+    try:
+        data = json.loads(raw.decode("utf-8"), parse_constant=_no_constants)
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise ApiError(400, "invalid_json", "the body is not valid UTF-8 JSON") from None
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise invalid_request(exc) from None
+    except RecursionError:
+        raise ApiError(400, "invalid_json", "the body is nested too deeply") from None
+
+
+_SECURITY_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+
+
+def _http(reply: Reply) -> func.HttpResponse:
+    if reply.body is None:
+        text = None
+    elif isinstance(reply.body, BaseModel):
+        text = reply.body.model_dump_json()
+    else:
+        text = json.dumps(reply.body)
+    return func.HttpResponse(
+        text, status_code=reply.status, headers={**_SECURITY_HEADERS, **reply.headers},
+        mimetype="application/json", charset="utf-8",
+    )

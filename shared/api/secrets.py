@@ -1,0 +1,164 @@
+"""Secrets of an org or GLOBAL in Key Vault: list names (never values), create, update,
+delete (refused while referenced, unless forced) and recover.
+
+Every write invalidates the resolver's cache for that secret and leaves an audit
+record. The value is echoed once, in the response to the create or update.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import SecretStr
+
+from shared.api.audit import audit_write
+from shared.api.errors import ApiError
+from shared.api.models import (
+    ConfigRef,
+    DanglingRef,
+    SecretCreate,
+    SecretDeleted,
+    SecretEcho,
+    SecretList,
+    SecretRecovered,
+    SecretSummary,
+    SecretUpdate,
+)
+from shared.api.routing import Call, Param, Reply, RouteTable
+from shared.naming import GLOBAL, canonical_scope, validate_secret_name
+from shared.secret_admin import (
+    SecretAdmin,
+    SecretInfo,
+    SecretInUseError,
+    config_references,
+    effective_entries,
+)
+from shared.values import ConfigEntry
+
+routes = RouteTable("secrets")
+
+_SCOPE = Param("scope", "org id (its secrets and GLOBAL's) or GLOBAL", required=True)
+_FORCE = Param("force", "delete even while config entries reference it", kind="boolean")
+_VAULT_ERRORS = (400, 502, 503)
+
+
+def _target(call: Call[Any]) -> tuple[str, str]:
+    return canonical_scope(call.route.get("scope")), validate_secret_name(call.route.get("name"))
+
+
+def _refs(entries: list[ConfigEntry]) -> list[ConfigRef]:
+    return [ConfigRef(scope=e.scope, key=e.key) for e in entries]
+
+
+def _flag(raw: str | None, name: str) -> bool:
+    value = (raw or "false").strip().lower()
+    if value in ("true", "1", "yes"):
+        return True
+    if value in ("false", "0", "no", ""):
+        return False
+    raise ApiError(400, "invalid_query", f"query parameter {name} must be true or false")
+
+
+@routes.route(
+    "GET", "secrets", name="secrets_list", access="admin", response=SecretList,
+    params=(_SCOPE,), errors=_VAULT_ERRORS,
+    summary="Names of the secrets of an org and GLOBAL, with the config keys referencing each",
+)
+async def list_secrets(call: Call[None]) -> SecretList:
+    raw = call.query.get("scope")
+    if not raw:
+        raise ApiError(400, "scope_required", "give ?scope={org_id} (or ?scope=GLOBAL)")
+    scope = canonical_scope(raw)
+    admin = SecretAdmin(call.resolver)
+    secrets = await admin.list_secrets(*{scope, GLOBAL})
+    refs = [e for e in (await effective_entries(call.resolver, scope)).values()
+            if e.is_secret_ref]
+    names = {s.name.lower() for s in secrets}
+    return SecretList(
+        scope=scope,
+        secrets=[_summary(s, [e for e in refs if e.value.lower() == s.name.lower()])
+                 for s in secrets],
+        unresolved_references=[
+            DanglingRef(scope=e.scope, key=e.key, secret_name=e.value)
+            for e in sorted(refs, key=lambda e: (e.scope, e.key)) if e.value.lower() not in names
+        ],
+    )
+
+
+def _summary(info: SecretInfo, refs: list[ConfigEntry]) -> SecretSummary:
+    return SecretSummary(
+        scope=info.scope, name=info.name, vault_name=info.vault_name, enabled=info.enabled,
+        created_on=info.created_on, updated_on=info.updated_on, referenced_by=_refs(refs),
+    )
+
+
+def _echo(info: SecretInfo, value: SecretStr) -> SecretEcho:
+    return SecretEcho(scope=info.scope, name=info.name, vault_name=info.vault_name,
+                      version=info.version, value=value.get_secret_value())
+
+
+@routes.route(
+    "POST", "secrets", name="secrets_create", access="admin", body=SecretCreate,
+    response=SecretEcho, status=201, errors=(*_VAULT_ERRORS, 409),
+    summary="Create a secret (409 if the name exists or is soft-deleted); echoes the value once",
+)
+async def create_secret(call: Call[SecretCreate]) -> Reply:
+    scope, name = canonical_scope(call.body.scope), validate_secret_name(call.body.name)
+    info = await SecretAdmin(call.resolver).create(scope, name, call.body.value)
+    await call.resolver.notify_change(scope, secret=name)
+    audit_write("secret.create", call.actor, scope, name=name, version=info.version)
+    return Reply(_echo(info, call.body.value), 201)
+
+
+@routes.route(
+    "PUT", "secrets/{scope}/{name}", name="secrets_update", access="admin", body=SecretUpdate,
+    response=SecretEcho, errors=(*_VAULT_ERRORS, 404),
+    summary="Set a new version of an existing secret (404 if absent); echoes the value once",
+)
+async def update_secret(call: Call[SecretUpdate]) -> Reply:
+    scope, name = _target(call)
+    info = await SecretAdmin(call.resolver).update(scope, name, call.body.value)
+    await call.resolver.notify_change(scope, secret=name)
+    audit_write("secret.update", call.actor, scope, name=name, version=info.version)
+    return Reply(_echo(info, call.body.value))
+
+
+@routes.route(
+    "DELETE", "secrets/{scope}/{name}", name="secrets_delete", access="admin",
+    response=SecretDeleted, params=(_FORCE,), errors=(*_VAULT_ERRORS, 404, 409),
+    summary="Soft-delete a secret; 409 listing the referencing config entries unless force=true",
+)
+async def delete_secret(call: Call[None]) -> SecretDeleted:
+    scope, name = _target(call)
+    force = _flag(call.query.get("force"), "force")
+    admin = SecretAdmin(call.resolver)
+    if await admin.get(scope, name) is None:
+        raise ApiError(404, "secret_not_found", f"secret {name!r} does not exist in {scope}")
+    references = await config_references(call.resolver, scope, name)
+    if references and not force:
+        raise SecretInUseError(
+            f"{len(references)} config entries reference secret {name!r} and would stop "
+            "resolving; repoint or delete them, or repeat with ?force=true", references,
+        )
+    deleted = await admin.delete(scope, name)
+    await call.resolver.notify_change(scope, secret=name)
+    audit_write("secret.delete", call.actor, scope, name=name, forced=bool(references),
+                references=len(references))
+    return SecretDeleted(
+        scope=scope, name=name, vault_name=deleted.vault_name, recoverable=deleted.recoverable,
+        scheduled_purge_date=deleted.scheduled_purge_date, forced=bool(references),
+        references=_refs(references),
+    )
+
+
+@routes.route(
+    "POST", "secrets/{scope}/{name}/recover", name="secrets_recover", access="admin",
+    response=SecretRecovered, errors=(*_VAULT_ERRORS, 404, 409),
+    summary="Recover a soft-deleted secret with its versions",
+)
+async def recover_secret(call: Call[None]) -> SecretRecovered:
+    scope, name = _target(call)
+    info = await SecretAdmin(call.resolver).recover(scope, name)
+    await call.resolver.notify_change(scope, secret=name)
+    audit_write("secret.recover", call.actor, scope, name=name)
+    return SecretRecovered(scope=scope, name=name, vault_name=info.vault_name)

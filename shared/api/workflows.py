@@ -1,0 +1,51 @@
+"""Run a registered workflow for an org, with that org's context."""
+
+from __future__ import annotations
+
+import logging
+
+from pydantic import ValidationError
+
+from shared.api.errors import ApiError
+from shared.api.models import WorkflowParams, WorkflowRun
+from shared.api.routing import Call, RouteTable
+from shared.errors import ConfigNotFoundError, ConfigValueError, SecretNotFoundError
+from workflows.registry import UnknownWorkflowError, get_workflow, list_workflows, run_workflow
+
+log = logging.getLogger("orgconfig.api")
+routes = RouteTable("workflows")
+
+#: Errors that mean the org's configuration cannot satisfy the workflow (not a caller error).
+MISCONFIGURATION = (ConfigNotFoundError, SecretNotFoundError, ConfigValueError)
+
+
+def _shown(name: str) -> str:
+    return repr(name) if len(name) <= 64 else repr(name[:61] + "...")
+
+
+@routes.route(
+    "POST", "orgs/{org}/workflows/{name}", name="workflow_run", access="org_member",
+    body=WorkflowParams, body_optional=True, response=WorkflowRun, errors=(400, 404, 424, 502, 503),
+    summary="Run a registered workflow with the org's context (admins and members of the org)",
+)
+async def run(call: Call[WorkflowParams]) -> WorkflowRun:
+    context = call.resolver.context(call.route.get("org", ""))
+    name = call.route.get("name", "")
+    try:
+        get_workflow(name)
+    except UnknownWorkflowError:
+        raise ApiError(404, "workflow_not_found", f"no workflow named {_shown(name)} is "
+                       "registered", known=list_workflows()) from None
+    try:
+        result = await run_workflow(name, context, call.body.root)
+    except MISCONFIGURATION as exc:
+        # 424: the request was fine, the org's config is not. The library's messages name
+        # keys and secret names only, never values.
+        raise ApiError(424, exc.code, f"workflow {name!r} cannot run for org "
+                       f"{context.org_id!r}: {exc}") from None
+    try:
+        return WorkflowRun(workflow=name, org_id=context.org_id, result=result)
+    except ValidationError:
+        log.error("workflow %s returned something that is not a JSON object", name)
+        raise ApiError(500, "workflow_failed",
+                       f"workflow {name!r} returned a result that is not a JSON object") from None

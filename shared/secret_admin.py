@@ -1,0 +1,288 @@
+"""Key Vault lifecycle for admins: list, create, update, delete, recover scoped secrets,
+and find the config entries that reference a secret.
+
+Secrets live in the vault as ``{scope}--{name}`` (see :mod:`shared.naming`). Nothing
+here returns a secret value: existence is checked by listing versions (metadata only),
+and the value written by :meth:`SecretAdmin.create` / :meth:`SecretAdmin.update` is only
+ever in the caller's hands.
+Vault calls go through the secret store's ``call_vault`` (timeout and error mapping).
+
+>>> admin = SecretAdmin(resolver)                               # doctest: +SKIP
+>>> await admin.create("acme", "smtp-password", SecretStr("..."))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+from azure.keyvault.secrets import SecretProperties
+from pydantic import SecretStr
+
+from shared.config_store import entry_from_entity
+from shared.errors import ConfigError, SecretAccessError
+from shared.health import record_vault_success
+from shared.naming import GLOBAL, canonical_scope, keyvault_name, split_keyvault_name
+from shared.values import ConfigEntry
+
+if TYPE_CHECKING:
+    from shared.resolver import ConfigResolver
+
+T = TypeVar("T")
+
+
+# -- errors ----------------------------------------------------------------------------------
+class VaultNotConfiguredError(ConfigError):
+    """AZURE_KEY_VAULT_URL is unset: this deployment keeps secrets in the environment only."""
+
+    code = "vault_not_configured"
+
+
+class SecretExistsError(ConfigError):
+    """Create found an active secret of that name."""
+
+    code = "secret_exists"
+
+
+class SecretDeletedError(ConfigError):
+    """The name belongs to a soft-deleted secret: recover it (or purge it in the vault)."""
+
+    code = "secret_deleted"
+
+    def __init__(self, message: str, deleted: DeletedSecretInfo) -> None:
+        self.deleted = deleted
+        super().__init__(message)
+
+
+class SecretAbsentError(ConfigError, KeyError):
+    """No active secret of that name (it may be soft-deleted: see ``deleted``)."""
+
+    code = "secret_not_found"
+
+    def __init__(self, message: str, deleted: DeletedSecretInfo | None = None) -> None:
+        self.deleted = deleted
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class SecretInUseError(ConfigError):
+    """Delete refused: config entries still reference the secret."""
+
+    code = "secret_in_use"
+
+    def __init__(self, message: str, references: list[ConfigEntry]) -> None:
+        self.references = references
+        super().__init__(message)
+
+
+# -- results ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SecretInfo:
+    """A secret's metadata (never its value)."""
+
+    scope: str
+    name: str
+    vault_name: str
+    enabled: bool | None = None
+    version: str | None = None
+    created_on: datetime | None = None
+    updated_on: datetime | None = None
+
+
+@dataclass(frozen=True)
+class DeletedSecretInfo:
+    vault_name: str
+    recoverable: bool
+    scheduled_purge_date: datetime | None = None
+
+
+def _info(scope: str, name: str, props: SecretProperties) -> SecretInfo:
+    return SecretInfo(
+        scope, name, props.name or keyvault_name(scope, name), props.enabled, props.version,
+        props.created_on, props.updated_on,
+    )
+
+
+class SecretAdmin:
+    """Admin operations on the vault of one resolver."""
+
+    def __init__(self, resolver: ConfigResolver) -> None:
+        self.resolver = resolver
+        self.store = resolver.secret_store
+        if not self.store.vault_configured:
+            raise VaultNotConfiguredError(
+                "no Key Vault is configured (AZURE_KEY_VAULT_URL is unset): this deployment "
+                "reads secrets from environment variables, which the API cannot manage"
+            )
+
+    async def _call(self, what: str, op: Callable[[], Awaitable[T]]) -> T:
+        try:
+            result = await self.store.call_vault(what, op)
+        except SecretAccessError as exc:
+            if exc.reason != "permission":
+                raise
+            raise SecretAccessError(
+                f"Key Vault refused {what} (403): grant the Function App's identity "
+                "'Key Vault Secrets Officer' (RBAC) or get/list/set/delete/recover secret "
+                "permissions (access policy)", "permission",
+            ) from None
+        record_vault_success(self.store.settings.key_vault_url or "")
+        return result
+
+    # -- reads -------------------------------------------------------------------------------
+    async def list_secrets(self, *scopes: str) -> list[SecretInfo]:
+        """Every active secret of the given scopes, sorted by scope then name."""
+        wanted = {canonical_scope(s) for s in scopes}
+
+        async def collect() -> list[SecretProperties]:
+            return [p async for p in self.store.client.list_properties_of_secrets()]
+
+        found = []
+        for props in await self._call("listing secrets", collect):
+            parts = split_keyvault_name(props.name or "")
+            if parts is not None and parts[0] in wanted:
+                found.append(_info(parts[0], parts[1], props))
+        return sorted(found, key=lambda s: (s.scope != GLOBAL, s.scope, s.name.lower()))
+
+    async def get(self, scope: str, name: str) -> SecretInfo | None:
+        """The latest version's metadata, or None when no active secret has that name."""
+        scope, full = canonical_scope(scope), keyvault_name(scope, name)
+
+        async def versions() -> list[SecretProperties]:
+            try:
+                return [v async for v in self.store.client.list_properties_of_secret_versions(full)]
+            except ResourceNotFoundError:
+                return []
+
+        found = await self._call(f"listing versions of {full}", versions)
+        if not found:
+            return None
+        latest = max(found, key=lambda v: v.created_on or datetime.min.replace(tzinfo=UTC))
+        return _info(scope, name, latest)
+
+    async def get_deleted(self, scope: str, name: str) -> DeletedSecretInfo | None:
+        """The soft-deleted secret of that name, or None."""
+        full = keyvault_name(scope, name)
+        try:
+            deleted = await self._call(
+                f"reading deleted secret {full}", lambda: self.store.client.get_deleted_secret(full)
+            )
+        except ResourceNotFoundError:
+            return None
+        return DeletedSecretInfo(full, bool(deleted.recovery_id), deleted.scheduled_purge_date)
+
+    # -- writes ------------------------------------------------------------------------------
+    async def create(self, scope: str, name: str, value: SecretStr) -> SecretInfo:
+        """A new secret; :class:`SecretExistsError` or :class:`SecretDeletedError` if the
+        name is taken. (Key Vault has no create-if-absent: two racing creates both win.)"""
+        scope, full = canonical_scope(scope), keyvault_name(scope, name)
+        if await self.get(scope, name) is not None:
+            raise SecretExistsError(
+                f"secret {full} already exists; change its value with PUT secrets/{scope}/{name}"
+            )
+        try:
+            return await self._set(scope, name, value)
+        except ResourceExistsError:
+            raise await self._deleted_conflict(scope, name) from None
+
+    async def update(self, scope: str, name: str, value: SecretStr) -> SecretInfo:
+        """A new version of an existing secret; :class:`SecretAbsentError` otherwise."""
+        scope, full = canonical_scope(scope), keyvault_name(scope, name)
+        if await self.get(scope, name) is None:
+            deleted = await self.get_deleted(scope, name)
+            hint = (f"; it is soft-deleted: POST secrets/{scope}/{name}/recover restores it"
+                    if deleted else "; create it with POST secrets")
+            raise SecretAbsentError(f"secret {full} does not exist{hint}", deleted)
+        return await self._set(scope, name, value)
+
+    async def _set(self, scope: str, name: str, value: SecretStr) -> SecretInfo:
+        full = keyvault_name(scope, name)
+        secret = await self._call(
+            f"setting secret {full}",
+            lambda: self.store.client.set_secret(full, value.get_secret_value()),
+        )
+        return _info(scope, name, secret.properties)
+
+    async def _deleted_conflict(self, scope: str, name: str) -> ConfigError:
+        full = keyvault_name(scope, name)
+        deleted = await self.get_deleted(scope, name)
+        if deleted is None:
+            return SecretExistsError(f"Key Vault reports a conflict on {full}; retry")
+        return SecretDeletedError(
+            f"secret {full} was deleted and is recoverable until its purge date: "
+            f"POST secrets/{scope}/{name}/recover restores it (with its versions); "
+            "to reuse the name with a new value, recover it and then PUT a new value",
+            deleted,
+        )
+
+    async def delete(self, scope: str, name: str) -> DeletedSecretInfo:
+        """Soft-delete a secret (every version); :class:`SecretAbsentError` if absent."""
+        scope, full = canonical_scope(scope), keyvault_name(scope, name)
+
+        async def delete() -> Any:
+            # The SDK polls until the deletion is visible; no secret value is read.
+            return await self.store.client.delete_secret(full)
+
+        try:
+            deleted = await self._call(f"deleting secret {full}", delete)
+        except ResourceNotFoundError:
+            raise SecretAbsentError(f"secret {full} does not exist") from None
+        return DeletedSecretInfo(full, bool(deleted.recovery_id), deleted.scheduled_purge_date)
+
+    async def recover(self, scope: str, name: str) -> SecretInfo:
+        """Recover a soft-deleted secret; :class:`SecretAbsentError` if none is deleted."""
+        scope, full = canonical_scope(scope), keyvault_name(scope, name)
+        try:
+            # The SDK confirms the recovery by polling get_secret: the value reaches this
+            # process inside the SDK's result and is dropped; only metadata is returned.
+            props = await self._call(
+                f"recovering secret {full}",
+                lambda: self.store.client.recover_deleted_secret(full),
+            )
+        except ResourceNotFoundError:
+            raise SecretAbsentError(f"no deleted secret named {full} to recover") from None
+        return _info(scope, name, props)
+
+
+# -- references --------------------------------------------------------------------------------
+async def config_references(resolver: ConfigResolver, scope: str, name: str) -> list[ConfigEntry]:
+    """The ``secret_ref`` entries that may resolve to secret ``name`` of ``scope``.
+
+    For an org: its entries and the GLOBAL entries it does not override (the chain tries
+    the org's secret first). For GLOBAL: every ``secret_ref`` entry naming it, in any
+    partition, since any org without its own secret falls back to GLOBAL's.
+    """
+    scope = canonical_scope(scope)
+    if scope != GLOBAL:
+        return [e for e in (await effective_entries(resolver, scope)).values()
+                if e.is_secret_ref and e.value.lower() == name.lower()]
+    return [e for e in await _all_secret_refs(resolver) if e.value.lower() == name.lower()]
+
+
+async def effective_entries(resolver: ConfigResolver, org_id: str) -> dict[str, ConfigEntry]:
+    """The entries an org sees (its own over GLOBAL's), read from the table (no cache)."""
+    store = resolver.config_store
+    glob = await store.read_partition(GLOBAL)
+    own = await store.read_partition(org_id) if org_id != GLOBAL else glob
+    return {**glob.entries, **own.entries}
+
+
+async def _all_secret_refs(resolver: ConfigResolver) -> list[ConfigEntry]:
+    store = resolver.config_store
+
+    async def query() -> list[ConfigEntry]:
+        pager = store.client.query_entities(
+            "Type eq @type", parameters={"type": "secret_ref"},
+            select=["PartitionKey", "RowKey", "Value", "Type"],
+        )
+        try:
+            return [entry_from_entity(entity) async for entity in pager]
+        except ResourceNotFoundError:
+            return []  # no table yet: no entries
+
+    return await store.call("a query of secret references", query)

@@ -1,0 +1,222 @@
+"""Config routes: list, get, put (typed, ETag-guarded), delete; the writer's cache follows."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import pytest
+
+from shared.resolver import ConfigResolver
+from tests.api.conftest import Api, Table, Vault
+
+pytestmark = pytest.mark.integration
+
+
+def entry(org: str = "acme", key: str = "k") -> dict[str, str]:
+    return {"org": org, "key": key}
+
+
+async def test_put_then_get_returns_the_entry_and_its_etag(api: Api) -> None:
+    put = await api.call("config_put", route=entry(key="smtp_port"),
+                         json_body={"type": "int", "value": 587, "description": "port"})
+    got = await api.call("config_get", route=entry(key="smtp_port"))
+    assert put.status == 200 and got.status == 200
+    body = got.json()
+    assert (body["scope"], body["key"], body["type"], body["value"]) == (
+        "acme", "smtp_port", "int", "587")
+    assert body["description"] == "port" and body["updated_by"] == "admin@example.com"
+    assert got.headers["ETag"] == body["etag"] == put.headers["ETag"]
+
+
+async def test_list_shows_the_scope_sorted_and_secret_refs_by_name(api: Api, table: Table) -> None:
+    await table.seed(("acme", "zeta", "z"), ("acme", "alpha", "a"),
+                     ("acme", "smtp_password", "smtp-password", "secret_ref"), ("beta", "x", "b"))
+    listed = await api.call("config_list", route={"org": "acme"})
+    assert listed.status == 200
+    entries = listed.json()["entries"]
+    assert [e["key"] for e in entries] == ["alpha", "smtp_password", "zeta"]
+    assert entries[1]["value"] == "smtp-password" and entries[1]["type"] == "secret_ref"
+
+
+async def test_global_in_any_case_addresses_the_global_scope(api: Api, table: Table) -> None:
+    await table.seed(("GLOBAL", "k", "v"))
+    listed = await api.call("config_list", route={"org": "Global"})
+    assert listed.json()["scope"] == "GLOBAL" and listed.json()["entries"][0]["key"] == "k"
+
+
+async def test_org_ids_are_canonicalized(api: Api, table: Table) -> None:
+    await api.call("config_put", route=entry(org="ACME"), json_body={"value": "v"})
+    assert ("acme", "k", "v", "string") in await table.state()
+
+
+async def test_get_of_an_absent_key_is_404(api: Api) -> None:
+    missing = await api.call("config_get", route=entry(key="absent"))
+    assert (missing.status, missing.error) == (404, "config_not_found")
+
+
+async def test_json_values_may_be_sent_as_json(api: Api, table: Table) -> None:
+    await api.call("config_put", route=entry(key="mapping"),
+                   json_body={"type": "json", "value": {"a": [1, 2]}})
+    assert ("acme", "mapping", '{"a": [1, 2]}', "json") in await table.state()
+
+
+@pytest.mark.parametrize(("kind", "value"), [
+    ("int", "twelve"), ("int", 1.5), ("float", "NaN"), ("bool", "maybe"), ("json", "{oops"),
+    ("string", 5), ("yaml", "a: b"),
+])
+@pytest.mark.usefixtures("stores_unchanged")
+async def test_put_rejects_a_value_that_does_not_fit_its_type(
+    api: Api, kind: str, value: object
+) -> None:
+    response = await api.call("config_put", route=entry(), json_body={"type": kind, "value": value})
+    assert response.status == 400
+    assert response.error in ("invalid_value", "invalid_request")
+
+
+@pytest.mark.parametrize(
+    "value", ["acme--smtp-password", "Hunter2 with spaces!", "-x", "GLOBAL--x"]
+)
+@pytest.mark.usefixtures("stores_unchanged")
+async def test_secret_ref_must_be_a_bare_name_and_is_not_echoed(api: Api, value: str) -> None:
+    response = await api.call("config_put", route=entry(),
+                              json_body={"type": "secret_ref", "value": value})
+    assert (response.status, response.error) == (400, "invalid_value")
+    assert value not in response.text
+
+
+async def test_secret_ref_to_a_missing_secret_is_saved_with_a_warning(api: Api) -> None:
+    response = await api.call("config_put", route=entry(key="pwd"),
+                              json_body={"type": "secret_ref", "value": "smtp-password"})
+    assert response.status == 200
+    [warning] = response.json()["warnings"]
+    assert "acme--smtp-password" in warning and "GLOBAL--smtp-password" in warning
+
+
+@pytest.mark.parametrize("vault_name", ["acme--smtp-password", "GLOBAL--smtp-password"])
+async def test_secret_ref_to_an_existing_secret_has_no_warning(
+    api: Api, vault: Vault, vault_name: str
+) -> None:
+    await vault.set(vault_name, "Zx-ref-canary")
+    response = await api.call("config_put", route=entry(key="pwd"),
+                              json_body={"type": "secret_ref", "value": "smtp-password"})
+    assert response.status == 200 and response.json()["warnings"] == []
+
+
+async def test_global_secret_ref_warns_only_about_the_global_secret(api: Api) -> None:
+    response = await api.call("config_put", route=entry(org="GLOBAL", key="pwd"),
+                              json_body={"type": "secret_ref", "value": "smtp-password"})
+    [warning] = response.json()["warnings"]
+    assert "GLOBAL--smtp-password" in warning and "orgs without their own" in warning
+
+
+async def test_put_with_the_current_etag_succeeds(api: Api) -> None:
+    first = await api.call("config_put", route=entry(), json_body={"value": "v1"})
+    second = await api.call("config_put", route=entry(), json_body={"value": "v2"},
+                            headers={"If-Match": first.headers["ETag"]})
+    assert second.status == 200 and second.headers["ETag"] != first.headers["ETag"]
+
+
+async def test_lost_update_is_412(api: Api, table: Table) -> None:
+    await api.call("config_put", route=entry(), json_body={"value": "v0"})
+    etag = (await api.call("config_get", route=entry())).headers["ETag"]
+    first = await api.call("config_put", route=entry(), json_body={"value": "first"},
+                           headers={"If-Match": etag})
+    second = await api.call("config_put", route=entry(), json_body={"value": "second"},
+                            headers={"If-Match": etag})
+    assert (first.status, second.status) == (200, 412)
+    assert second.error == "precondition_failed"
+    assert ("acme", "k", "first", "string") in await table.state()
+
+
+async def test_concurrent_edits_from_one_etag_let_exactly_one_win(api: Api) -> None:
+    await api.call("config_put", route=entry(), json_body={"value": "v0"})
+    etag = (await api.call("config_get", route=entry())).headers["ETag"]
+    results = await asyncio.gather(*(
+        api.call("config_put", route=entry(), json_body={"value": f"v{i}"},
+                 headers={"If-Match": etag})
+        for i in range(1, 6)
+    ))
+    assert sorted(r.status for r in results) == [200, 412, 412, 412, 412]
+
+
+async def test_if_match_star_requires_the_entry_to_exist(api: Api) -> None:
+    response = await api.call("config_put", route=entry(), json_body={"value": "v"},
+                              headers={"If-Match": "*"})
+    assert response.status == 412
+
+
+@pytest.mark.usefixtures("stores_unchanged")
+async def test_garbage_if_match_is_4xx(api: Api, table: Table) -> None:
+    for etag in ['W/"nope"', 'W/"datetime\'x\'"', "x" * 300, "bad\x01etag", "' or 1 eq 1",
+                 '"' + "x" * 300 + '"']:
+        response = await api.call("config_put", route=entry(), json_body={"value": "v"},
+                                  headers={"If-Match": etag})
+        assert 400 <= response.status < 500, etag
+
+
+async def test_delete_removes_the_entry(api: Api, table: Table) -> None:
+    await table.seed(("acme", "k", "v"))
+    deleted = await api.call("config_delete", route=entry())
+    assert (deleted.status, deleted.text) == (204, "")
+    assert await table.state() == []
+    assert (await api.call("config_get", route=entry())).status == 404
+
+
+async def test_delete_of_an_absent_entry_is_404(api: Api) -> None:
+    assert (await api.call("config_delete", route=entry())).status == 404
+
+
+async def test_delete_with_a_stale_etag_is_412(api: Api, table: Table) -> None:
+    await api.call("config_put", route=entry(), json_body={"value": "v1"})
+    etag = (await api.call("config_get", route=entry())).headers["ETag"]
+    await api.call("config_put", route=entry(), json_body={"value": "v2"})
+    response = await api.call("config_delete", route=entry(), headers={"If-Match": etag})
+    assert response.status == 412
+    assert ("acme", "k", "v2", "string") in await table.state()
+
+
+async def test_the_writing_process_sees_a_put_at_once(
+    api: Api, table: Table, resolver: ConfigResolver
+) -> None:
+    await table.seed(("acme", "k", "old"))
+    context = resolver.context("acme")
+    assert await context.get_config("k") == "old"
+    await api.call("config_put", route=entry(), json_body={"value": "new"})
+    assert await context.get_config("k") == "new"
+
+
+async def test_the_writing_process_sees_a_delete_at_once(
+    api: Api, table: Table, resolver: ConfigResolver
+) -> None:
+    await table.seed(("acme", "k", "org"), ("GLOBAL", "k", "global"))
+    context = resolver.context("acme")
+    assert await context.get_config("k") == "org"
+    await api.call("config_delete", route=entry())
+    assert await context.get_config("k") == "global"
+
+
+async def test_writes_leave_audit_records_without_values(
+    api: Api, caplog: pytest.LogCaptureFixture
+) -> None:
+    await api.call("config_put", route=entry(), json_body={"value": "Zx-audit-value"})
+    await api.call("config_delete", route=entry())
+    audits = [r.custom_dimensions for r in caplog.records  # type: ignore[attr-defined]
+              if r.name == "orgconfig.audit" and "action" in getattr(r, "custom_dimensions", {})]
+    assert [(a["action"], a["actor"], a["scope"], a["key"]) for a in audits] == [
+        ("config.put", "admin@example.com", "acme", "k"),
+        ("config.delete", "admin@example.com", "acme", "k"),
+    ]
+    assert not any("Zx-audit-value" in r.getMessage() + repr(r.__dict__) for r in caplog.records
+                   if r.name == "orgconfig.audit")
+
+
+async def test_table_outage_is_503_with_retry_after(
+    api: Api, api_env: Callable[..., None]
+) -> None:
+    api_env(CONFIG_STORAGE_CONNECTION=
+            "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=a2V5;"
+            "TableEndpoint=http://127.0.0.1:9/devstoreaccount1;", BACKEND_TIMEOUT_SECONDS="1")
+    response = await api.call("config_list", route={"org": "acme"})
+    assert (response.status, response.error) == (503, "backend_unavailable")
+    assert response.headers["Retry-After"]

@@ -101,6 +101,6 @@ class CircuitBreaker:
             self.opened_at = self.clock()
         self._probing = False
 
-    def snapshot(self) -> dict[str, object]:
+    def snapshot(self) -> dict[str, str | int | float | None]:
         return {"state": self.state, "consecutive_failures": self.failures,
                 "last_success": self.last_success, "last_error": self.last_error}

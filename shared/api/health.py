@@ -26,6 +26,12 @@ async def liveness(call: Call[None]) -> Liveness:
             "disconnected; reads no secret value",
 )
 async def keyvault(call: Call[None]) -> Reply:
-    probe = await probe_keyvault(call.resolver)
+    resolver = call.resolver
+    probe = await probe_keyvault(resolver)
+    health = KeyVaultHealth(
+        **asdict(probe), metrics=resolver.metrics.snapshot(),
+        breakers={"vault": resolver.secret_store.breaker.snapshot(),
+                  "table": resolver.config_store.breaker.snapshot()},
+    )
     # 503 lets an availability monitor alert on the status code alone.
-    return Reply(KeyVaultHealth(**asdict(probe)), 503 if probe.status == "disconnected" else 200)
+    return Reply(health, 503 if probe.status == "disconnected" else 200)

@@ -20,8 +20,9 @@ from pydantic import (
     field_validator,
 )
 
+from shared.errors import ConfigError
 from shared.health import Failure, Status
-from shared.values import MAX_VALUE_CHARS, ConfigEntry, ValueType
+from shared.values import MAX_VALUE_CHARS, ConfigEntry, ValueType, parse_value
 
 #: Key Vault accepts secret values up to 25 KiB.
 MAX_SECRET_CHARS = 25 * 1024
@@ -58,8 +59,14 @@ class ConfigEntryOut(BaseModel):
 
     @classmethod
     def of(cls, entry: ConfigEntry) -> ConfigEntryOut:
+        try:
+            parse_value(entry)
+            value = entry.value
+        except ConfigError:
+            # a value that does not parse as its type may be a misplaced secret: not shown
+            value = f"(stored value is not a valid {entry.type})"
         return cls(
-            scope=entry.scope, key=entry.key, type=entry.type, value=entry.value,
+            scope=entry.scope, key=entry.key, type=entry.type, value=value,
             description=entry.description, updated_at=entry.updated_at,
             updated_by=entry.updated_by, etag=entry.etag,
         )
@@ -190,6 +197,11 @@ class KeyVaultHealth(BaseModel):
     failure: Failure | None = None
     guidance: str | None = None
     checked_at: datetime
+    #: this instance's resolver counters (cache hits and misses, backend calls, stale
+    #: serves, breaker opens and fast-fails, coherence checks)
+    metrics: dict[str, int] = Field(default_factory=dict)
+    #: circuit breaker per backend: state, consecutive failures, last error
+    breakers: dict[str, dict[str, str | int | float | None]] = Field(default_factory=dict)
 
 
 # -- workflows ---------------------------------------------------------------------------

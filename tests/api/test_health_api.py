@@ -101,3 +101,11 @@ async def test_last_success_survives_a_later_failure(
     second = (await api.call("health_keyvault")).json()
     assert second["status"] == "disconnected"
     assert second["last_success"] == first["last_success"]
+
+
+async def test_keyvault_health_reports_resolver_metrics_and_breakers(api: Api) -> None:
+    body = (await api.call("health_keyvault")).json()
+    assert set(body["breakers"]) == {"vault", "table"}
+    assert body["breakers"]["vault"]["state"] == "closed"
+    assert isinstance(body["metrics"], dict)
+    assert all(isinstance(v, int) for v in body["metrics"].values())

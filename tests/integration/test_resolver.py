@@ -364,3 +364,12 @@ async def test_secret_reads_log_audit_records_without_values(
         assert "Zx-vault-canary" not in text and "Zx-env-canary" not in text
     assert "Zx-" not in repr(resolver) + repr(resolver.context("acme"))
     assert "Zx-" not in repr(resolver.secret_store.cache.peek("acme--smtp-password"))
+
+
+async def test_writes_of_more_than_100_entries_are_batched(resolver: ConfigResolver) -> None:
+    entries = [ConfigEntry("acme", f"k{i:03d}", str(i), "int") for i in range(250)]
+    entries += [ConfigEntry("GLOBAL", f"g{i:03d}", "x") for i in range(120)]
+    assert await resolver.config_store.upsert_many(entries) == 370
+    snapshot = await resolver.config_store.read_partition("acme")
+    assert len(snapshot.entries) == 250
+    assert await resolver.context("acme").get_config("k249") == 249

@@ -151,9 +151,17 @@ class ConfigResolver:
             return
         for change in changes:
             try:
-                self.invalidate(change.scope, secret=change.secret)
+                self._drop(change.scope, change.secret)
             except InvalidNameError:
                 log.warning("ignoring a change sentinel record with an invalid name")
+
+    def _drop(self, scope: str, secret: str | None) -> None:
+        """What one admin write invalidates: a secret's cached answers, or a scope's config
+        snapshot (a config write leaves the vault, and so the cached secrets, as they were)."""
+        if secret is not None:
+            self.invalidate(scope, secret=secret)
+        elif self._config is not None:
+            self._config.invalidate(canonical_scope(scope))
 
     # -- reading --------------------------------------------------------------------------
     def context(self, org_id: str) -> OrganizationContext:
@@ -195,7 +203,7 @@ class ConfigResolver:
         to reach the sentinel is logged, not raised: the write itself has succeeded, and
         other instances then see it within their cache TTL."""
         scope = canonical_scope(scope)
-        self.invalidate(scope, secret=secret)
+        self._drop(scope, secret)
         if self.settings.coherence_check_seconds <= 0:
             return
         try:

@@ -43,6 +43,7 @@ from shared.errors import (
     SecretNotFoundError,
 )
 from shared.metrics import Metrics
+from shared.name_index import VaultNameIndex
 from shared.naming import GLOBAL, env_var_name, keyvault_name
 from shared.settings import Settings, is_loopback_url
 
@@ -180,6 +181,12 @@ class SecretStore:
             on_stale=StaleReporter(self.metrics, "secret.stale_refresh_failed", "secret", log),
         )
         settings = self.settings
+        self.index: VaultNameIndex | None = None
+        if settings.secret_name_index and self.vault_configured:
+            self.index = VaultNameIndex(
+                lambda: self.client, self.call_vault, self.metrics,
+                settings.secret_not_found_ttl, settings.max_stale_seconds,
+            )
         self.breaker = CircuitBreaker(
             "vault", BACKEND, self.metrics,
             threshold=settings.breaker_threshold, cooldown=settings.breaker_cooldown,
@@ -198,6 +205,8 @@ class SecretStore:
 
     async def aclose(self) -> None:
         await self.cache.aclose()
+        if self.index is not None:
+            await self.index.aclose()
         if self._client is not None:
             await self._client.close()
             self._client = None
@@ -247,6 +256,9 @@ class SecretStore:
         settings = self.settings
 
         async def load() -> tuple[VaultAnswer, float]:
+            if self.index is not None and not await self.index.may_exist(full_name):
+                self.metrics.incr("vault.index_not_found")
+                return VaultAnswer(False), settings.secret_not_found_ttl
             self.metrics.incr("vault.get")
             try:
                 secret = await self.call_vault(full_name, lambda: self.client.get_secret(full_name))
@@ -358,15 +370,25 @@ class SecretStore:
     def invalidate(self, scope: str | None = None, secret_name: str | None = None) -> int:
         """Forget cached vault answers: of one scoped name, of a name in every scope, of a
         scope, or everything."""
+        index = self.index
         if scope is None and secret_name is None:
             count = len(self.cache)
             self.cache.clear()
+            if index is not None:
+                index.note_change()
             return count
         if scope is not None and secret_name is not None:
-            self.cache.invalidate(keyvault_name(scope, secret_name).lower())
+            full_name = keyvault_name(scope, secret_name).lower()
+            self.cache.invalidate(full_name)
+            if index is not None:
+                index.note_change(full_name)
             return 1
         if secret_name is not None:
             suffix = f"--{secret_name}".lower()
+            if index is not None:
+                index.note_change()
             return self.cache.invalidate_where(lambda k: k.endswith(suffix))
         prefix = f"{scope}--".lower()
+        if index is not None:
+            index.note_change(scope=str(scope))
         return self.cache.invalidate_where(lambda k: k.startswith(prefix))

@@ -63,6 +63,8 @@ class Settings:
     secret_cache_ttl: float = 3600.0
     secret_not_found_ttl: float = 300.0
     secret_env_fallback: bool = True
+    #: list the vault's names once per not-found TTL instead of a GET (404) per org
+    secret_name_index: bool = True
     max_stale_seconds: float = 86400.0
     backend_timeout: float = 5.0
     coherence_check_seconds: float = 5.0
@@ -112,6 +114,7 @@ class Settings:
             secret_cache_ttl=_number(env, "SECRET_CACHE_TTL_SECONDS", 3600),
             secret_not_found_ttl=_number(env, "SECRET_NOT_FOUND_TTL_SECONDS", 300),
             secret_env_fallback=_flag(env, "SECRET_ENV_FALLBACK", True),
+            secret_name_index=_flag(env, "SECRET_NAME_INDEX", True),
             max_stale_seconds=_number(env, "MAX_STALE_SECONDS", 86400),
             backend_timeout=_number(env, "BACKEND_TIMEOUT_SECONDS", 5, minimum=0.01),
             coherence_check_seconds=_number(env, "COHERENCE_CHECK_SECONDS", 5),

@@ -95,7 +95,8 @@ async def main() -> int:
             async with ConfigResolver(settings) as resolver:
                 control.reset_counters()
                 await run_all(resolver, verbose=True)
-                cold = resolver.metrics.snapshot(), control.count("get_secret")
+                cold = (resolver.metrics.snapshot(), control.count("get_secret"),
+                        control.count("list_secrets"))
                 control.reset_counters()
                 resolver.metrics.reset()
                 for _ in range(10):
@@ -105,6 +106,8 @@ async def main() -> int:
             print(f"\nbackend calls, first pass ({runs} workflow runs, cold caches):")
             print(f"  table queries {cold[0].get('table.queries', 0)}, vault GETs {cold[1]} "
                   f"(of which not-found {cold[0].get('vault.not_found', 0)}), "
+                  f"vault name listings {cold[2]} (which answered "
+                  f"{cold[0].get('vault.index_not_found', 0)} lookups 'absent' without a GET), "
                   f"env hits {cold[0].get('env.hit', 0)}")
             print(f"then 10 more passes ({10 * runs} runs, warm caches):")
             print(f"  table queries {warm[0].get('table.queries', 0)}, vault GETs {warm[1]}, "

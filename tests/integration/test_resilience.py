@@ -169,6 +169,7 @@ async def test_throttling_beyond_the_budget_serves_stale_or_fails_clearly(
     settings: Settings, vault: SecretClient, kv_control: EmulatorControl
 ) -> None:
     await vault.set_secret("acme--smtp-password", "v1")
+    await vault.set_secret("beta--smtp-password", "b1")
     async with fast_resolver(settings) as resolver:
         ctx = resolver.context("acme")
         assert await ctx.get_config("pwd") == "v1"
@@ -184,6 +185,7 @@ async def test_slow_vault_read_times_out_cold_and_serves_stale_warm(
     settings: Settings, vault: SecretClient, kv_control: EmulatorControl
 ) -> None:
     await vault.set_secret("acme--smtp-password", "v1")
+    await vault.set_secret("beta--smtp-password", "b1")
     async with fast_resolver(settings, backend_timeout=0.5) as resolver:
         ctx = resolver.context("acme")
         assert await ctx.get_config("pwd") == "v1"

@@ -173,17 +173,58 @@ async def test_without_a_vault_secrets_come_from_env_only(
 
 
 @pytest.mark.usefixtures("smtp_ref")
-async def test_global_only_secret_costs_one_404_per_org_per_ttl(
+async def test_global_only_secret_costs_one_404_per_org_per_ttl_without_the_index(
+    make_resolver: Callable[..., ConfigResolver], vault: SecretClient,
+    kv_control: EmulatorControl,
+) -> None:
+    await vault.set_secret("GLOBAL--smtp-password", "global-vault")
+    kv_control.reset_counters()
+    async with make_resolver(secret_name_index=False) as resolver:
+        for org in ("acme", "beta"):
+            for _ in range(50):
+                assert await resolver.context(org).get_config("smtp_password") == "global-vault"
+    assert kv_control.count("get_secret", "acme--smtp-password") == 1
+    assert kv_control.count("get_secret", "beta--smtp-password") == 1
+    assert kv_control.count("get_secret", "GLOBAL--smtp-password") == 1
+    assert kv_control.count("list_secrets") == 0
+
+
+@pytest.mark.usefixtures("smtp_ref")
+async def test_with_the_name_index_a_global_only_secret_costs_no_404_at_all(
     resolver: ConfigResolver, vault: SecretClient, kv_control: EmulatorControl
 ) -> None:
     await vault.set_secret("GLOBAL--smtp-password", "global-vault")
     kv_control.reset_counters()
-    for org in ("acme", "beta"):
+    for org in ("acme", "beta", "gamma"):
         for _ in range(50):
             assert await resolver.context(org).get_config("smtp_password") == "global-vault"
-    assert kv_control.count("get_secret", "acme--smtp-password") == 1
-    assert kv_control.count("get_secret", "beta--smtp-password") == 1
-    assert kv_control.count("get_secret", "GLOBAL--smtp-password") == 1
+    assert kv_control.count("get_secret") == 1  # GLOBAL's, once
+    assert kv_control.count("list_secrets") == 1  # one listing of names, shared
+    assert resolver.metrics.get("vault.index_not_found") == 3
+
+
+@pytest.mark.usefixtures("smtp_ref")
+async def test_a_secret_created_after_the_listing_is_found_after_its_notification(
+    resolver: ConfigResolver, vault: SecretClient
+) -> None:
+    await vault.set_secret("GLOBAL--smtp-password", "global")
+    ctx = resolver.context("acme")
+    assert await ctx.get_config("smtp_password") == "global"  # index: no acme secret
+    await vault.set_secret("acme--smtp-password", "org")
+    await resolver.notify_change("acme", secret="smtp-password")
+    assert await ctx.get_config("smtp_password") == "org"
+
+
+@pytest.mark.usefixtures("smtp_ref")
+async def test_without_list_permission_the_index_steps_aside(
+    resolver: ConfigResolver, vault: SecretClient, kv_control: EmulatorControl,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    await vault.set_secret("acme--smtp-password", "org")
+    kv_control.fail_next(1, 403, operation="list_secrets")
+    assert await resolver.context("acme").get_config("smtp_password") == "org"
+    assert resolver.secret_store.index is not None and not resolver.secret_store.index.enabled
+    assert any("list permission" in r.getMessage() for r in caplog.records)
 
 
 @pytest.mark.usefixtures("smtp_ref")

@@ -86,6 +86,15 @@ class RecordingVault:
             raise ResourceNotFoundError("SecretNotFound")
         return type("Secret", (), {"value": self.secrets[name.lower()]})()
 
+    def list_properties_of_secrets(self) -> Any:
+        """Names only, as the real listing: the index may know every name, never a value."""
+
+        async def names() -> Any:
+            for name in self.secrets:
+                yield type("Properties", (), {"name": name})()
+
+        return names()
+
     async def close(self) -> None:
         return None
 

@@ -9,9 +9,12 @@ decide which reads reach the vault:
 - ``per_request_cache``: the same, once per distinct secret name per execution;
 - ``powertools``: found values cached per instance for ``max_age`` (300 s, no jitter);
   a 404 is never cached, so every read of a GLOBAL-resolving secret asks the org name again;
-- ``orgconfig``: each full name (found or not) cached per instance, TTL 3600 s / 300 s
-  shortened by up to 10 % jitter, refreshed ahead on the first read in the last 10 % of
-  its life, single-flight (one GET per name at a time), GLOBAL names shared by all orgs;
+- ``orgconfig``: each found name cached per instance, TTL 3600 s shortened by up to 10 %
+  jitter, refreshed ahead on the first read in the last 10 % of its life, single-flight
+  (one GET per name at a time), GLOBAL names shared by all orgs; names the vault does not
+  have are answered by the name index: one paged listing (``ceil(secrets / 25)``
+  requests) at the first read and then per jittered 300 s TTL, instead of a 404 per
+  org name (``name_index=False`` models the 404s, cached 300 s, instead);
 - ``pydantic_settings``: at start an instance lists the vault and GETs every secret at
   the rate measured by the benchmark, then never again.
 
@@ -50,6 +53,7 @@ class ScaleParams:
     ramp_per_s: float = 1.0             # scale_out: instances added per second
     found_ttl: float = 3600.0           # orgconfig SECRET_CACHE_TTL_SECONDS
     not_found_ttl: float = 300.0        # orgconfig SECRET_NOT_FOUND_TTL_SECONDS
+    name_index: bool = True             # orgconfig SECRET_NAME_INDEX
     jitter: float = 0.1
     refresh_ahead: float = 0.1
     powertools_max_age: float = 300.0
@@ -177,9 +181,20 @@ def orgconfig_series(
         return lambda n: (1 - params.refresh_ahead) * ttl * (1 - params.jitter * rng.random(n))
 
     found = _renewals(rng, model.found_lambda, seconds, hold(params.found_ttl))
-    missing = _renewals(rng, model.not_found_lambda, seconds, hold(params.not_found_ttl))
-    return (np.bincount(found.astype(int), minlength=seconds)[:seconds].astype(float),
-            np.bincount(missing.astype(int), minlength=seconds)[:seconds].astype(float))
+    found_series = np.bincount(found.astype(int), minlength=seconds)[:seconds].astype(float)
+    if not params.name_index:
+        missing = _renewals(rng, model.not_found_lambda, seconds, hold(params.not_found_ttl))
+        return (found_series,
+                np.bincount(missing.astype(int), minlength=seconds)[:seconds].astype(float))
+    # the index: a listing of every name at the first read, then once per (jittered,
+    # refreshed-ahead) not-found TTL; reads are continuous, so the first is at t ~ 0
+    listing = np.zeros(seconds)
+    pages = math.ceil(model.vault_size / 25)
+    t = 0.0
+    while t < seconds:
+        listing[int(t)] += pages
+        t += float(hold(params.not_found_ttl)(1)[0])
+    return found_series, listing
 
 
 def _peak(series: np.ndarray, window: int) -> float:

@@ -69,3 +69,21 @@ def test_ca_file_is_refused_for_a_non_loopback_vault() -> None:
 )
 def test_loopback_detection(url: str, loopback: bool) -> None:
     assert is_loopback_url(url) is loopback
+
+
+def test_the_example_local_settings_name_every_setting() -> None:
+    import json
+    from pathlib import Path
+
+    values = json.loads(Path("local.settings.json.example").read_text())["Values"]
+    settings = Settings.from_env(dict(values, AZURE_KEY_VAULT_CA_FILE="/tmp/ca.pem"))
+    assert settings.is_development and settings.key_vault_url == "https://127.0.0.1:8443"
+    for name in ("CONFIG_STORAGE_CONNECTION", "CONFIG_STORAGE_ENDPOINT", "CONFIG_TABLE_NAME",
+                 "AZURE_KEY_VAULT_URL", "AZURE_KEY_VAULT_CA_FILE", "CONFIG_CACHE_TTL_SECONDS",
+                 "SECRET_CACHE_TTL_SECONDS", "SECRET_NOT_FOUND_TTL_SECONDS",
+                 "SECRET_ENV_FALLBACK", "SECRET_NAME_INDEX", "MAX_STALE_SECONDS",
+                 "BACKEND_TIMEOUT_SECONDS", "COHERENCE_CHECK_SECONDS",
+                 "AZURE_FUNCTIONS_ENVIRONMENT", "BREAKER_FAILURE_THRESHOLD",
+                 "BREAKER_COOLDOWN_SECONDS", "WEBSITE_AUTH_ENABLED",
+                 "ORGCONFIG_TRUST_DEV_PRINCIPAL"):
+        assert name in values, name

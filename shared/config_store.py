@@ -94,6 +94,22 @@ def entity_from_entry(entry: ConfigEntry) -> dict[str, Any]:
     return entity
 
 
+async def _conditional(scope: str, key: str, write: Callable[[], Awaitable[T]]) -> T:
+    """Run a conditional write: an ETag mismatch (412), or no entity where ``If-Match``
+    expected one, is a :class:`ConcurrencyError`."""
+    try:
+        return await write()
+    except (ResourceModifiedError, ResourceNotFoundError):
+        pass
+    except HttpResponseError as exc:
+        if exc.status_code != 412:
+            raise
+    raise ConcurrencyError(
+        f"config entry {scope}/{key} changed since it was read (or no longer exists); "
+        "read it again and retry with its new ETag"
+    )
+
+
 class ConfigStore:
     """Reads and writes the Config table. Create one per resolver; close with ``aclose``."""
 
@@ -258,20 +274,10 @@ class ConfigStore:
                 match_condition=MatchConditions.IfNotModified,
             )
 
-        try:
-            metadata = await self._write(f"a write of {entry.scope}/{entry.key}", write)
-        except (ResourceModifiedError, ResourceNotFoundError):
-            raise ConcurrencyError(
-                f"config entry {entry.scope}/{entry.key} changed since it was read "
-                "(or no longer exists); read it again and retry with its new ETag"
-            ) from None
-        except HttpResponseError as exc:
-            if exc.status_code == 412:
-                raise ConcurrencyError(
-                    f"config entry {entry.scope}/{entry.key} changed since it was read; "
-                    "read it again and retry with its new ETag"
-                ) from None
-            raise
+        metadata = await _conditional(
+            entry.scope, entry.key,
+            lambda: self._write(f"a write of {entry.scope}/{entry.key}", write),
+        )
         self.invalidate(entry.scope)
         return ConfigEntry(
             entry.scope, entry.key, entry.value, entry.type, entry.description,
@@ -290,18 +296,7 @@ class ConfigStore:
                     scope, key, etag=if_match, match_condition=MatchConditions.IfNotModified
                 )
 
-        try:
-            await self.call(f"a delete of {scope}/{key}", delete)
-        except (ResourceModifiedError, ResourceNotFoundError):
-            raise ConcurrencyError(
-                f"config entry {scope}/{key} changed since it was read; read it again"
-            ) from None
-        except HttpResponseError as exc:
-            if exc.status_code == 412:
-                raise ConcurrencyError(
-                    f"config entry {scope}/{key} changed since it was read; read it again"
-                ) from None
-            raise
+        await _conditional(scope, key, lambda: self.call(f"a delete of {scope}/{key}", delete))
         self.invalidate(scope)
 
     async def upsert_many(self, entries: Iterable[ConfigEntry]) -> int:

@@ -184,8 +184,7 @@ class SecretStore:
         self.index: VaultNameIndex | None = None
         if settings.secret_name_index and self.vault_configured:
             self.index = VaultNameIndex(
-                lambda: self.client, self.call_vault, self.metrics,
-                settings.secret_not_found_ttl, settings.max_stale_seconds,
+                lambda: self.client, self.metrics, settings.secret_not_found_ttl
             )
         self.breaker = CircuitBreaker(
             "vault", BACKEND, self.metrics,
@@ -256,7 +255,7 @@ class SecretStore:
         settings = self.settings
 
         async def load() -> tuple[VaultAnswer, float]:
-            if self.index is not None and not await self.index.may_exist(full_name):
+            if self.index is not None and not self.index.may_exist(full_name):
                 self.metrics.incr("vault.index_not_found")
                 return VaultAnswer(False), settings.secret_not_found_ttl
             self.metrics.incr("vault.get")

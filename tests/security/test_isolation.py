@@ -127,7 +127,13 @@ def test_an_org_never_requests_or_receives_another_orgs_secret(
                 return "leaked"
         return org
 
-    org = asyncio.run(attempt())
+    async def attempt_and_close() -> str | None:
+        try:
+            return await attempt()
+        finally:
+            await store.aclose()
+
+    org = asyncio.run(attempt_and_close())
     if org is None:
         return
     assert org != "leaked"

@@ -12,16 +12,14 @@ import asyncio
 import json
 import random
 import statistics
-import tempfile
 import time
-from pathlib import Path
 
 from shared.resolver import ConfigResolver
 from shared.secret_store import LocalDevelopmentCredential, make_secret_client
 from shared.settings import Settings
 from shared.values import ConfigEntry
 from tools.keyvault_emulator.control import EmulatorControl
-from tools.services import Azurite, KeyVaultEmulator
+from tools.services import local_stack
 
 ORGS = [f"org{i:02d}" for i in range(10)]
 KEYS = ["host", "port", "tls", "mapping", "org_secret", "global_secret"]
@@ -86,16 +84,10 @@ async def run(settings: Settings, control: EmulatorControl) -> dict[str, object]
 
 
 def main() -> None:
-    with tempfile.TemporaryDirectory() as state:
-        azurite = Azurite().start()
-        vault = KeyVaultEmulator(state=Path(state)).start()
-        try:
-            settings = Settings(storage_connection=azurite.connection_string,
-                                key_vault_url=vault.url, key_vault_ca_file=vault.ca_file)
-            result = asyncio.run(run(settings, EmulatorControl(vault.control_url)))
-        finally:
-            vault.stop()
-            azurite.stop()
+    with local_stack() as (azurite, vault):
+        settings = Settings(storage_connection=azurite.connection_string,
+                            key_vault_url=vault.url, key_vault_ca_file=vault.ca_file)
+        result = asyncio.run(run(settings, EmulatorControl(vault.control_url)))
     print(json.dumps(result, indent=2))
 
 

@@ -14,10 +14,8 @@ import asyncio
 import contextlib
 import json
 import statistics
-import tempfile
 import time
 from dataclasses import replace
-from pathlib import Path
 
 from shared.errors import BackendUnavailableError
 from shared.resolver import ConfigResolver
@@ -25,7 +23,7 @@ from shared.secret_store import LocalDevelopmentCredential, make_secret_client
 from shared.settings import Settings
 from shared.values import ConfigEntry
 from tools.keyvault_emulator.control import EmulatorControl
-from tools.services import Azurite, KeyVaultEmulator
+from tools.services import Azurite, local_stack
 
 
 async def outage_warm(settings: Settings, azurite: Azurite, control: EmulatorControl) -> dict:
@@ -130,17 +128,11 @@ async def run(settings: Settings, azurite: Azurite, control: EmulatorControl) ->
 
 
 def main() -> None:
-    with tempfile.TemporaryDirectory() as state:
-        azurite = Azurite(location=Path(state) / "azurite").start()
-        vault = KeyVaultEmulator(state=Path(state) / "kv").start()
-        try:
-            settings = Settings(storage_connection=azurite.connection_string,
-                                key_vault_url=vault.url, key_vault_ca_file=vault.ca_file,
-                                backend_timeout=2)
-            result = asyncio.run(run(settings, azurite, EmulatorControl(vault.control_url)))
-        finally:
-            vault.stop()
-            azurite.stop()
+    with local_stack(persist_tables=True) as (azurite, vault):
+        settings = Settings(storage_connection=azurite.connection_string,
+                            key_vault_url=vault.url, key_vault_ca_file=vault.ca_file,
+                            backend_timeout=2)
+        result = asyncio.run(run(settings, azurite, EmulatorControl(vault.control_url)))
     print(json.dumps(result, indent=2))
 
 

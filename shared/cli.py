@@ -19,9 +19,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from pydantic import SecretStr
+
 from shared.errors import ConfigError
-from shared.naming import canonical_scope, keyvault_name, validate_config_key, validate_secret_name
+from shared.naming import canonical_scope, validate_config_key, validate_secret_name
 from shared.resolver import ConfigResolver
+from shared.secret_admin import SecretAdmin
 from shared.secret_store import uses_local_vault
 from shared.settings import Settings
 from shared.values import ConfigEntry, parse_value, validate_value
@@ -132,13 +135,10 @@ def read_secret_value(stdin: TextIO) -> str:
 
 
 async def set_secret(resolver: ConfigResolver, scope: str, name: str, value: str) -> str:
-    if not resolver.secret_store.vault_configured:
-        raise ConfigError("AZURE_KEY_VAULT_URL is not set: there is no vault to write to")
-    full_name = keyvault_name(scope, name)
-    store = resolver.secret_store
-    await store.call_vault(full_name, lambda: store.client.set_secret(full_name, value))
-    await resolver.notify_change(canonical_scope(scope), secret=name)
-    return full_name
+    """Write a secret (a new version if it exists) and tell every instance."""
+    info = await SecretAdmin(resolver).put(scope, name, SecretStr(value))
+    await resolver.notify_change(info.scope, secret=info.name)
+    return info.vault_name
 
 
 async def cmd_secret(resolver: ConfigResolver, args: argparse.Namespace, out: TextIO,

@@ -87,9 +87,9 @@ class OrganizationContext:
 
     async def get_configs(self, *keys: str, default: Any = MISSING) -> dict[str, Any]:
         """Several keys in one go (one snapshot load, secrets resolved concurrently)."""
-        for key in keys:
+        for key in keys:  # every key checked before any backend call
             validate_config_key(key)
-        await self._resolver.snapshots(self.org_id)
+        # concurrent cold reads share one snapshot load (the cache's single flight)
         values = await asyncio.gather(*(self.get_config(k, default) for k in keys))
         return dict(zip(keys, values, strict=True))
 

@@ -8,6 +8,7 @@ choice of names lets one organization's name spell another's.
 
 from __future__ import annotations
 
+import functools
 import re
 
 from shared.errors import InvalidNameError
@@ -118,3 +119,14 @@ def env_var_name(scope: str, secret_name: str) -> str:
     scope = canonical_scope(scope)
     validate_secret_name(secret_name)
     return f"{scope}__{secret_name}".upper().replace("-", "_")
+
+
+@functools.lru_cache(maxsize=4096)
+def lookup_chain(org_id: str, secret_name: str) -> tuple[tuple[str, str], tuple[str, str]]:
+    """The names tried for an org's ``secret_ref``, in order: its and GLOBAL's Key Vault
+    names, then its and GLOBAL's env var names. Memoized: every secret read needs them,
+    and the pair (org, name) set is small."""
+    return (
+        (keyvault_name(org_id, secret_name), keyvault_name(GLOBAL, secret_name)),
+        (env_var_name(org_id, secret_name), env_var_name(GLOBAL, secret_name)),
+    )

@@ -161,7 +161,7 @@ class ConfigResolver:
         if secret is not None:
             self.invalidate(scope, secret=secret)
         elif self._config is not None:
-            self._config.invalidate(canonical_scope(scope))
+            self._config.invalidate(scope)
 
     # -- reading --------------------------------------------------------------------------
     def context(self, org_id: str) -> OrganizationContext:

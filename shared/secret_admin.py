@@ -186,7 +186,7 @@ class SecretAdmin:
                 f"secret {full} already exists; change its value with PUT secrets/{scope}/{name}"
             )
         try:
-            return await self._set(scope, name, value)
+            return await self.put(scope, name, value)
         except ResourceExistsError:
             raise await self._deleted_conflict(scope, name) from None
 
@@ -198,10 +198,11 @@ class SecretAdmin:
             hint = (f"; it is soft-deleted: POST secrets/{scope}/{name}/recover restores it"
                     if deleted else "; create it with POST secrets")
             raise SecretAbsentError(f"secret {full} does not exist{hint}", deleted)
-        return await self._set(scope, name, value)
+        return await self.put(scope, name, value)
 
-    async def _set(self, scope: str, name: str, value: SecretStr) -> SecretInfo:
-        full = keyvault_name(scope, name)
+    async def put(self, scope: str, name: str, value: SecretStr) -> SecretInfo:
+        """Write a new version whether or not the secret exists (the CLI's ``secret set``)."""
+        scope, full = canonical_scope(scope), keyvault_name(scope, name)
         secret = await self._call(
             f"setting secret {full}",
             lambda: self.store.client.set_secret(full, value.get_secret_value()),

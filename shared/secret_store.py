@@ -44,7 +44,7 @@ from shared.errors import (
 )
 from shared.metrics import Metrics
 from shared.name_index import VaultNameIndex
-from shared.naming import GLOBAL, env_var_name, keyvault_name
+from shared.naming import keyvault_name, lookup_chain
 from shared.settings import Settings, is_loopback_url
 
 log = logging.getLogger("orgconfig.secret_store")
@@ -296,9 +296,9 @@ class SecretStore:
         self, org_id: str, secret_name: str, tried: list[str]
     ) -> SecretResolution | None:
         vault_error: Exception | None = None
+        vault_names, env_names = lookup_chain(org_id, secret_name)
         if self.vault_configured:
-            for scope in (org_id, GLOBAL):
-                full_name = keyvault_name(scope, secret_name)
+            for full_name in vault_names:
                 tried.append(f"keyvault:{full_name}")
                 try:
                     lookup = await self.lookup_vault(full_name)
@@ -318,8 +318,7 @@ class SecretStore:
                         lookup.age, lookup.stale,
                     )
         if self.settings.secret_env_fallback:
-            for scope in (org_id, GLOBAL):
-                env_name = env_var_name(scope, secret_name)
+            for env_name in env_names:
                 tried.append(f"env:{env_name}")
                 value = self.environ.get(env_name)
                 if value:
@@ -366,28 +365,28 @@ class SecretStore:
                                                        for k, v in dimensions.items()}},
         )
 
-    def invalidate(self, scope: str | None = None, secret_name: str | None = None) -> int:
+    def invalidate(self, scope: str | None = None, secret_name: str | None = None) -> None:
         """Forget cached vault answers: of one scoped name, of a name in every scope, of a
         scope, or everything."""
         index = self.index
         if scope is None and secret_name is None:
-            count = len(self.cache)
             self.cache.clear()
             if index is not None:
                 index.note_change()
-            return count
+            return
         if scope is not None and secret_name is not None:
             full_name = keyvault_name(scope, secret_name).lower()
             self.cache.invalidate(full_name)
             if index is not None:
                 index.note_change(full_name)
-            return 1
+            return
         if secret_name is not None:
             suffix = f"--{secret_name}".lower()
             if index is not None:
                 index.note_change()
-            return self.cache.invalidate_where(lambda k: k.endswith(suffix))
+            self.cache.invalidate_where(lambda k: k.endswith(suffix))
+            return
         prefix = f"{scope}--".lower()
         if index is not None:
             index.note_change(scope=str(scope))
-        return self.cache.invalidate_where(lambda k: k.startswith(prefix))
+        self.cache.invalidate_where(lambda k: k.startswith(prefix))

@@ -13,15 +13,13 @@ import asyncio
 import json
 import os
 import sys
-import tempfile
-from pathlib import Path
 from typing import Any
 
 from shared.cli import MASK, parse_import, set_secret
 from shared.resolver import ConfigResolver
 from shared.settings import Settings
 from tools.keyvault_emulator.control import EmulatorControl
-from tools.services import REPO_ROOT, Azurite, KeyVaultEmulator
+from tools.services import REPO_ROOT, local_stack
 from workflows import list_workflows, run_workflow
 
 #: GLOBAL + three orgs: acme overrides smtp_host; contoso's own psa-api-key overrides
@@ -76,47 +74,41 @@ async def run_all(resolver: ConfigResolver, verbose: bool) -> None:
 
 async def main() -> int:
     os.environ.update(ENV_ONLY)
-    with tempfile.TemporaryDirectory(prefix="orgconfig-demo-") as state:
-        print("starting Azurite (tables) and the Key Vault emulator ...")
-        azurite = Azurite().start()
-        vault = KeyVaultEmulator(state=Path(state)).start()
-        try:
-            control = EmulatorControl(vault.control_url)
-            settings = Settings(
-                storage_connection=azurite.connection_string, key_vault_url=vault.url,
-                key_vault_ca_file=vault.ca_file,
-            )
-            print(f"  tables: {azurite.endpoint}\n  vault:  {vault.url}")
-            async with ConfigResolver(settings) as resolver:
-                await seed(resolver)
-                resolver.invalidate()
-            print(f"seeded GLOBAL + {len(ORGS)} orgs; FABRIKAM__GRAPH_CLIENT_SECRET in env only")
-            print(f"\n    {'org':<9}{'key':<22}{'scope':<10}{'source':<40}value")
-            async with ConfigResolver(settings) as resolver:
-                control.reset_counters()
-                await run_all(resolver, verbose=True)
-                cold = (resolver.metrics.snapshot(), control.count("get_secret"),
-                        control.count("list_secrets"))
-                control.reset_counters()
-                resolver.metrics.reset()
-                for _ in range(10):
-                    await run_all(resolver, verbose=False)
-                warm = resolver.metrics.snapshot(), control.count("get_secret")
-            runs = len(ORGS) * len(list_workflows())
-            print(f"\nbackend calls, first pass ({runs} workflow runs, cold caches):")
-            print(f"  table queries {cold[0].get('table.queries', 0)}, vault GETs {cold[1]} "
-                  f"(of which not-found {cold[0].get('vault.not_found', 0)}), "
-                  f"vault name listings {cold[2]} (which answered "
-                  f"{cold[0].get('vault.index_not_found', 0)} lookups 'absent' without a GET), "
-                  f"env hits {cold[0].get('env.hit', 0)}")
-            print(f"then 10 more passes ({10 * runs} runs, warm caches):")
-            print(f"  table queries {warm[0].get('table.queries', 0)}, vault GETs {warm[1]}, "
-                  f"cache hits config {warm[0].get('config.cache_hit', 0)} / "
-                  f"secret {warm[0].get('secret.cache_hit', 0)}")
-        finally:
-            vault.stop()
-            azurite.stop()
-            print("stopped Azurite and the emulator")
+    print("starting Azurite (tables) and the Key Vault emulator ...")
+    with local_stack() as (azurite, vault):
+        control = EmulatorControl(vault.control_url)
+        settings = Settings(
+            storage_connection=azurite.connection_string, key_vault_url=vault.url,
+            key_vault_ca_file=vault.ca_file,
+        )
+        print(f"  tables: {azurite.endpoint}\n  vault:  {vault.url}")
+        async with ConfigResolver(settings) as resolver:
+            await seed(resolver)
+            resolver.invalidate()
+        print(f"seeded GLOBAL + {len(ORGS)} orgs; FABRIKAM__GRAPH_CLIENT_SECRET in env only")
+        print(f"\n    {'org':<9}{'key':<22}{'scope':<10}{'source':<40}value")
+        async with ConfigResolver(settings) as resolver:
+            control.reset_counters()
+            await run_all(resolver, verbose=True)
+            cold = (resolver.metrics.snapshot(), control.count("get_secret"),
+                    control.count("list_secrets"))
+            control.reset_counters()
+            resolver.metrics.reset()
+            for _ in range(10):
+                await run_all(resolver, verbose=False)
+            warm = resolver.metrics.snapshot(), control.count("get_secret")
+        runs = len(ORGS) * len(list_workflows())
+        print(f"\nbackend calls, first pass ({runs} workflow runs, cold caches):")
+        print(f"  table queries {cold[0].get('table.queries', 0)}, vault GETs {cold[1]} "
+              f"(of which not-found {cold[0].get('vault.not_found', 0)}), "
+              f"vault name listings {cold[2]} (which answered "
+              f"{cold[0].get('vault.index_not_found', 0)} lookups 'absent' without a GET), "
+              f"env hits {cold[0].get('env.hit', 0)}")
+        print(f"then 10 more passes ({10 * runs} runs, warm caches):")
+        print(f"  table queries {warm[0].get('table.queries', 0)}, vault GETs {warm[1]}, "
+              f"cache hits config {warm[0].get('config.cache_hit', 0)} / "
+              f"secret {warm[0].get('secret.cache_hit', 0)}")
+    print("stopped Azurite and the emulator")
     return 0
 
 

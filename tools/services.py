@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -19,12 +18,14 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tools.keyvault_emulator import READY_PREFIX
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 AZURITE_BIN = REPO_ROOT / "node_modules" / ".bin" / "azurite-table"
-READY_PREFIX = "KEYVAULT_EMULATOR_READY "
 
 # Azurite's well-known development account (public, documented by Microsoft).
 DEV_ACCOUNT = "devstoreaccount1"
@@ -201,7 +202,18 @@ class KeyVaultEmulator:
         self.proc = None
 
 
-def require_npm_azurite() -> None:
-    """Fail with guidance when Azurite is missing (fresh clone without `make install`)."""
-    if not AZURITE_BIN.exists() and shutil.which("npm") is None:
-        raise ServiceStartError("npm is required to install Azurite: install Node.js 18+")
+@contextlib.contextmanager
+def local_stack(*, persist_tables: bool = False) -> Iterator[tuple[Azurite, KeyVaultEmulator]]:
+    """Azurite and the emulator with throw-away state (tables on disk with
+    ``persist_tables``, so an outage test can stop and restart Azurite), stopped on exit."""
+    with tempfile.TemporaryDirectory(prefix="orgconfig-") as state:
+        root = Path(state)
+        azurite = Azurite(location=root / "azurite" if persist_tables else None).start()
+        try:
+            vault = KeyVaultEmulator(state=root / "kv").start()
+            try:
+                yield azurite, vault
+            finally:
+                vault.stop()
+        finally:
+            azurite.stop()

@@ -18,8 +18,12 @@ from shared.naming import validate_secret_name
 ValueType = Literal["string", "int", "float", "bool", "json", "secret_ref"]
 VALUE_TYPES: tuple[str, ...] = get_args(ValueType)
 MAX_VALUE_CHARS = 32_000  # Table Storage holds 64 KiB per string property (UTF-16)
+#: Deepest nesting of arrays and objects a ``json`` value may have. Python's parser
+#: recurses per level, so a deeper value could exhaust the stack on some read path.
+MAX_JSON_DEPTH = 64
 
 _INT = re.compile(r"[+-]?[0-9]+")
+_TOKENS = re.compile(r'["\\\[\]{}]')
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
 
@@ -58,7 +62,7 @@ def parse_value(entry: ConfigEntry) -> Any:
     """
     try:
         return _parse(entry.type, entry.value)
-    except (ValueError, InvalidNameError) as exc:
+    except (ValueError, InvalidNameError, RecursionError) as exc:
         raise ConfigValueError(
             f"config key {entry.key!r} in scope {entry.scope} is stored as type {entry.type!r} "
             f"but its value does not parse as one ({exc.__class__.__name__}); "
@@ -88,6 +92,8 @@ def _parse(kind: str, raw: str) -> Any:
             return False
         raise ValueError("not a boolean")
     if kind == "json":
+        if json_depth(raw) > MAX_JSON_DEPTH:
+            raise ValueError(f"nested deeper than {MAX_JSON_DEPTH} levels")
         return json.loads(raw)
     if kind == "secret_ref":
         return validate_secret_name(raw)
@@ -105,7 +111,7 @@ def validate_value(kind: object, raw: object) -> tuple[ValueType, str]:
         # API callers may send the JSON value itself rather than its text
         try:
             raw = json.dumps(raw, allow_nan=False)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, RecursionError):
             raise ConfigValueError("value is not representable as JSON") from None
     elif isinstance(raw, bool) and value_type == "bool":
         raw = "true" if raw else "false"
@@ -122,8 +128,36 @@ def validate_value(kind: object, raw: object) -> tuple[ValueType, str]:
     if value_type == "secret_ref":
         validate_secret_name(raw)
         return value_type, raw
+    if value_type == "json" and json_depth(raw) > MAX_JSON_DEPTH:
+        raise ConfigValueError(f"a json value may nest arrays and objects at most "
+                               f"{MAX_JSON_DEPTH} levels deep")
     try:
         _parse(value_type, raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise ConfigValueError(f"value does not parse as type {value_type!r}") from None
     return value_type, raw
+
+
+def json_depth(text: str) -> int:
+    """The deepest nesting of ``[`` and ``{`` in JSON ``text`` (brackets inside strings do
+    not count): one linear pass without recursion, so any input is safe to measure."""
+    depth = deepest = 0
+    in_string = False
+    escaped_at = -1
+    for token in _TOKENS.finditer(text):
+        char, at = token.group(), token.start()
+        if in_string:
+            if at == escaped_at:
+                continue
+            if char == "\\":
+                escaped_at = at + 1
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest

@@ -220,3 +220,19 @@ async def test_table_outage_is_503_with_retry_after(
     response = await api.call("config_list", route={"org": "acme"})
     assert (response.status, response.error) == (503, "backend_unavailable")
     assert response.headers["Retry-After"]
+
+
+DEEP_JSON = "[" * 15_000 + "]" * 15_000
+
+
+async def test_a_stored_json_value_nested_too_deeply_reads_without_crashing(
+    api: Api, table: Table
+) -> None:
+    await table.seed(("acme", "deep", DEEP_JSON, "json"))
+    got = await api.call("config_get", route={"org": "acme", "key": "deep"})
+    listed = await api.call("config_list", route={"org": "acme"})
+    run = await api.call("workflow_run", route={"org": "acme", "name": "api-test-read"},
+                         json_body={"key": "deep"})
+    assert (got.status, listed.status) == (200, 200)
+    assert got.json()["value"] == "(stored value is not a valid json)"
+    assert (run.status, run.error) == (424, "invalid_value")

@@ -105,3 +105,13 @@ async def test_hostile_workflow_names_are_404(api: Api) -> None:
                                   json_body={})
         assert response.status == 404
         assert len(response.text) < 2000
+
+
+@pytest.mark.parametrize("value", [
+    "[" * 15_000 + "]" * 15_000, "{\"a\":" * 5_000 + "1" + "}" * 5_000, "[" * 65 + "]" * 65,
+])
+async def test_a_json_value_nested_too_deeply_is_400_invalid_value(api: Api, value: str) -> None:
+    response = await api.call("config_put", route={"org": "acme", "key": "k"},
+                              json_body={"type": "json", "value": value})
+    assert (response.status, response.error) == (400, "invalid_value"), response.text
+    assert "64 levels" in response.json()["message"]

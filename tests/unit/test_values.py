@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from shared.errors import ConfigValueError, InvalidNameError
-from shared.values import ConfigEntry, parse_value, validate_value
+from shared.values import (
+    MAX_JSON_DEPTH,
+    ConfigEntry,
+    json_depth,
+    parse_value,
+    validate_value,
+)
 
 
 def entry(value: str, kind: str) -> ConfigEntry:
@@ -58,3 +64,41 @@ def test_validate_value_rejects_bad_writes(kind: object, value: object) -> None:
 def test_secret_ref_must_be_a_bare_name() -> None:
     with pytest.raises(InvalidNameError):
         validate_value("secret_ref", "acme--smtp-password")
+
+
+DEEP_JSON = "[" * 15_000 + "]" * 15_000
+
+
+def test_a_json_write_nested_too_deeply_is_a_clear_value_error() -> None:
+    with pytest.raises(ConfigValueError, match="at most 64 levels"):
+        validate_value("json", DEEP_JSON)
+
+
+def test_a_json_value_given_as_deeply_nested_data_is_a_value_error() -> None:
+    nested: list[object] = []
+    for _ in range(5_000):
+        nested = [nested]
+    with pytest.raises(ConfigValueError):
+        validate_value("json", nested)
+
+
+def test_json_nesting_up_to_the_limit_is_accepted() -> None:
+    text = "[" * MAX_JSON_DEPTH + "]" * MAX_JSON_DEPTH
+    assert validate_value("json", text) == ("json", text)
+    with pytest.raises(ConfigValueError):
+        validate_value("json", "[" + text + "]")
+
+
+def test_a_stored_json_value_nested_too_deeply_reads_as_a_value_error() -> None:
+    with pytest.raises(ConfigValueError) as info:
+        parse_value(entry(DEEP_JSON, "json"))
+    assert "'k'" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "depth"),
+    [("1", 0), ("[]", 1), ('{"a": [1, {"b": []}]}', 4), ('["[[[", "{{"]', 1),
+     ('["\\"[["]', 1), ('["\\\\", [[]]]', 3), ('"unterminated [[', 0)],
+)
+def test_json_depth_ignores_brackets_inside_strings(text: str, depth: int) -> None:
+    assert json_depth(text) == depth

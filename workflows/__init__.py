@@ -2,11 +2,14 @@
 
 from workflows import examples as examples
 from workflows.registry import (
+    InvalidParamsError,
     UnknownWorkflowError,
     get_workflow,
     list_workflows,
+    params_model,
     run_workflow,
     workflow,
 )
 
-__all__ = ["UnknownWorkflowError", "get_workflow", "list_workflows", "run_workflow", "workflow"]
+__all__ = ["InvalidParamsError", "UnknownWorkflowError", "get_workflow", "list_workflows",
+           "params_model", "run_workflow", "workflow"]

@@ -1,12 +1,17 @@
 """The workflow registry: ``@workflow("name")`` registers an ``async def fn(context, params)``.
 
 A workflow receives an :class:`~shared.context.OrganizationContext` (it can read only
-its own organization's config) and a dict of JSON parameters, and returns a
-JSON-serialisable dict.
+its own organization's config) and its parameters, and returns a JSON-serialisable dict.
+Parameters come from callers (over HTTP: any org member), so a workflow should declare
+their bounds with ``@workflow("name", params=Model)``: the executor validates them
+against the pydantic ``Model`` before the workflow runs (:class:`InvalidParamsError`
+otherwise) and passes the validated model; without one the workflow gets the dict.
 
->>> @workflow("hello")                                     # doctest: +SKIP
-... async def hello(context, params):
-...     return {"greeting": await context.get_config("greeting")}
+>>> class Hello(BaseModel):                                # doctest: +SKIP
+...     name: str = Field(max_length=100)
+>>> @workflow("hello", params=Hello)                       # doctest: +SKIP
+... async def hello(context, params: Hello):
+...     return {"greeting": f"{await context.get_config('greeting')}, {params.name}"}
 """
 
 from __future__ import annotations
@@ -16,12 +21,16 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from pydantic import BaseModel, ValidationError
+
 from shared.context import OrganizationContext
 
 log = logging.getLogger("orgconfig.workflows")
 
-WorkflowFn = Callable[[OrganizationContext, dict[str, Any]], Awaitable[dict[str, Any]]]
+#: ``params`` is the declared model's instance, or the dict when none is declared.
+WorkflowFn = Callable[[OrganizationContext, Any], Awaitable[dict[str, Any]]]
 _REGISTRY: dict[str, WorkflowFn] = {}
+_PARAMS: dict[str, type[BaseModel]] = {}
 
 
 class UnknownWorkflowError(KeyError):
@@ -36,8 +45,21 @@ class UnknownWorkflowError(KeyError):
         return f"no workflow named {self.name!r} is registered (known: {known})"
 
 
-def workflow(name: str) -> Callable[[WorkflowFn], WorkflowFn]:
-    """Register ``fn`` under ``name`` (letters, digits, ``-`` and ``_``)."""
+class InvalidParamsError(ValueError):
+    """A workflow's parameters do not fit the model it declared. The message and
+    :attr:`error` locate the problems; neither repeats the input (it may be sensitive)."""
+
+    def __init__(self, name: str, error: ValidationError) -> None:
+        self.name, self.error = name, error
+        super().__init__(f"the parameters of workflow {name!r} do not fit its schema "
+                         f"({error.error_count()} problems)")
+
+
+def workflow(
+    name: str, *, params: type[BaseModel] | None = None
+) -> Callable[[WorkflowFn], WorkflowFn]:
+    """Register ``fn`` under ``name`` (letters, digits, ``-`` and ``_``); ``params``: the
+    pydantic model its parameters must fit (lengths, counts), validated before it runs."""
     if not name or not all(c.isalnum() or c in "-_" for c in name) or not name.isascii():
         raise ValueError(f"invalid workflow name {name!r}")
 
@@ -46,6 +68,8 @@ def workflow(name: str) -> Callable[[WorkflowFn], WorkflowFn]:
         if existing is not None and existing is not fn:
             raise ValueError(f"workflow {name!r} is already registered")
         _REGISTRY[name] = fn
+        if params is not None:
+            _PARAMS[name] = params
         return fn
 
     return register
@@ -54,6 +78,12 @@ def workflow(name: str) -> Callable[[WorkflowFn], WorkflowFn]:
 def unregister(name: str) -> None:
     """Remove a registered workflow (tests register temporary ones)."""
     _REGISTRY.pop(name, None)
+    _PARAMS.pop(name, None)
+
+
+def params_model(name: str) -> type[BaseModel] | None:
+    """The parameters model workflow ``name`` declared, if any."""
+    return _PARAMS.get(name)
 
 
 def get_workflow(name: str) -> WorkflowFn:
@@ -74,10 +104,17 @@ async def run_workflow(
     """Run a registered workflow with ``context`` and ``params``; logs its duration and outcome
     (never its parameters or result, which may hold sensitive data)."""
     fn = get_workflow(name)
+    arguments: Any = dict(params or {})
+    model = _PARAMS.get(name)
+    if model is not None:
+        try:
+            arguments = model.model_validate(arguments)
+        except ValidationError as exc:
+            raise InvalidParamsError(name, exc) from None
     started = time.perf_counter()
     outcome = "error"
     try:
-        result = await fn(context, dict(params or {}))
+        result = await fn(context, arguments)
         outcome = "ok"
         return result
     finally:

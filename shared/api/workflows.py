@@ -6,11 +6,17 @@ import logging
 
 from pydantic import ValidationError
 
-from shared.api.errors import ApiError
+from shared.api.errors import ApiError, validation_details
 from shared.api.models import WorkflowParams, WorkflowRun
 from shared.api.routing import Call, RouteTable
 from shared.errors import ConfigNotFoundError, ConfigValueError, SecretNotFoundError
-from workflows.registry import UnknownWorkflowError, get_workflow, list_workflows, run_workflow
+from workflows.registry import (
+    InvalidParamsError,
+    UnknownWorkflowError,
+    get_workflow,
+    list_workflows,
+    run_workflow,
+)
 
 log = logging.getLogger("orgconfig.api")
 routes = RouteTable("workflows")
@@ -38,6 +44,10 @@ async def run(call: Call[WorkflowParams]) -> WorkflowRun:
                        "registered", known=list_workflows()) from None
     try:
         result = await run_workflow(name, context, call.body.root)
+    except InvalidParamsError as exc:
+        # The details locate each problem; the input is not repeated (it may be sensitive).
+        raise ApiError(400, "invalid_params", str(exc),
+                       details=validation_details(exc.error)) from None
     except MISCONFIGURATION as exc:
         # 424: the request was fine, the org's config is not. The library's messages name
         # keys and secret names only, never values.

@@ -103,3 +103,36 @@ async def test_a_crashing_workflow_is_500_without_its_exception_text(api: Api) -
 async def test_a_result_that_is_not_json_is_500_workflow_failed(api: Api) -> None:
     response = await api.call("workflow_run", route=run("api-test-bad-result"), json_body={})
     assert (response.status, response.error) == (500, "workflow_failed")
+
+
+def digest(recipients: object) -> dict[str, object]:
+    return {"recipients": recipients, "events": [1]}
+
+
+@pytest.mark.parametrize("params", [
+    digest(["a" * 80_000 + "@example.com"]), digest(["(" * 5_000 + "a@example.com"]),
+    digest(['"' * 20_000]), digest(["x@example.com"] * 51), digest("x@example.com"),
+    digest([5]), {"recipients": [], "unknown": 1}, {"events": "many"},
+])
+async def test_smtp_digest_params_outside_their_bounds_are_400_before_any_work(
+    api: Api, params: dict[str, object]
+) -> None:
+    # No config is seeded: had the workflow started, reading smtp_* would answer 424.
+    response = await api.call("workflow_run", route=run("smtp-digest"), json_body=params,
+                              principal=ACME_MEMBER)
+    assert (response.status, response.error) == (400, "invalid_params"), response.text
+    assert response.json()["details"]
+    assert "(((" not in response.text and "aaaa" not in response.text
+
+
+async def test_workflow_param_errors_locate_the_problem_without_the_input(api: Api) -> None:
+    response = await api.call("workflow_run", route=run("smtp-digest"),
+                              json_body=digest(["ok@example.com", "Zx-not-an-address"]))
+    assert response.json()["details"][0]["loc"] == ["recipients", "1"]
+    assert "Zx-not-an-address" not in response.text
+
+
+async def test_each_example_workflow_rejects_unknown_params(api: Api) -> None:
+    for name in ("graph-user-sync", "psa-ticket", "smtp-digest"):
+        response = await api.call("workflow_run", route=run(name), json_body={"typo": 1})
+        assert (response.status, response.error) == (400, "invalid_params"), name

@@ -8,10 +8,22 @@ from typing import Any
 
 import pytest
 from azure.keyvault.secrets.aio import SecretClient
+from pydantic import BaseModel, Field
 
+from shared.context import OrganizationContext
 from shared.errors import SecretNotFoundError
 from shared.resolver import ConfigResolver
-from workflows import UnknownWorkflowError, get_workflow, list_workflows, run_workflow, workflow
+from workflows import (
+    InvalidParamsError,
+    UnknownWorkflowError,
+    get_workflow,
+    list_workflows,
+    params_model,
+    run_workflow,
+    workflow,
+)
+from workflows.examples import SmtpDigestParams
+from workflows.registry import unregister
 
 pytestmark = pytest.mark.integration
 Seed = Callable[..., Any]
@@ -32,6 +44,46 @@ def test_duplicate_and_invalid_registrations_are_refused() -> None:
         workflow("psa-ticket")(lambda c, p: None)  # type: ignore[arg-type,return-value]
     with pytest.raises(ValueError):
         workflow("bad name")
+
+
+class Greeting(BaseModel):
+    name: str = Field(max_length=5)
+
+
+@pytest.fixture
+def greeting_workflow() -> Any:
+    calls: list[object] = []
+
+    async def greet(context: OrganizationContext, params: Greeting) -> dict[str, Any]:
+        calls.append(params)
+        return {"hello": params.name}
+
+    workflow("test-greeting", params=Greeting)(greet)
+    yield calls
+    unregister("test-greeting")
+
+
+async def test_declared_params_arrive_validated_as_the_model(
+    resolver: ConfigResolver, greeting_workflow: list[object]
+) -> None:
+    assert params_model("test-greeting") is Greeting
+    result = await run_workflow("test-greeting", resolver.context("acme"), {"name": "ada"})
+    assert result == {"hello": "ada"} and greeting_workflow == [Greeting(name="ada")]
+
+
+async def test_params_outside_the_model_never_reach_the_workflow(
+    resolver: ConfigResolver, greeting_workflow: list[object]
+) -> None:
+    with pytest.raises(InvalidParamsError) as info:
+        await run_workflow("test-greeting", resolver.context("acme"), {"name": "Zx-too-long"})
+    assert greeting_workflow == []
+    assert "Zx-too-long" not in str(info.value)
+
+
+def test_the_example_workflows_declare_their_params() -> None:
+    assert params_model("smtp-digest") is SmtpDigestParams
+    assert all(params_model(n) is not None
+               for n in ("graph-user-sync", "psa-ticket", "smtp-digest"))
 
 
 @pytest.fixture

@@ -11,7 +11,8 @@ from azure.core.exceptions import HttpResponseError
 from shared.api.audit import audit_write
 from shared.api.errors import ApiError
 from shared.api.models import ConfigEntryOut, ConfigList, ConfigWrite, ConfigWritten
-from shared.api.routing import Call, Param, Reply, RouteTable
+from shared.api.params import CONFIG_KEY, IF_MATCH, ORG_OR_GLOBAL
+from shared.api.routing import Call, Reply, RouteTable
 from shared.errors import (
     BackendUnavailableError,
     ConfigValueError,
@@ -32,10 +33,7 @@ from shared.values import ConfigEntry, ValueType, validate_value
 
 routes = RouteTable("config")
 
-_IF_MATCH = Param(
-    "If-Match", "the ETag of the entry as last read; the write fails with 412 if it changed "
-    "since (`*`: the entry must exist)", where="header",
-)
+_ENTRY = (ORG_OR_GLOBAL, CONFIG_KEY)
 _MAX_ETAG = 256
 #: RFC 9110 entity-tag: optional weak prefix, a quoted string of visible ASCII but '"'.
 _ENTITY_TAG = re.compile(r'(W/)?"[\x21\x23-\x7e]*"')
@@ -73,6 +71,7 @@ def _etag(entry: ConfigEntry) -> dict[str, str]:
 
 @routes.route(
     "GET", "orgs/{org}/config", name="config_list", access="admin", response=ConfigList,
+    params=(ORG_OR_GLOBAL,),
     summary="List the config entries of an org (or GLOBAL)", errors=(400, 503),
 )
 async def list_entries(call: Call[None]) -> ConfigList:
@@ -84,7 +83,8 @@ async def list_entries(call: Call[None]) -> ConfigList:
 
 @routes.route(
     "GET", "orgs/{org}/config/{key}", name="config_get", access="admin",
-    response=ConfigEntryOut, summary="Read one config entry and its ETag", errors=(400, 404, 503),
+    response=ConfigEntryOut, params=_ENTRY, errors=(400, 404, 503),
+    summary="Read one config entry and its ETag",
 )
 async def get_entry(call: Call[None]) -> Reply:
     scope, key = _target(call)
@@ -96,7 +96,7 @@ async def get_entry(call: Call[None]) -> Reply:
 
 @routes.route(
     "PUT", "orgs/{org}/config/{key}", name="config_put", access="admin", body=ConfigWrite,
-    response=ConfigWritten, params=(_IF_MATCH,), errors=(400, 412, 503),
+    response=ConfigWritten, params=(*_ENTRY, IF_MATCH), errors=(400, 412, 503),
     summary="Create or replace a config entry; the type and value are validated",
 )
 async def put_entry(call: Call[ConfigWrite]) -> Reply:
@@ -153,7 +153,7 @@ async def reference_warnings(resolver: ConfigResolver, scope: str, name: str) ->
 
 @routes.route(
     "DELETE", "orgs/{org}/config/{key}", name="config_delete", access="admin", status=204,
-    params=(_IF_MATCH,), errors=(400, 404, 412, 503), summary="Delete one config entry",
+    params=(*_ENTRY, IF_MATCH), errors=(400, 404, 412, 503), summary="Delete one config entry",
 )
 async def delete_entry(call: Call[None]) -> Reply:
     scope, key = _target(call)

@@ -20,6 +20,7 @@ from pydantic import (
     field_validator,
 )
 
+from shared.api.params import SCOPE_SCHEMA, SECRET_NAME_SCHEMA
 from shared.errors import ConfigError
 from shared.health import Failure, Status
 from shared.values import MAX_VALUE_CHARS, ConfigEntry, ValueType, parse_value
@@ -138,8 +139,10 @@ class SecretList(BaseModel):
 class SecretCreate(Request):
     """POST secrets: a new secret in ``scope`` (an org id or ``GLOBAL``)."""
 
-    scope: str
-    name: str = Field(description="bare name: ASCII letters, digits, single '-'")
+    # The handler validates both with shared.naming (400 invalid_name); the schemas
+    # document the same rules.
+    scope: str = Field(json_schema_extra=SCOPE_SCHEMA)
+    name: str = Field(json_schema_extra=SECRET_NAME_SCHEMA)
     value: SecretValue
 
 

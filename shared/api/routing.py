@@ -81,13 +81,15 @@ class Call(Generic[B]):
 
 @dataclass(frozen=True)
 class Param:
-    """A documented query or header parameter (values arrive as strings)."""
+    """A documented path, query or header parameter (values arrive as strings);
+    ``schema`` is its JSON Schema in the OpenAPI document (default: ``{"type": kind}``)."""
 
     name: str
     description: str
-    where: Literal["query", "header"] = "query"
+    where: Literal["query", "header", "path"] = "query"
     required: bool = False
     kind: Literal["string", "boolean"] = "string"
+    schema: Mapping[str, Any] | None = field(default=None, compare=False, hash=False)
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,8 @@ from shared.api.models import (
     SecretSummary,
     SecretUpdate,
 )
-from shared.api.routing import Call, Param, Reply, RouteTable
+from shared.api.params import FORCE, SCOPE_QUERY, SECRET_NAME, SECRET_SCOPE
+from shared.api.routing import Call, Reply, RouteTable
 from shared.naming import GLOBAL, canonical_scope, validate_secret_name
 from shared.secret_admin import (
     SecretAdmin,
@@ -37,8 +38,7 @@ from shared.values import ConfigEntry
 
 routes = RouteTable("secrets")
 
-_SCOPE = Param("scope", "org id (its secrets and GLOBAL's) or GLOBAL", required=True)
-_FORCE = Param("force", "delete even while config entries reference it", kind="boolean")
+_SECRET = (SECRET_SCOPE, SECRET_NAME)
 _VAULT_ERRORS = (400, 502, 503)
 
 
@@ -61,7 +61,7 @@ def _flag(raw: str | None, name: str) -> bool:
 
 @routes.route(
     "GET", "secrets", name="secrets_list", access="admin", response=SecretList,
-    params=(_SCOPE,), errors=_VAULT_ERRORS,
+    params=(SCOPE_QUERY,), errors=_VAULT_ERRORS,
     summary="Names of the secrets of an org and GLOBAL, with the config keys referencing each",
 )
 async def list_secrets(call: Call[None]) -> SecretList:
@@ -112,7 +112,7 @@ async def create_secret(call: Call[SecretCreate]) -> Reply:
 
 @routes.route(
     "PUT", "secrets/{scope}/{name}", name="secrets_update", access="admin", body=SecretUpdate,
-    response=SecretEcho, errors=(*_VAULT_ERRORS, 404),
+    response=SecretEcho, params=_SECRET, errors=(*_VAULT_ERRORS, 404),
     summary="Set a new version of an existing secret (404 if absent); echoes the value once",
 )
 async def update_secret(call: Call[SecretUpdate]) -> Reply:
@@ -125,7 +125,7 @@ async def update_secret(call: Call[SecretUpdate]) -> Reply:
 
 @routes.route(
     "DELETE", "secrets/{scope}/{name}", name="secrets_delete", access="admin",
-    response=SecretDeleted, params=(_FORCE,), errors=(*_VAULT_ERRORS, 404, 409),
+    response=SecretDeleted, params=(*_SECRET, FORCE), errors=(*_VAULT_ERRORS, 404, 409),
     summary="Soft-delete a secret; 409 listing the referencing config entries unless force=true",
 )
 async def delete_secret(call: Call[None]) -> SecretDeleted:
@@ -153,7 +153,7 @@ async def delete_secret(call: Call[None]) -> SecretDeleted:
 
 @routes.route(
     "POST", "secrets/{scope}/{name}/recover", name="secrets_recover", access="admin",
-    response=SecretRecovered, errors=(*_VAULT_ERRORS, 404, 409),
+    response=SecretRecovered, params=_SECRET, errors=(*_VAULT_ERRORS, 404, 409),
     summary="Recover a soft-deleted secret with its versions",
 )
 async def recover_secret(call: Call[None]) -> SecretRecovered:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from shared.api.errors import ApiError, validation_details
 from shared.api.models import WorkflowParams, WorkflowRun
+from shared.api.params import ORG, WORKFLOW_NAME
 from shared.api.routing import Call, RouteTable
 from shared.errors import ConfigNotFoundError, ConfigValueError, SecretNotFoundError
 from workflows.registry import (
@@ -15,6 +16,7 @@ from workflows.registry import (
     UnknownWorkflowError,
     get_workflow,
     list_workflows,
+    params_model,
     run_workflow,
 )
 
@@ -25,13 +27,19 @@ routes = RouteTable("workflows")
 MISCONFIGURATION = (ConfigNotFoundError, SecretNotFoundError, ConfigValueError)
 
 
+def documented_workflows() -> list[tuple[str, type[BaseModel] | None]]:
+    """Each registered workflow and its params model, for the OpenAPI document."""
+    return [(name, params_model(name)) for name in list_workflows()]
+
+
 def _shown(name: str) -> str:
     return repr(name) if len(name) <= 64 else repr(name[:61] + "...")
 
 
 @routes.route(
     "POST", "orgs/{org}/workflows/{name}", name="workflow_run", access="org_member",
-    body=WorkflowParams, body_optional=True, response=WorkflowRun, errors=(400, 404, 424, 502, 503),
+    body=WorkflowParams, body_optional=True, response=WorkflowRun, params=(ORG, WORKFLOW_NAME),
+    errors=(400, 404, 424, 502, 503),
     summary="Run a registered workflow with the org's context (admins and members of the org)",
 )
 async def run(call: Call[WorkflowParams]) -> WorkflowRun:

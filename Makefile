@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP_STAMP := $(VENV)/.installed
 NPM_STAMP := node_modules/.installed
 
-.PHONY: install test lint typecheck pytest demo dev serve bench clean
+.PHONY: install test lint typecheck pytest demo dev serve bench fuzz clean
 
 install: $(PIP_STAMP) $(NPM_STAMP)
 
@@ -43,6 +43,14 @@ VAULT_PORT ?= 8443
 CONTROL_PORT ?= 8444
 serve: install
 	$(PY) -m tools.serve --port $(PORT) --table-port $(TABLE_PORT) --vault-port $(VAULT_PORT) --control-port $(CONTROL_PORT)
+
+# Schemathesis over real HTTP, >= 10,000 requests (make test runs a short deterministic slice
+# of the same tests). FUZZ_EXAMPLES per operation, FUZZ_SCENARIOS stateful scenarios.
+FUZZ_EXAMPLES ?= 500
+FUZZ_SCENARIOS ?= 250
+fuzz: install
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FUZZ_SCENARIOS=$(FUZZ_SCENARIOS) FUZZ_STEPS=8 FUZZ_EXPLORE=1 \
+		$(PY) -m pytest tests/fuzz -q -p no:cacheprovider $(PYTEST_ARGS)
 
 bench: install
 	$(PY) -m bench $(if $(QUICK),--quick,)

@@ -15,6 +15,7 @@ from shared.api.params import CONFIG_KEY, IF_MATCH, ORG_OR_GLOBAL
 from shared.api.routing import Call, Reply, RouteTable
 from shared.errors import (
     BackendUnavailableError,
+    ConcurrencyError,
     ConfigValueError,
     InvalidNameError,
     SecretAccessError,
@@ -54,14 +55,18 @@ def _if_match(call: Call[Any]) -> str | None:
     return value
 
 
-async def _conditional(write: Awaitable[T]) -> T:
+async def _conditional(write: Awaitable[T], scope: str, key: str) -> T:
     try:
         return await write
     except HttpResponseError as exc:
-        # A well-formed entity tag that is not the table's own format: not a server fault.
+        # A well-formed entity tag that the table service does not recognize is, by RFC 9110,
+        # simply not the entry's current version: the precondition fails (412), as for a
+        # stale ETag. Only the If-Match header's syntax is a 400 (checked in _if_match).
         if exc.status_code == 400:
-            message = "the table service refused this If-Match ETag; use one from a GET"
-            raise ApiError(400, "invalid_if_match", message) from None
+            raise ConcurrencyError(
+                f"config entry {scope}/{key}: If-Match is not its current ETag; read it again "
+                "and retry with the ETag of that read"
+            ) from None
         raise
 
 
@@ -105,7 +110,8 @@ async def put_entry(call: Call[ConfigWrite]) -> Reply:
     value_type, value = _validated(call.body)
     resolver = call.resolver
     entry = ConfigEntry(scope, key, value, value_type, call.body.description, None, call.actor)
-    written = await _conditional(resolver.config_store.put_entry(entry, if_match=if_match))
+    written = await _conditional(resolver.config_store.put_entry(entry, if_match=if_match),
+                                 scope, key)
     await resolver.notify_change(scope)
     audit_write("config.put", call.actor, scope, key=key, type=value_type,
                 conditional=if_match is not None)
@@ -161,7 +167,7 @@ async def delete_entry(call: Call[None]) -> Reply:
     store = call.resolver.config_store
     if if_match is None and await store.get_entry(scope, key) is None:
         raise ApiError(404, "config_not_found", f"no config entry {key!r} in scope {scope}")
-    await _conditional(store.delete_entry(scope, key, if_match=if_match))
+    await _conditional(store.delete_entry(scope, key, if_match=if_match), scope, key)
     await call.resolver.notify_change(scope)
     audit_write("config.delete", call.actor, scope, key=key, conditional=if_match is not None)
     return Reply(None, 204)

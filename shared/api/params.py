@@ -21,7 +21,7 @@ CONFIG_KEY_PATTERN = r"^[A-Za-z][A-Za-z0-9_.\-]*$"
 SECRET_NAME_PATTERN = r"^[A-Za-z0-9]+(-[A-Za-z0-9]+)*$"  # noqa: S105 (a name rule)
 WORKFLOW_NAME_PATTERN = r"^[A-Za-z0-9_\-]+$"
 #: RFC 9110 entity-tag (optionally weak) or ``*``; at most 256 characters.
-IF_MATCH_PATTERN = r'^(\*|(W/)?"[\x21\x23-\x7e]*")$'
+IF_MATCH_PATTERN = r'^(\*|(W/)?"[!#-~]*")$'
 
 SCOPE_SCHEMA: dict[str, Any] = {
     "type": "string", "minLength": 1, "maxLength": ORG_ID_MAX, "pattern": ORG_ID_PATTERN,
@@ -30,7 +30,7 @@ SCOPE_SCHEMA: dict[str, Any] = {
     "examples": ["acme", "GLOBAL"],
 }
 ORG_SCHEMA: dict[str, Any] = {
-    **SCOPE_SCHEMA, "not": {"pattern": GLOBAL_PATTERN},
+    **SCOPE_SCHEMA, "allOf": [{"not": {"pattern": GLOBAL_PATTERN}}],
     "description": "an org id (letters, digits and single '-'; any case); not GLOBAL",
     "examples": ["acme"],
 }

@@ -236,3 +236,16 @@ async def test_a_stored_json_value_nested_too_deeply_reads_without_crashing(
     assert (got.status, listed.status) == (200, 200)
     assert got.json()["value"] == "(stored value is not a valid json)"
     assert (run.status, run.error) == (424, "invalid_value")
+
+
+@pytest.mark.parametrize("etag", ['"not-an-etag-of-this-table"', 'W/"x"', '""'])
+async def test_a_well_formed_etag_that_is_not_current_is_412(api: Api, etag: str) -> None:
+    created = await api.call("config_put", route={"org": "acme", "key": "k"},
+                             json_body={"value": "v1"})
+    assert created.status == 200
+    put = await api.call("config_put", route={"org": "acme", "key": "k"},
+                         json_body={"value": "v2"}, headers={"If-Match": etag})
+    deleted = await api.call("config_delete", route={"org": "acme", "key": "k"},
+                             headers={"If-Match": etag})
+    assert (put.status, put.error) == (412, "precondition_failed")
+    assert (deleted.status, deleted.error) == (412, "precondition_failed")

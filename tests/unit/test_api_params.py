@@ -32,7 +32,7 @@ def whole(pattern: str) -> str:
 def fits(schema: dict[str, Any], value: str) -> bool:
     fits_own = (schema["minLength"] <= len(value) <= schema["maxLength"]
                 and re.fullmatch(whole(schema["pattern"]), value) is not None)
-    excluded = schema.get("not", {}).get("pattern")
+    excluded = next((part["not"]["pattern"] for part in schema.get("allOf", [])), None)
     return fits_own and not (excluded and re.fullmatch(whole(excluded), value))
 
 

@@ -223,7 +223,8 @@ class LocalFunctionsHost:
 
     async def start(self) -> LocalFunctionsHost:
         app = web.Application(client_max_size=self.max_body_bytes)
-        app.router.add_route("*", "/{tail:.*}", self._handle)
+        # [\s\S], not ".": a path may hold an encoded newline (%0A), which "." would not match.
+        app.router.add_route("*", r"/{tail:[\s\S]*}", self._handle)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)

@@ -63,6 +63,8 @@ class Ledger:
     secrets: set[str] = field(default_factory=set)
     statuses: Counter[tuple[str, int]] = field(default_factory=Counter)
     host_not_found: int = 0
+    #: stateful suites run (more than one when Hypothesis found a replay flaky)
+    suites: int = 0
 
     def remember(self, value: object) -> None:
         if isinstance(value, str) and distinctive(value):

@@ -24,9 +24,9 @@ import time
 import zlib
 from typing import Any
 
+import hypothesis
 import pytest
 import schemathesis
-import hypothesis
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis.errors import Flaky
 from schemathesis.engine.errors import is_inconsistent_replay

@@ -6,6 +6,7 @@ first use, inside the worker's event loop, never here.
 
 import azure.functions as func
 
+import workflows  # noqa: F401 - registers the app's workflows (@workflow) for the run route
 from shared import events
 from shared.api import blueprints
 

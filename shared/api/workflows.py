@@ -10,7 +10,7 @@ from shared.api.errors import ApiError
 from shared.api.models import WorkflowParams, WorkflowRun
 from shared.api.routing import Call, RouteTable
 from shared.errors import ConfigNotFoundError, ConfigValueError, SecretNotFoundError
-from workflows.registry import UnknownWorkflowError, get_workflow, list_workflows, run_workflow
+from shared.workflows import UnknownWorkflowError, get_workflow, list_workflows, run_workflow
 
 log = logging.getLogger("orgconfig.api")
 routes = RouteTable("workflows")

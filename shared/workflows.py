@@ -11,14 +11,12 @@ JSON-serialisable dict.
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from shared.audit import Actor, audit_run, collect_secret_reads, new_run_id
 from shared.context import OrganizationContext
-
-log = logging.getLogger("orgconfig.workflows")
 
 WorkflowFn = Callable[[OrganizationContext, dict[str, Any]], Awaitable[dict[str, Any]]]
 _REGISTRY: dict[str, WorkflowFn] = {}
@@ -69,21 +67,22 @@ def list_workflows() -> list[str]:
 
 
 async def run_workflow(
-    name: str, context: OrganizationContext, params: dict[str, Any] | None = None
+    name: str, context: OrganizationContext, params: dict[str, Any] | None = None, *,
+    actor: Actor | None = None,
 ) -> dict[str, Any]:
-    """Run a registered workflow with ``context`` and ``params``; logs its duration and outcome
-    (never its parameters or result, which may hold sensitive data)."""
+    """Run a registered workflow with ``context`` and ``params``.
+
+    Writes the run's one audit record when it ends (``workflow.run``: run id, workflow,
+    org, ``actor`` when given, outcome, duration, and the secrets it read with their
+    sources and counts; never its parameters, result or any value)."""
     fn = get_workflow(name)
     started = time.perf_counter()
     outcome = "error"
-    try:
-        result = await fn(context, dict(params or {}))
-        outcome = "ok"
-        return result
-    finally:
-        log.info(
-            "workflow %s for org %s: %s in %.1f ms", name, context.org_id, outcome,
-            (time.perf_counter() - started) * 1000,
-            extra={"custom_dimensions": {"workflow": name, "org_id": context.org_id,
-                                         "outcome": outcome}},
-        )
+    with collect_secret_reads() as reads:
+        try:
+            result = await fn(context, dict(params or {}))
+            outcome = "ok"
+            return result
+        finally:
+            audit_run(new_run_id(), name, context.org_id, outcome,
+                      (time.perf_counter() - started) * 1000, reads, actor)

@@ -23,6 +23,7 @@ import azure.functions as func
 from pydantic import BaseModel, ValidationError
 
 from shared.api.errors import ApiError, error_reply, invalid_request
+from shared.audit import ANONYMOUS, Actor
 from shared.auth import (
     Principal,
     authenticate,
@@ -69,9 +70,9 @@ class Call(Generic[B]):
         return self.resolver_factory()
 
     @property
-    def actor(self) -> str:
+    def actor(self) -> Actor:
         """The caller as audit records name it."""
-        return self.principal.actor if self.principal is not None else "anonymous"
+        return self.principal.actor if self.principal is not None else ANONYMOUS
 
     def header(self, name: str) -> str | None:
         """A request header, by case-insensitive name."""

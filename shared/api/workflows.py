@@ -37,7 +37,7 @@ async def run(call: Call[WorkflowParams]) -> WorkflowRun:
         raise ApiError(404, "workflow_not_found", f"no workflow named {_shown(name)} is "
                        "registered", known=list_workflows()) from None
     try:
-        result = await run_workflow(name, context, call.body.root)
+        result = await run_workflow(name, context, call.body.root, actor=call.actor)
     except MISCONFIGURATION as exc:
         # 424: the request was fine, the org's config is not. The library's messages name
         # keys and secret names only, never values.

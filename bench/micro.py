@@ -37,7 +37,7 @@ async def _per_call_ns(fn: Callable[[str], Awaitable[Any]], key: str, n: int) ->
 async def measure(info: BackendInfo, workload: Workload, *, quick: bool) -> dict[str, Any]:
     rounds, n = (101, 1_000) if quick else (301, 2_000)
     org = workload.orgs[0]
-    table = {PLAIN_KEY: workload.expected(org, PLAIN_KEY),
+    table: dict[str, Any] = {PLAIN_KEY: workload.expected(org, PLAIN_KEY),
              SECRET_KEY: workload.expected(org, SECRET_KEY)}
 
     async def bare(key: str) -> Any:

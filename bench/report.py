@@ -14,6 +14,11 @@ import psutil
 
 from bench.contenders import WORKLOAD_CONTENDERS
 from bench.scale import CONTENDERS as SCALE_CONTENDERS
+from bench.workload import (
+    GLOBAL_SECRETS_PER_WORKFLOW,
+    ORG_SECRETS_PER_WORKFLOW,
+    PLAIN_PER_WORKFLOW,
+)
 from tools.services import REPO_ROOT
 
 LABELS = {
@@ -153,6 +158,30 @@ def _us(value: float) -> str:
     return f"{value / 1000:,.1f} ms" if value >= 10_000 else f"{value:,.1f} µs"
 
 
+#: the share of an execution's reads that are secret refs (workload.py)
+SECRET_SHARE = (ORG_SECRETS_PER_WORKFLOW + GLOBAL_SECRETS_PER_WORKFLOW) / (
+    PLAIN_PER_WORKFLOW + ORG_SECRETS_PER_WORKFLOW + GLOBAL_SECRETS_PER_WORKFLOW)
+
+
+def _audit_lines(o: dict[str, Any] | None) -> list[str]:
+    """orgconfig's audit records (the ``orgconfig.audit`` logger) in each phase."""
+    if not o or "audit_records" not in o:
+        return []
+    lines = ["", "## orgconfig audit records", "",
+             "| phase | executions | secret reads | audit records | by event |",
+             "|---|---:|---:|---:|---|"]
+    for label, phase in (("steady", o), ("cold start", o["burst"])):
+        events = ", ".join(f"{k} {v:,}" for k, v in sorted(phase["audit_by_event"].items()))
+        secret_reads = round(phase["reads"] * SECRET_SHARE)
+        lines.append(f"| {label} | {phase['executions']:,} | {secret_reads:,} | "
+                     f"{phase['audit_records']:,} | {events} |")
+    lines += ["", "Each execution runs as a workflow through `run_workflow`: one "
+              "`workflow.run` record per run (listing its secret reads), one `secret.fetch` "
+              "per backend answer, one `secret.failure` per failed read; a cache hit writes "
+              "no record of its own."]
+    return lines
+
+
 def markdown(r: dict[str, Any]) -> str:
     wl, rows, m = r["workload"], r["contenders"], r["machine"]
     lines = [
@@ -230,6 +259,7 @@ def markdown(r: dict[str, Any]) -> str:
         "is not in their read latencies; compare the wall times. The async contenders run "
         "all executions at once on one event loop, so their reads also wait for the loop.",
     ]
+    lines += _audit_lines(r["contenders"].get("orgconfig"))
     p = r.get("pydantic_settings_startup")
     if p:
         lines += [

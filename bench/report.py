@@ -291,7 +291,8 @@ def markdown(r: dict[str, Any]) -> str:
                f"| {mi['json_ratio']:.1f}x |"] if "json_us" in mi else []),
             "",
             f"({mi['rounds']} rounds of {mi['calls_per_round']:,} sequential awaits each, "
-            "alternating the subjects; median of the per-call means.)",
+            "alternating the subjects; median of the per-call means"
+            + (f"; {mi['note']}" if mi.get("note") else "") + ".)",
         ]
     s = r.get("scale")
     if s:

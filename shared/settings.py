@@ -76,8 +76,20 @@ class Settings:
     trust_dev_principal: bool = False
     #: Whether App Service authentication (EasyAuth) is on, so its principal header is trusted.
     platform_auth_enabled: bool = False
+    #: Running on App Service / Azure Functions (``WEBSITE_INSTANCE_ID`` is set there).
+    running_in_azure: bool = False
 
     def __post_init__(self) -> None:
+        if self.trust_dev_principal and self.running_in_azure:
+            # `func azure functionapp publish --publish-local-settings` copies every local
+            # Value, this one too: in Azure it would let any caller claim any role.
+            raise ConfigError(
+                "setting ORGCONFIG_TRUST_DEV_PRINCIPAL=true is for local development only and "
+                "is refused in Azure (WEBSITE_INSTANCE_ID is set): it would trust an "
+                "X-MS-CLIENT-PRINCIPAL header sent by anyone. Remove it from the app settings "
+                "(`--publish-local-settings` copies it from local.settings.json) and turn on "
+                "App Service authentication instead"
+            )
         vault = self.key_vault_url
         if self.key_vault_ca_file and vault and not is_loopback_url(vault):
             raise ConfigError(
@@ -123,4 +135,5 @@ class Settings:
             breaker_cooldown=_number(env, "BREAKER_COOLDOWN_SECONDS", 10),
             trust_dev_principal=_flag(env, "ORGCONFIG_TRUST_DEV_PRINCIPAL", False),
             platform_auth_enabled=_flag(env, "WEBSITE_AUTH_ENABLED", False),
+            running_in_azure=bool((env.get("WEBSITE_INSTANCE_ID") or "").strip()),
         )

@@ -23,6 +23,7 @@ from urllib.parse import quote, unquote
 
 from aiohttp import web
 
+from .backup import BackupSealer
 from .faults import Counters, Faults, fault_error
 from .store import (
     NAME_RE,
@@ -93,28 +94,25 @@ def _secrets_route(method: str, rest: Sequence[str]) -> Route | None:
         return Route("list_secrets") if method == "GET" else None
     name = rest[0]
     if len(rest) == 1 or (len(rest) == 2 and rest[1] == ""):
+        if method == "POST" and name.lower() == "restore":
+            return Route("restore_secret")
         return {
             "GET": Route("get_secret", name),
             "PUT": Route("set_secret", name),
             "PATCH": Route("update_secret", name),
             "DELETE": Route("delete_secret", name),
-        }.get(method) or _unsupported(method, name, "")
+        }.get(method)
     if len(rest) == 2:
         if rest[1].lower() == "versions" and method == "GET":
             return Route("list_versions", name)
+        if rest[1].lower() == "backup" and method == "POST":
+            return Route("backup_secret", name)
         if method == "GET":
             return Route("get_secret", name, rest[1])
         if method == "PATCH":
             return Route("update_secret", name, rest[1])
-        return _unsupported(method, name, rest[1])
+        return None
     raise _error(404, "NotFound", "The requested resource was not found.")
-
-
-def _unsupported(method: str, name: str, tail: str) -> Route | None:
-    # Backup/restore exist in Key Vault but not here; say so instead of a confusing 404/405.
-    if method == "POST" and (tail.lower() == "backup" or name.lower() == "restore"):
-        raise _error(501, "NotImplemented", "Backup and restore are not supported by the emulator.")
-    return None
 
 
 def _deleted_route(method: str, rest: Sequence[str]) -> Route | None:
@@ -261,12 +259,18 @@ class VaultApp:
     """Answers vault requests from a :class:`SecretStore`, applying counters and faults."""
 
     def __init__(
-        self, store: SecretStore, counters: Counters, faults: Faults, public_url: str
+        self,
+        store: SecretStore,
+        counters: Counters,
+        faults: Faults,
+        public_url: str,
+        sealer: BackupSealer,
     ) -> None:
         self.store = store
         self.counters = counters
         self.faults = faults
         self.public_url = public_url
+        self.sealer = sealer
 
     def application(self) -> web.Application:
         """An aiohttp application routing every path to :meth:`handle`."""
@@ -380,6 +384,14 @@ class VaultApp:
         if op == "purge_deleted_secret":
             store.purge(name)
             return web.Response(status=204)
+        if op == "backup_secret":
+            blob = self.sealer.seal(store.backup(name))
+            return json_response(200, {"value": _b64url(blob)})
+        if op == "restore_secret":
+            blob = _from_b64url((await _json_body(request)).get("value"))
+            s = store.restore(self.sealer.unseal(blob))
+            # Like Key Vault: the restored secret's bundle without its value.
+            return json_response(200, secret_bundle(base, s, s.current, value=False))
         raise AssertionError(f"unrouted operation {op}")  # resolve() only yields the above
 
 
@@ -391,6 +403,22 @@ async def _json_body(request: web.Request) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise bad_parameter("The request body must be a JSON object.")
     return body
+
+
+def _b64url(data: bytes) -> str:
+    # Key Vault's "base64url" fields: URL-safe alphabet, no padding.
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def _from_b64url(value: Any) -> bytes:
+    if not isinstance(value, str) or not value:
+        raise bad_parameter("Property value is required and must be a base64url string.")
+    try:
+        return base64.b64decode(
+            value.translate(str.maketrans("-_", "+/")) + "=" * (-len(value) % 4), validate=True
+        )
+    except (binascii.Error, ValueError):
+        raise bad_parameter("Property value is not valid base64url.") from None
 
 
 def _seconds(value: float) -> str:

@@ -136,7 +136,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         cert, key = ensure_certificate(state)
         backup_key = ensure_backup_key(state)
         specs = [
-            VaultSpec(name, port, SecretStore(None if args.in_memory else secrets_file(state, name)))
+            VaultSpec(
+                name, port, SecretStore(None if args.in_memory else secrets_file(state, name))
+            )
             for name, port in args.vaults
         ]
     except (OSError, ValueError) as exc:
@@ -146,11 +148,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     def announce(info: dict[str, Any]) -> None:
         url, control_url = info["url"], info["control_url"]
         print(READY_PREFIX + json.dumps({**info, "ca_file": str(cert)}), flush=True)
-        def where(name: str) -> str:
-            return "in memory only" if args.in_memory else f"persisted in {secrets_file(state, name)}"
 
-        default, *others = info["urls"].items()
-        print(f"Key Vault emulator: vault {url}, control API {control_url}; secrets {where(default[0])}")
+        def where(name: str) -> str:
+            if args.in_memory:
+                return "in memory only"
+            return f"persisted in {secrets_file(state, name)}"
+
+        (default, _), *others = info["urls"].items()
+        print(
+            f"Key Vault emulator: vault {url}, control API {control_url}; "
+            f"secrets {where(default)}"
+        )
         print(f"Use AZURE_KEY_VAULT_URL={url} AZURE_KEY_VAULT_CA_FILE={cert}")
         for name, vault_url in others:
             print(f"Vault {name}: {vault_url}; secrets {where(name)}")

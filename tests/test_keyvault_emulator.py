@@ -528,7 +528,7 @@ def test_ready_line_and_hints(tmp_path: Path) -> None:
     prefix, payload = first.split(" ", 1)
     assert prefix == "KEYVAULT_EMULATOR_READY"
     ready = json.loads(payload)
-    assert set(ready) == {"url", "urls", "control_url", "ca_file"}
+    assert set(ready) == {"url", "urls", "control_url", "ca_file", "proxy_url", "hostname_urls"}
     assert ready["urls"] == {"default": ready["url"]}
     assert re.match(r"^https://127\.0\.0\.1:\d+$", ready["url"])
     assert re.match(r"^http://127\.0\.0\.1:\d+$", ready["control_url"])

@@ -79,6 +79,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--control-port", type=int, default=0, help="control API HTTP port; 0 = any free port"
     )
     p.add_argument(
+        "--proxy-port", type=int, default=0,
+        help="drop-in HTTPS proxy port for {vault}.vault.localhost; 0 = any free port",
+    )
+    p.add_argument(
         "--state", default=".local/kv", help="folder for the certificate and secrets.json"
     )
     p.add_argument(
@@ -97,7 +101,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="per-request log lines (method, path, status) are INFO",
     )
     args = p.parse_args(argv)
-    for opt in ("port", "control_port"):
+    for opt in ("port", "control_port", "proxy_port"):
         if not 0 <= getattr(args, opt) <= 65535:
             p.error(f"--{opt.replace('_', '-')} must be between 0 and 65535")
     if args.latency_ms < 0:
@@ -164,9 +168,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"Vault {name}: {vault_url}; secrets {where(name)}")
         print(
             "SDK clients need connection_verify=<ca file>, verify_challenge_resource=False "
-            "and any credential. Stop with Ctrl+C.",
-            flush=True,
+            "and any credential."
         )
+        print(
+            "Unmodified SDK code (DefaultAzureCredential, default options) instead: "
+            f"VAULT_URL={info['hostname_urls'][default]} HTTPS_PROXY={info['proxy_url']} "
+            f"REQUESTS_CA_BUNDLE={cert} SSL_CERT_FILE={cert} "
+            f"IDENTITY_ENDPOINT={control_url}/identity/token IDENTITY_HEADER=emulator"
+        )
+        print("Stop with Ctrl+C.", flush=True)
 
     async def run() -> None:
         stop = asyncio.Event()
@@ -179,6 +189,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             specs,
             host=host,
             control_port=args.control_port,
+            proxy_port=args.proxy_port,
             cert_file=str(cert),
             key_file=str(key),
             backup_key=backup_key,

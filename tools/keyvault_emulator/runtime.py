@@ -13,7 +13,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import secrets
 import ssl
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +24,7 @@ from aiohttp import web
 
 from .backup import BackupSealer
 from .faults import OPERATIONS, Counters, FailRule, Faults
+from .proxy import VAULT_DOMAIN, ConnectProxy
 from .server import VaultApp, server_ssl_context
 from .store import SecretStore, is_number
 
@@ -212,6 +215,26 @@ def control_application(
 
     routes.append(web.get("/vaults", vault_list))
 
+    async def identity_token(request: web.Request) -> web.Response:
+        # App Service's managed identity endpoint (api-version 2019-08-01), so that
+        # DefaultAzureCredential works unmodified with IDENTITY_ENDPOINT/IDENTITY_HEADER
+        # pointing here. The vaults accept any bearer token; this one is only a placeholder.
+        if not request.headers.get("X-IDENTITY-HEADER"):
+            raise _bad("X-IDENTITY-HEADER is required (set IDENTITY_HEADER to any value)")
+        resource = request.query.get("resource")
+        if not resource:
+            raise _bad("the 'resource' query parameter is required")
+        expires_on = int(time.time()) + 3600
+        return web.json_response({
+            "access_token": f"emulator-{secrets.token_hex(8)}",
+            "expires_on": str(expires_on),
+            "resource": resource,
+            "token_type": "Bearer",
+            "client_id": "00000000-0000-0000-0000-000000000000",
+        })
+
+    routes.append(web.get("/identity/token", identity_token))
+
     @route("POST", "/reset")
     async def reset(request: web.Request) -> web.Response:
         await vault_of(request).reset()
@@ -304,6 +327,7 @@ async def serve(
     *,
     host: str,
     control_port: int,
+    proxy_port: int = 0,
     cert_file: str,
     key_file: str,
     backup_key: bytes,
@@ -311,9 +335,9 @@ async def serve(
     ready: Callable[[dict[str, Any]], None],
     stop: asyncio.Event,
 ) -> None:
-    """Run every vault's port and the control port until ``stop`` is set; call ``ready``
-    once listening with ``{"url", "control_url", "urls": {name: url}}`` (``url`` is the
-    first vault's, the default).
+    """Run every vault's port, the control port and the drop-in proxy until ``stop`` is
+    set; call ``ready`` once listening with ``{"url", "urls": {name: url}, "control_url",
+    "proxy_url", "hostname_urls": {name: url}}`` (``url`` is the first vault's, the default).
 
     Raises ``OSError`` when a port cannot be bound (the caller reports it and exits).
     """
@@ -321,6 +345,8 @@ async def serve(
     sealer = BackupSealer(backup_key)  # one key: a blob restores into any of these vaults
     vaults: dict[str, Vault] = {}
     control_runner: web.AppRunner | None = None
+    proxy = ConnectProxy(host, lambda name: vaults[name].listener.port if name in vaults else None)
+    url_host = f"[{host}]" if ":" in host else host
     try:
         for spec in specs:
             vaults[spec.name] = await _start_vault(spec, host, ctx, sealer, latency_ms)
@@ -333,11 +359,14 @@ async def serve(
         )
         await control_runner.setup()
         await web.TCPSite(control_runner, host, control_port, reuse_address=True).start()
-        url_host = f"[{host}]" if ":" in host else host
         info["control_url"] = f"http://{url_host}:{control_runner.addresses[0][1]}"
+        await proxy.listen(proxy_port)
+        info["proxy_url"] = f"http://{url_host}:{proxy.port}"
+        info["hostname_urls"] = {name: f"https://{name}.{VAULT_DOMAIN}" for name in vaults}
         ready(dict(info))
         await stop.wait()
     finally:
+        await proxy.close()
         for vault in vaults.values():
             await vault.listener.stop_listening()
         if control_runner is not None:

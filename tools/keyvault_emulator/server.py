@@ -25,6 +25,7 @@ from aiohttp import web
 
 from .backup import BackupSealer
 from .faults import Counters, Faults, fault_error
+from .proxy import VAULT_DOMAIN, vault_of_host
 from .store import (
     NAME_RE,
     RECOVERABLE_DAYS,
@@ -40,12 +41,15 @@ from .store import (
 log = logging.getLogger("keyvault_emulator")
 
 #: The 401 challenge; the SDK takes the tenant from ``authorization`` and the token scope
-#: from ``resource`` (+ "/.default"). Clients must pass ``verify_challenge_resource=False``
-#: because ``vault.azure.net`` is not a suffix of ``127.0.0.1``.
+#: from ``resource`` (+ "/.default"). Clients addressing ``127.0.0.1:port`` must pass
+#: ``verify_challenge_resource=False`` because ``vault.azure.net`` is not a parent domain
+#: of ``127.0.0.1``; through the drop-in proxy (``{vault}.vault.localhost``, see proxy.py)
+#: the challenge names ``https://vault.localhost``, which passes that check unmodified.
 CHALLENGE = (
     'Bearer authorization="https://login.microsoftonline.com/00000000-0000-0000-0000-000000000000",'
     ' resource="https://vault.azure.net"'
 )
+HOSTNAME_CHALLENGE = CHALLENGE.replace("https://vault.azure.net", f"https://{VAULT_DOMAIN}")
 PAGE_SIZE = 25  # Key Vault's default and maximum page size
 _HOST_RE = re.compile(r"^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$")
 T = TypeVar("T")
@@ -307,7 +311,9 @@ class VaultApp:
             err = VaultError(
                 401, "Unauthorized", "AKV10000: Request is missing a Bearer or PoP token."
             )
-            return error_response(err, {**headers, "WWW-Authenticate": CHALLENGE})
+            by_name = vault_of_host(request.headers.get("Host", "")) is not None
+            challenge = HOSTNAME_CHALLENGE if by_name else CHALLENGE
+            return error_response(err, {**headers, "WWW-Authenticate": challenge})
         try:
             route = resolve(request.method, request.rel_url.raw_path)
         except VaultError as err:

@@ -33,7 +33,7 @@ demo: install
 	$(PY) -m tools.demo
 
 dev: install
-	$(PY) -m tools.devservices
+	$(PY) -m tools.devservices $(if $(SHARDS),--shards $(SHARDS),)
 
 bench: install
 	$(PY) -m bench $(if $(QUICK),--quick,)

@@ -164,6 +164,8 @@ class KeyVaultEmulator:
     control_url: str = ""
     ca_file: str = ""
     urls: dict[str, str] = field(default_factory=dict)
+    proxy_url: str = ""
+    hostname_urls: dict[str, str] = field(default_factory=dict)
     proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     def start(self) -> KeyVaultEmulator:
@@ -186,10 +188,26 @@ class KeyVaultEmulator:
         self.url, self.control_url = ready["url"], ready["control_url"]
         self.ca_file = ready["ca_file"]
         self.urls = dict(ready["urls"])
+        self.proxy_url, self.hostname_urls = ready["proxy_url"], dict(ready["hostname_urls"])
         self.port = _port_of(self.url)
         self.vault_ports = {name: _port_of(url) for name, url in self.urls.items()}
         self.control_port = _port_of(self.control_url)
         return self
+
+    def dropin_env(self, vault: str | None = None) -> dict[str, str]:
+        """Environment for *unmodified* SDK code (``DefaultAzureCredential``, default client
+        options, e.g. Microsoft's samples) to use ``vault`` (default: the default vault):
+        its host name through the emulator's proxy, the emulator's CA, and the emulator's
+        managed-identity endpoint. ``SSL_CERT_FILE`` replaces the system CA bundle, so give
+        this environment to a process that talks only to the emulator."""
+        return {
+            "VAULT_URL": self.hostname_urls[vault or self.vaults[0]],
+            "HTTPS_PROXY": self.proxy_url,
+            "REQUESTS_CA_BUNDLE": self.ca_file,
+            "SSL_CERT_FILE": self.ca_file,
+            "IDENTITY_ENDPOINT": f"{self.control_url}/identity/token",
+            "IDENTITY_HEADER": "emulator",
+        }
 
     def control(self, vault: str | None = None) -> EmulatorControl:
         """The control client for ``vault`` (default: the default vault)."""

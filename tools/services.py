@@ -62,11 +62,12 @@ def _port_of(url: str) -> int:
     return int(url.rsplit(":", 1)[1].rstrip("/"))
 
 
-def _stop(proc: subprocess.Popen[bytes] | None, timeout: float = 5.0) -> None:
+def _stop(proc: subprocess.Popen[bytes] | None, timeout: float = 5.0,
+          sig: int = signal.SIGTERM) -> None:
     if proc is None or proc.poll() is not None:
         return
     with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGTERM)
+        os.killpg(proc.pid, sig)
     try:
         proc.wait(timeout)
     except subprocess.TimeoutExpired:
@@ -135,7 +136,9 @@ class Azurite:
         return self
 
     def stop(self) -> None:
-        _stop(self.proc)
+        # SIGINT is Azurite's graceful stop: it saves its database (SIGTERM would lose the
+        # writes of the last autosave interval, 5 s, of a persistent location).
+        _stop(self.proc, sig=signal.SIGINT)
         self.proc = None
 
     @property

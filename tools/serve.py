@@ -136,8 +136,16 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    # SIGTERM while the services start takes the same way out as Ctrl-C (they run in
+    # sessions of their own, so nothing else would stop them); once serving, the event
+    # loop's handlers take over.
+    signal.signal(signal.SIGTERM, _interrupt)
     azurite = Azurite(port=args.table_port, location=args.state / "azurite")
     vault = KeyVaultEmulator(state=args.state / "kv", port=args.vault_port,
                              control_port=args.control_port, in_memory=False)

@@ -11,7 +11,7 @@ from shared.api.models import WorkflowParams, WorkflowRun
 from shared.api.params import ORG, WORKFLOW_NAME
 from shared.api.routing import Call, RouteTable
 from shared.errors import ConfigNotFoundError, ConfigValueError, SecretNotFoundError
-from workflows.registry import (
+from shared.workflows import (
     InvalidParamsError,
     UnknownWorkflowError,
     get_workflow,
@@ -51,7 +51,7 @@ async def run(call: Call[WorkflowParams]) -> WorkflowRun:
         raise ApiError(404, "workflow_not_found", f"no workflow named {_shown(name)} is "
                        "registered", known=list_workflows()) from None
     try:
-        result = await run_workflow(name, context, call.body.root)
+        result = await run_workflow(name, context, call.body.root, actor=call.actor)
     except InvalidParamsError as exc:
         # The details locate each problem; the input is not repeated (it may be sensitive).
         raise ApiError(400, "invalid_params", str(exc),

@@ -116,6 +116,12 @@ class Response:
         return body.get("error") if isinstance(body, dict) else None
 
 
+def with_json_type(headers: dict[str, str], body: bytes | None) -> None:
+    """A body is sent as JSON unless the test names another Content-Type (any case)."""
+    if body and not any(k.lower() == "content-type" for k in headers):
+        headers["Content-Type"] = "application/json"
+
+
 @pytest.fixture(scope="session")
 def functions() -> dict[str, Any]:
     from function_app import app
@@ -158,10 +164,10 @@ class Api:
             all_headers["X-MS-CLIENT-PRINCIPAL"] = principal
         if json_body is not None:
             body = json.dumps(json_body).encode()
-            all_headers.setdefault("Content-Type", "application/json")
             if function in ECHOING and isinstance(json_body, dict) and \
                     isinstance(json_body.get("value"), str):
                 self.remember(json_body["value"])
+        with_json_type(all_headers, body)
         request = func.HttpRequest(
             trigger.methods[0].value, url, headers=all_headers, params=dict(query or {}),
             route_params=route, body=body or b"",
@@ -368,10 +374,10 @@ class HttpApi(Api):
             all_headers["X-MS-CLIENT-PRINCIPAL"] = principal
         if json_body is not None:
             body = json.dumps(json_body).encode()
-            all_headers.setdefault("Content-Type", "application/json")
             if function in ECHOING and isinstance(json_body, dict) and \
                     isinstance(json_body.get("value"), str):
                 self.remember(json_body["value"])
+        with_json_type(all_headers, body)
         async with self.session.request(
             method or trigger.methods[0].value, f"{self.host.base_url}/{path}",
             params=dict(query or {}), data=body, headers=all_headers,

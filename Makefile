@@ -46,10 +46,11 @@ serve: install
 
 # Schemathesis over real HTTP, >= 10,000 requests (make test runs a short deterministic slice
 # of the same tests). FUZZ_EXAMPLES per operation, FUZZ_SCENARIOS stateful scenarios.
-FUZZ_EXAMPLES ?= 500
-FUZZ_SCENARIOS ?= 250
+FUZZ_EXAMPLES ?= 800
+FUZZ_SCENARIOS ?= 300
 fuzz: install
 	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FUZZ_SCENARIOS=$(FUZZ_SCENARIOS) FUZZ_STEPS=8 FUZZ_EXPLORE=1 \
+		FUZZ_MIN_REQUESTS=10000 \
 		$(PY) -m pytest tests/fuzz -q -p no:cacheprovider $(PYTEST_ARGS)
 
 bench: install

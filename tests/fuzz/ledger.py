@@ -62,6 +62,8 @@ class Ledger:
     #: secret values sent in create/update requests; may appear only in their own echo
     secrets: set[str] = field(default_factory=set)
     statuses: Counter[tuple[str, int]] = field(default_factory=Counter)
+    #: (caller, operation, status) of the parametrized run's requests
+    by_caller: Counter[tuple[str, str, int]] = field(default_factory=Counter)
     host_not_found: int = 0
     #: stateful suites run (more than one when Hypothesis found a replay flaky)
     suites: int = 0

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, SecretStr, StringConstraints
 
 from shared.context import OrganizationContext
+from shared.errors import ConfigValueError
 from workflows.registry import workflow
 
 
@@ -51,7 +52,11 @@ async def graph_user_sync(
         "grant_type": "client_credentials",
     }
     users = params.users
-    page_size = max(1, int(cfg["graph_page_size"]))
+    page_size = cfg["graph_page_size"]
+    if not isinstance(page_size, int) or isinstance(page_size, bool) or page_size < 1:
+        # The org's config, not the request, is wrong: a 424 over HTTP, never a 500.
+        raise ConfigValueError(f"config key 'graph_page_size' for org {context.org_id!r} must "
+                               "be a positive int (type int)")
     active = [u for u in users if u.get("accountEnabled", True)]
     return {
         "token_request": token_request,
@@ -78,8 +83,9 @@ async def psa_ticket(context: OrganizationContext, params: PsaTicketParams) -> d
     api_key = await context.get_config("psa_api_key")
     mapping = await context.get_config("psa_field_mapping")
     priority = await context.get_config("psa_default_priority", default=3)
-    if not isinstance(mapping, dict):
-        raise TypeError("psa_field_mapping must be a JSON object")
+    if not isinstance(mapping, dict) or not all(isinstance(t, str) for t in mapping.values()):
+        raise ConfigValueError(f"config key 'psa_field_mapping' for org {context.org_id!r} must "
+                               "be a JSON object of alert field -> ticket field names")
     alert = params.alert
     ticket = {target: alert[source] for source, target in mapping.items() if source in alert}
     ticket.setdefault("priority", priority)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -26,6 +27,7 @@ import pytest
 import requests
 from pydantic import SecretStr
 
+from shared.api.openapi import document
 from shared.cli import parse_import
 from shared.resolver import ConfigResolver
 from shared.secret_admin import SecretAdmin
@@ -126,7 +128,8 @@ def fuzz_target(
     seeded = asyncio.run(_seed(settings))
     initial: StoreState = asyncio.run(read_state(settings))
     ledger = Ledger(table=dict(initial.table), active=dict(initial.active),
-                    deleted=dict(initial.deleted))
+                    deleted=dict(initial.deleted),
+                    public=json.dumps(document()) + json.dumps(sorted(initial.table)))
     ledger.secrets.update(seeded)
     port = free_port()
     log = tmp_path_factory.mktemp("fuzz") / "host.log"

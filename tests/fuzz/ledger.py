@@ -61,6 +61,9 @@ class Ledger:
     deleted: dict[str, int] = field(default_factory=dict)
     #: secret values sent in create/update requests; may appear only in their own echo
     secrets: set[str] = field(default_factory=set)
+    #: text every caller may see (the OpenAPI document, seeded names): a "secret" value
+    #: that is part of it (say, "smtp-password" sent as a value) cannot be told from it
+    public: str = ""
     statuses: Counter[tuple[str, int]] = field(default_factory=Counter)
     #: (caller, operation, status) of the parametrized run's requests
     by_caller: Counter[tuple[str, str, int]] = field(default_factory=Counter)
@@ -69,7 +72,7 @@ class Ledger:
     suites: int = 0
 
     def remember(self, value: object) -> None:
-        if isinstance(value, str) and distinctive(value):
+        if isinstance(value, str) and distinctive(value) and value not in self.public:
             self.secrets.add(value)
 
     # -- bookkeeping of accepted writes -----------------------------------------------------

@@ -120,3 +120,9 @@ def test_accepted_writes_are_booked_and_rejected_ones_are_not() -> None:
     check_response(book, Case("DELETE", "/orgs/{org}/config/{key}",
                               path_parameters={"org": "ACME", "key": "k"}), Response(204, None))
     assert book.table == {}
+
+
+def test_values_that_are_public_text_are_not_tracked() -> None:
+    book = Ledger(public='{"examples": ["smtp-password"]}')
+    book.remember("smtp-password")
+    assert book.secrets == set()

@@ -11,7 +11,7 @@ from azure.keyvault.secrets.aio import SecretClient
 from pydantic import BaseModel, Field
 
 from shared.context import OrganizationContext
-from shared.errors import SecretNotFoundError
+from shared.errors import ConfigValueError, SecretNotFoundError
 from shared.resolver import ConfigResolver
 from workflows import (
     InvalidParamsError,
@@ -152,3 +152,29 @@ def test_demo_runs_end_to_end(capsys: pytest.CaptureFixture[str]) -> None:
     assert "env:FABRIKAM__GRAPH_CLIENT_SECRET" in out and "keyvault:GLOBAL--psa-api-key" in out
     assert "table queries 0, vault GETs 0" in out  # the warm passes
     assert "demo-" not in out  # no secret value of the seed is printed
+
+
+@pytest.mark.parametrize(("value", "kind"), [
+    ("Zx-not-a-mapping", "string"), ('{"a": [1]}', "json"), ("[1, 2]", "json"),
+])
+async def test_psa_ticket_with_a_malformed_mapping_is_a_config_value_error(
+    resolver: ConfigResolver, seed: Seed, vault: SecretClient, value: str, kind: str
+) -> None:
+    await seed(("GLOBAL", "psa_api_url", "https://psa.example/api/"),
+               ("GLOBAL", "psa_api_key", "psa-api-key", "secret_ref"),
+               ("GLOBAL", "psa_field_mapping", value, kind))
+    await vault.set_secret("GLOBAL--psa-api-key", "Zx-psa-canary")
+    with pytest.raises(ConfigValueError) as info:
+        await run_workflow("psa-ticket", resolver.context("acme"), {"alert": {"a": 1}})
+    assert "Zx" not in str(info.value)
+
+
+@pytest.mark.parametrize(("value", "kind"), [("0", "int"), ("true", "bool"), ("[]", "json"),
+                                             ("ten", "string")])
+@pytest.mark.usefixtures("graph_org")
+async def test_graph_user_sync_with_a_bad_page_size_is_a_config_value_error(
+    resolver: ConfigResolver, seed: Seed, value: str, kind: str
+) -> None:
+    await seed(("acme", "graph_page_size", value, kind))
+    with pytest.raises(ConfigValueError):
+        await run_workflow("graph-user-sync", resolver.context("acme"), {})

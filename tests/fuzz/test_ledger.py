@@ -126,3 +126,18 @@ def test_values_that_are_public_text_are_not_tracked() -> None:
     book = Ledger(public='{"examples": ["smtp-password"]}')
     book.remember("smtp-password")
     assert book.secrets == set()
+
+
+def test_only_the_hosts_own_answers_skip_the_apps_rules() -> None:
+    book = Ledger()
+
+    class Raw(Response):
+        @property
+        def content(self) -> bytes:
+            return self.body
+
+    assert book.is_host_answer(Raw(404, b""))
+    assert book.is_host_answer(Raw(400, b"Got more than 8190 bytes when reading"))
+    assert not book.is_host_answer(Raw(400, b'{"error": "x", "message": "m"}'))
+    assert not book.is_host_answer(Raw(500, b""))
+    assert dict(book.host_answers) == {404: 1, 400: 1}

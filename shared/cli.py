@@ -136,7 +136,8 @@ def read_secret_value(stdin: TextIO) -> str:
 
 async def set_secret(resolver: ConfigResolver, scope: str, name: str, value: str) -> str:
     """Write a secret (a new version if it exists) and tell every instance."""
-    info = await SecretAdmin(resolver).put(scope, name, SecretStr(value))
+    info = await SecretAdmin(resolver).put(scope, name, SecretStr(value),
+                                           actor=f"cli:{getpass.getuser()}")
     await resolver.notify_change(info.scope, secret=info.name)
     return info.vault_name
 

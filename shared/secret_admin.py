@@ -202,7 +202,21 @@ class SecretAdmin:
         found = await self._call(f"listing versions of {full}", collect)
         if not found:
             raise SecretAbsentError(f"secret {full} does not exist")
-        return [_info(scope, name, v) for v in _newest_first(found)]
+        # Timestamps have one-second resolution, so two versions written in one second
+        # tie: the vault's own answer says which one reads return.
+        current = await self._current_version(full)
+        ordered = sorted(_newest_first(found), key=lambda v: v.version != current)
+        return [_info(scope, name, v) for v in ordered]
+
+    async def _current_version(self, full: str) -> str | None:
+        """The version id reads return (None if that version is disabled). Key Vault has
+        no metadata-only read of the latest version: the value arrives in the SDK's result
+        and is dropped here."""
+        try:
+            secret = await self._call(f"reading {full}", lambda: self.store.client.get_secret(full))
+        except (SecretAccessError, ResourceNotFoundError):
+            return None
+        return secret.properties.version
 
     async def list_deleted(self, *scopes: str) -> list[tuple[SecretInfo, DeletedSecretInfo]]:
         """The soft-deleted secrets of the given scopes (recoverable until their purge date)."""

@@ -50,8 +50,9 @@ export async function renderConfig(main, ctx) {
         onclick: () => form({}) })),
     effective.problems
       ? h("p", { class: "problem-summary", role: "alert",
-          text: `${effective.problems} ${effective.problems === 1 ? "key" : "keys"} would fail ` +
-            "when a workflow reads them: see the rows marked Problem." })
+          text: effective.problems === 1
+            ? "1 key would fail when a workflow reads it: see the row marked Problem."
+            : `${effective.problems} keys would fail when a workflow reads them: see the rows marked Problem.` })
       : null,
     panel,
     entriesTable(effective, ctx, { form, panel, refresh }),
@@ -109,7 +110,9 @@ function valueCell(entry) {
     h("span", { class: `resolves ${secret.resolved_from}` },
       `resolves from: ${where}`, secret.source ? ` (${secret.source})` : ""),
     entry.problem ? h("span", { class: "problem-text" }, h("strong", { text: "Problem: " }),
-      entry.problem) : null,
+      secret.resolved_from === "nowhere"
+        ? "no secret of this name exists for this org, in GLOBAL or in the environment; a workflow reading this key fails."
+        : entry.problem) : null,
     secret.tried.length ? h("span", { class: "tried", text: `names tried: ${secret.tried.join(", ")}` }) : null);
 }
 

@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP_STAMP := $(VENV)/.installed
 NPM_STAMP := node_modules/.installed
 
-.PHONY: install test lint typecheck pytest demo dev bench clean
+.PHONY: install test lint typecheck pytest demo dev bench clean chromium
 
 install: $(PIP_STAMP) $(NPM_STAMP)
 
@@ -18,6 +18,20 @@ $(NPM_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+# The browser tests drive Debian's chromium (Playwright's own download cannot work here).
+# As root (CI) it is installed when missing; otherwise make stops with the command to run.
+CHROMIUM ?= /usr/bin/chromium
+chromium:
+	@if [ ! -x "$(CHROMIUM)" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update && apt-get install -y chromium; \
+	  else \
+	    echo "Chromium is missing (the browser tests need it): run" >&2; \
+	    echo "  sudo apt-get update && sudo apt-get install -y chromium" >&2; \
+	    exit 1; \
+	  fi; \
+	fi
+
 lint: $(PIP_STAMP)
 	$(VENV)/bin/ruff check .
 
@@ -27,7 +41,7 @@ typecheck: $(PIP_STAMP)
 pytest: install
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-test: install lint typecheck pytest
+test: install chromium lint typecheck pytest
 
 demo: install
 	$(PY) -m tools.demo

@@ -87,8 +87,8 @@ function showHealth(health) {
     h("span", { class: "dot", "aria-hidden": "true" }),
     h("strong", { text: title }),
     facts.length ? h("span", { class: "facts", text: facts.join(" · ") }) : null,
-    health.guidance ? h("span", { class: "guidance", text: health.guidance }) : null,
     h("button", { type: "button", class: "link", onclick: refreshHealth, text: "Check again" }),
+    health.guidance ? h("span", { class: "guidance", text: health.guidance }) : null,
   );
 }
 

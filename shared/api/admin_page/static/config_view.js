@@ -64,7 +64,8 @@ function entriesTable(effective, ctx, actions) {
     return h("p", { class: "empty", text: `No config entries for ${effective.scope} yet.` });
   }
   return h("table", { class: "grid" },
-    h("caption", { text: `Keys ${effective.scope} sees (${effective.entries.length})` }),
+    h("caption", { text: effective.scope === "GLOBAL" ? `GLOBAL entries (${effective.entries.length})`
+      : `Keys ${effective.scope} sees (${effective.entries.length})` }),
     h("thead", {}, h("tr", {}, ["Key", "Type", "Value", "From", "Actions"].map(
       (name) => h("th", { scope: "col", text: name })))),
     h("tbody", {}, effective.entries.map((entry) => entryRow(entry, effective.scope, actions))));

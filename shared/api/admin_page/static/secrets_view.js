@@ -34,13 +34,13 @@ export async function renderSecrets(main, ctx) {
     .then((r) => r.body.secrets).catch(() => []);
   const scopes = org === "GLOBAL" ? ["GLOBAL"] : [org, "GLOBAL"];
   const actions = { panel, refresh, ctx, scopes };
-  main.append(
+  main.append(...[
     h("div", { class: "toolbar" },
       h("button", { type: "button", class: "primary", text: "Create secret",
         onclick: () => valueForm(actions, null) })),
     secretsTable(list, actions),
     dangling(list),
-    deletedTable(deleted, actions));
+    deletedTable(deleted, actions)].filter(Boolean));
 }
 
 function secretsTable(list, actions) {
@@ -199,7 +199,7 @@ async function versions(actions, secret) {
     return actions.ctx.status(describe(err), "error");
   }
   const headingId = uid("versions");
-  replace(panel, h("section", { class: "panel", "aria-labelledby": headingId },
+  replace(panel, h("section", { class: "panel wide", "aria-labelledby": headingId },
     h("h2", { id: headingId, text: `Versions of ${list.vault_name}` }),
     h("p", { class: "muted", text: "Making an earlier version current copies its value into a new version on the server; the value is not sent to this page." }),
     h("table", { class: "grid compact" },

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 
-import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import AdminApi, Stack, screenshot
@@ -33,25 +32,31 @@ def fill_entry(page: Page, key: str, type_: str, value: str | None = None,
         form.get_by_label("Description (optional)").fill(description)
 
 
-@pytest.mark.parametrize(("type_", "value", "shown"), [
+TYPED = [
     ("string", "mail.example.org", "mail.example.org"),
     ("int", "587", "587"),
     ("float", "0.25", "0.25"),
     ("bool", "false", "false"),
     ("json", '{"retries": 3, "codes": [429, 503]}', '"codes": [429, 503]'),
-])
+]
+
+
 def test_an_entry_of_each_type_is_created_with_a_fitting_input(
-    page: Page, stack: Stack, org: str, type_: str, value: str, shown: str
+    page: Page, stack: Stack, org: str
 ) -> None:
     open_org(page, stack, org)
-    fill_entry(page, f"new_{type_}", type_, value)
-    page.get_by_role("button", name="Save").click()
-    expect(page.get_by_role("status")).to_contain_text(f"Saved new_{type_} in {org}")
-    row = page.get_by_role("row", name=f"new_{type_}")
-    expect(row).to_contain_text(type_)
-    expect(row).to_contain_text(shown)
-    if type_ == "json":
-        screenshot(page, "org-view-after-edit")
+    for type_, value, shown in TYPED:
+        fill_entry(page, f"new_{type_}", type_, value)
+        page.get_by_role("button", name="Save").click()
+        expect(page.get_by_role("status")).to_contain_text(f"Saved new_{type_} in {org}")
+        row = page.get_by_role("row", name=f"new_{type_}")
+        expect(row).to_contain_text(type_)
+        expect(row).to_contain_text(shown)
+    bool_input = "select"
+    page.get_by_role("button", name="Edit new_bool").click()
+    control = page.get_by_role("form", name="Edit new_bool").get_by_label("Value")
+    assert control.evaluate("el => el.tagName").lower() == bool_input
+    screenshot(page, "org-view-after-edit")
 
 
 def test_a_secret_ref_is_picked_from_the_names_of_the_org_and_global(

@@ -51,3 +51,13 @@ def test_org_picker_lists_orgs_with_config_and_global(
     picker.select_option(org)
     expect(page.get_by_role("heading", name=f"Configuration: {org}")).to_be_visible()
     expect(page.get_by_role("row", name="region")).to_contain_text("eu")
+
+
+def test_a_seeded_org_shows_its_own_secret_and_globals(page: Page, stack: Stack) -> None:
+    page.goto(f"{stack.page_url}#/config/acme")  # from examples/seed.json; tests never write it
+    expect(page.get_by_role("row", name="graph_client_secret")).to_contain_text(
+        "resolves from: org secret (keyvault:acme--graph-client-secret)")
+    expect(page.get_by_role("row", name="smtp_host")).to_contain_text("smtp.acme.example")
+    expect(page.get_by_role("row", name="psa_api_key")).to_contain_text("GLOBAL secret")
+    expect(page.locator("body")).not_to_contain_text("demo-acme-graph")
+    screenshot(page, "org-view-acme")  # docs/admin-page.png is this one

@@ -1,8 +1,8 @@
 """Browser tests: Debian's Chromium, driven by Playwright, against ``make serve``'s stack.
 
-One ``python -m tools.serve`` subprocess per session (Azurite, the Key Vault emulator
+One ``python -m tools.serve`` subprocess per run of this package (Azurite, the Key Vault emulator
 and the local Functions host, all on free loopback ports, state in a temporary folder,
-``examples/seed.json`` seeded), one Chromium per session, a fresh browser context per
+``examples/seed.json`` seeded), one Chromium per run, a fresh browser context per
 test. The browser sends ``X-MS-CLIENT-PRINCIPAL`` as App Service authentication would
 after sign-in (the stack runs in Development with the dev-principal opt-in).
 
@@ -71,7 +71,9 @@ class Stack:
         return f"{self.base_url}/admin"
 
 
-@pytest.fixture(scope="session")
+# Package scope, not session: the sync Playwright keeps an event loop running in this
+# thread while it lives, which the asyncio tests of other packages cannot share.
+@pytest.fixture(scope="package")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     state = tmp_path_factory.mktemp("serve")
     control_port = free_port()
@@ -166,7 +168,7 @@ def unique() -> str:
 
 
 # -- the browser -----------------------------------------------------------------------------------
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
     if not (Path(CHROMIUM).is_file() and os.access(CHROMIUM, os.X_OK)):
         found = shutil.which("chromium")

@@ -4,7 +4,8 @@ One ``python -m tools.serve`` subprocess per run of this package (Azurite, the K
 and the local Functions host, all on free loopback ports, state in a temporary folder,
 ``examples/seed.json`` seeded), one Chromium per run, a fresh browser context per
 test. The browser sends ``X-MS-CLIENT-PRINCIPAL`` as App Service authentication would
-after sign-in (the stack runs in Development with the dev-principal opt-in).
+after sign-in (the stack runs in Development with the dev-principal opt-in); a tab that
+sends none is signed in by ``make serve`` as its dev admin.
 
 Tests write their own orgs (``t-…``) and secret names, so they need no reset between
 them. Each test fails if the page logged a console error (a CSP violation is one) or
@@ -223,6 +224,16 @@ def page(browser: Browser, stack: Stack) -> Iterator[Page]:
     context.close()
     assert watch.dialogs == [], "the page opened a dialog"
     assert watch.errors == [], "the page logged errors"
+
+
+@pytest.fixture
+def plain_page(browser: Browser, stack: Stack) -> Iterator[Page]:
+    """A tab that sends no principal: ``make serve`` signs it in as its dev admin."""
+    watch = Watch()
+    context, tab = _open(browser, None, watch)
+    yield tab
+    context.close()
+    assert watch.dialogs == [] and watch.errors == []
 
 
 @pytest.fixture

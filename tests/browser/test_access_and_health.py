@@ -24,7 +24,22 @@ def test_a_signed_in_user_without_the_role_is_told_which_role_is_needed(
     assert calls == [f"{stack.base_url}/orgs"]  # the one call that found out; nothing else
 
 
-def test_without_sign_in_the_page_says_so(page: Page, stack: Stack) -> None:
+def test_make_serve_signs_a_plain_browser_in_as_its_dev_admin(
+    plain_page: Page, stack: Stack, org: str
+) -> None:
+    plain_page.goto(f"{stack.page_url}#/config/{org}")
+    expect(plain_page.get_by_role("heading", name=f"Configuration: {org}")).to_be_visible()
+    plain_page.get_by_role("button", name="Add entry").click()
+    form = plain_page.get_by_role("form", name="New entry")
+    form.get_by_label("Key").fill("region")
+    form.get_by_label("Value").fill("eu")
+    form.get_by_role("button", name="Save").click()
+    expect(plain_page.get_by_role("row", name="region")).to_contain_text("dev-admin@localhost")
+
+
+def test_with_a_principal_that_does_not_parse_the_page_says_not_signed_in(
+    page: Page, stack: Stack
+) -> None:
     page.set_extra_http_headers({"X-MS-CLIENT-PRINCIPAL": "not a principal"})
     page.goto(stack.page_url)
     expect(page.get_by_role("heading", name="Access denied")).to_be_visible()

@@ -104,6 +104,10 @@ def test_rotate_shows_the_new_value_once_and_adds_a_version(
     form.get_by_role("button", name="Save new version").click()
     reveal = page.get_by_role("region", name=f"New version of {org}--api-token saved")
     expect(reveal.locator("code")).to_have_text("Zx-rotate-new")
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    reveal.get_by_role("button", name="Copy value").click()
+    expect(reveal).to_contain_text("Copied to the clipboard.")
+    assert page.evaluate("navigator.clipboard.readText()") == "Zx-rotate-new"
     page.get_by_role("button", name="Done").click()
     page.get_by_role("button", name=f"Versions of {org} api-token").click()
     versions = page.get_by_role("region", name=f"Versions of {org}--api-token")

@@ -34,8 +34,9 @@ from urllib.parse import quote, urlencode
 import pytest
 from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, sync_playwright
 
+from tools.keyvault_emulator.certs import CERT_FILE
 from tools.keyvault_emulator.control import EmulatorControl
-from tools.services import REPO_ROOT, free_port
+from tools.services import REPO_ROOT, Azurite, free_port
 
 CHROMIUM = os.environ.get("ORGCONFIG_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -66,6 +67,8 @@ class Stack:
 
     base_url: str
     control: EmulatorControl
+    #: settings pointing another app process at the same table and vault
+    app_env: dict[str, str]
 
     @property
     def page_url(self) -> str:
@@ -77,27 +80,65 @@ class Stack:
 @pytest.fixture(scope="package")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     state = tmp_path_factory.mktemp("serve")
-    control_port = free_port()
+    control_port, table_port, vault_port = free_port(), free_port(), free_port()
     log_path = state / "serve.log"
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "BREAKER_COOLDOWN_SECONDS": "1",
            "BACKEND_TIMEOUT_SECONDS": "2"}
     with log_path.open("w") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "tools.serve", "--port", str(free_port()),
-             "--table-port", str(free_port()), "--vault-port", str(free_port()),
+             "--table-port", str(table_port), "--vault-port", str(vault_port),
              "--control-port", str(control_port), "--state", str(state)],
             cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
         )
     try:
         ready = _wait_ready(proc, log_path)
-        yield Stack(ready["base_url"], EmulatorControl(f"http://127.0.0.1:{control_port}"))
+        app_env = {
+            "CONFIG_STORAGE_CONNECTION": Azurite(port=table_port).connection_string,
+            "CONFIG_TABLE_NAME": "Config", "AZURE_KEY_VAULT_URL": f"https://127.0.0.1:{vault_port}",
+            "AZURE_KEY_VAULT_CA_FILE": str(state / "kv" / CERT_FILE),
+            "AZURE_FUNCTIONS_ENVIRONMENT": "Development", "ORGCONFIG_TRUST_DEV_PRINCIPAL": "true",
+        }
+        yield Stack(ready["base_url"], EmulatorControl(f"http://127.0.0.1:{control_port}"),
+                    app_env)
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        _stop(proc)
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+FUNCTION_KEY = "page-test-function-key"
+
+
+@pytest.fixture(scope="package")
+def keyed_base_url(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The same app over the same stores, served by a host that enforces function keys
+    (as Azure does): the page's production auth path. The key is :data:`FUNCTION_KEY`."""
+    port = free_port()
+    log_path = tmp_path_factory.mktemp("keyed") / "host.log"
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tools.localhost", "--port", str(port),
+             "--function-key", FUNCTION_KEY],
+            cwd=REPO_ROOT, env={**os.environ, **stack.app_env, "PYTHONUNBUFFERED": "1"},
+            stdout=log, stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while "Functions on" not in log_path.read_text():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"the keyed host did not start:\n{log_path.read_text()[-2000:]}")
+            time.sleep(0.2)
+        yield f"http://127.0.0.1:{port}/api"
+    finally:
+        _stop(proc)
 
 
 def _wait_ready(proc: subprocess.Popen[bytes], log_path: Path) -> dict[str, Any]:

@@ -6,7 +6,7 @@ import time
 
 from playwright.sync_api import Page, Request, expect
 
-from tests.browser.conftest import AdminApi, Stack, screenshot
+from tests.browser.conftest import FUNCTION_KEY, AdminApi, Stack, screenshot
 
 
 def test_a_signed_in_user_without_the_role_is_told_which_role_is_needed(
@@ -74,6 +74,24 @@ def test_a_function_key_is_sent_with_every_api_call_and_kept_nowhere(
     sent.clear()
     expect(page.get_by_role("heading", name="Secrets: GLOBAL")).to_be_visible()
     assert set(sent) == {None}  # a reload forgets it
+
+
+def test_where_keys_are_enforced_the_page_asks_for_one_and_works_with_it(
+    page: Page, keyed_base_url: str
+) -> None:
+    page.goto(f"{keyed_base_url}/admin")  # the page itself is anonymous
+    expect(page.get_by_role("heading", name="Function key required")).to_be_visible()
+    screenshot(page, "function-key-required")
+    page.get_by_label("Function key").fill("wrong-key")
+    page.get_by_role("button", name="Use key").click()
+    expect(page.get_by_role("alert")).to_have_text(
+        "The key you entered was not accepted: check it and enter it again.")
+    page.get_by_label("Function key").fill(FUNCTION_KEY)
+    page.get_by_role("button", name="Use key").click()
+    expect(page.get_by_role("heading", name="Configuration: GLOBAL")).to_be_visible()
+    expect(page.get_by_role("region", name="Key Vault health")).to_contain_text("connected")
+    page.get_by_role("link", name="Secrets").click()
+    expect(page.get_by_role("row", name="smtp-password")).to_be_visible()
 
 
 def test_the_banner_shows_the_vault_connected_with_its_latency(page: Page, stack: Stack) -> None:

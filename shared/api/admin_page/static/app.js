@@ -99,6 +99,11 @@ function denied(err) {
   status("");
   const needsKey = err.status === 401 && !err.code;
   const forbidden = err.status === 403;
+  const rejectedKey = needsKey && hasFunctionKey();
+  if (rejectedKey) {
+    setFunctionKey("");
+    document.getElementById("key-note").textContent = "";
+  }
   replace(main,
     h("h1", { text: needsKey ? "Function key required" : "Access denied" }),
     needsKey
@@ -111,6 +116,8 @@ function denied(err) {
           "The admin page requires the ", h("strong", { text: "PlatformAdmin" }),
           " role (an app role of the app's Entra ID registration). Ask a platform " +
           "administrator to assign it to you, then reload."),
+    rejectedKey ? h("p", { class: "error", role: "alert",
+      text: "The key you entered was not accepted: check it and enter it again." }) : null,
     err.message && !needsKey ? h("p", { class: "muted", text: `The API said: ${err.message}` }) : null,
   );
 }

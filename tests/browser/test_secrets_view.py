@@ -33,12 +33,14 @@ NO_TRACE = {"dom": False, "inputs": False, "local": False, "session": False, "ur
             "history": False}
 
 
-def create_secret(page: Page, scope: str, name: str, value: str) -> None:
+def create_secret(page: Page, scope: str, name: str, value: str, expires: str = "") -> None:
     page.get_by_role("button", name="Create secret").click()
     form = page.get_by_role("form", name="Create a secret")
     form.get_by_label("Scope").select_option(scope)
     form.get_by_label("Name").fill(name)
     form.get_by_label("Value").fill(value)
+    if expires:
+        form.get_by_label("Expires (optional)").fill(expires)
     form.get_by_role("button", name="Create secret").click()
 
 
@@ -81,15 +83,17 @@ def test_the_shown_value_is_gone_after_a_reload_while_it_is_shown(
     assert traces(page, value) == NO_TRACE
 
 
-def test_done_removes_the_shown_value(
+def test_done_removes_the_shown_value_and_the_list_shows_author_and_expiry(
     page: Page, stack: Stack, admin_api: AdminApi, org: str
 ) -> None:
     admin_api.put(org, "region", "eu")
     value = "Zx-done-" + org
     open_secrets(page, stack, org)
-    create_secret(page, org, "api-token", value)
+    create_secret(page, org, "api-token", value, expires="2031-01-02")
     page.get_by_role("button", name="Done").click()
-    expect(page.get_by_role("row", name="api-token")).to_contain_text("admin@example.com")
+    row = page.get_by_role("row", name="api-token")
+    expect(row).to_contain_text("by admin@example.com")
+    expect(row).to_contain_text("2031-01-02 00:00 UTC")
     assert traces(page, value) == NO_TRACE
 
 

@@ -109,7 +109,7 @@ def _echo(info: SecretInfo, value: SecretStr) -> SecretEcho:
 async def create_secret(call: Call[SecretCreate]) -> Reply:
     scope, name = canonical_scope(call.body.scope), validate_secret_name(call.body.name)
     info = await SecretAdmin(call.resolver).create(
-        scope, name, call.body.value, actor=call.actor, expires_on=call.body.expires_on)
+        scope, name, call.body.value, actor=str(call.actor), expires_on=call.body.expires_on)
     await call.resolver.notify_change(scope, secret=name)
     audit_write("secret.create", call.actor, scope, name=name, version=info.version)
     return Reply(_echo(info, call.body.value), 201)
@@ -123,7 +123,7 @@ async def create_secret(call: Call[SecretCreate]) -> Reply:
 async def update_secret(call: Call[SecretUpdate]) -> Reply:
     scope, name = _target(call)
     info = await SecretAdmin(call.resolver).update(
-        scope, name, call.body.value, actor=call.actor, expires_on=call.body.expires_on)
+        scope, name, call.body.value, actor=str(call.actor), expires_on=call.body.expires_on)
     await call.resolver.notify_change(scope, secret=name)
     audit_write("secret.update", call.actor, scope, name=name, version=info.version)
     return Reply(_echo(info, call.body.value))
@@ -204,7 +204,7 @@ async def list_versions(call: Call[None]) -> SecretVersions:
 async def rollback_secret(call: Call[SecretRollback]) -> SecretRolledBack:
     scope, name = _target(call)
     info = await SecretAdmin(call.resolver).rollback(scope, name, call.body.version,
-                                                     actor=call.actor)
+                                                     actor=str(call.actor))
     await call.resolver.notify_change(scope, secret=name)
     audit_write("secret.rollback", call.actor, scope, name=name, version=info.version,
                 restored_from=call.body.version)

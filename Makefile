@@ -39,7 +39,7 @@ typecheck: $(PIP_STAMP)
 	$(VENV)/bin/mypy
 
 pytest: install
-	$(PY) -m pytest $(PYTEST_ARGS)
+	ORGCONFIG_CHROMIUM=$(CHROMIUM) $(PY) -m pytest $(PYTEST_ARGS)
 
 test: install chromium lint typecheck pytest
 

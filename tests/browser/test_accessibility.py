@@ -95,6 +95,11 @@ def test_an_entry_is_added_and_edited_with_the_keyboard_alone(
     page.keyboard.type("5")
     page.keyboard.press("Enter")  # submits the form
     expect(page.get_by_role("row", name="retries")).to_contain_text("5")
+    focus_by_tab(page, "Add entry")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("form", name="New entry")).to_be_visible()
+    page.keyboard.press("Escape")  # closes the form
+    expect(page.get_by_role("form", name="New entry")).to_have_count(0)
     focus_by_tab(page, "Edit region")
     page.keyboard.press("Enter")
     edit = page.get_by_role("form", name="Edit region")

@@ -151,6 +151,17 @@ async function boot() {
   await route();
 }
 
+// Escape closes the open panel (a form, a confirmation, a shown value) and returns the
+// focus to the view.
+document.addEventListener("keydown", (event) => {
+  if (event.key !== "Escape" || !(event.target instanceof Element)) return;
+  const slot = event.target.closest(".panel-slot");
+  if (slot && slot.firstChild) {
+    slot.replaceChildren();
+    main.focus();
+  }
+});
+
 // A page restored from the back/forward cache must not bring back a one-time value.
 window.addEventListener("pagehide", () => main.replaceChildren());
 window.addEventListener("hashchange", () => { if (!nav.hidden) route(); });

@@ -67,6 +67,7 @@ class Call(Generic[B]):
     query: Mapping[str, str] = field(default_factory=dict)
     headers: Mapping[str, str] = field(default_factory=dict)
     resolver_factory: Callable[[], ConfigResolver] = get_resolver
+    url: str = ""
 
     @cached_property
     def resolver(self) -> ConfigResolver:
@@ -218,7 +219,8 @@ async def _answer(endpoint: Endpoint, req: func.HttpRequest) -> Reply:
     body = None
     if endpoint.body is not None:
         body = parse_body(req.get_body(), endpoint.body, optional=endpoint.body_optional)
-    call: Call[Any] = Call(principal, route, body, dict(req.params or {}), req.headers)
+    call: Call[Any] = Call(principal, route, body, dict(req.params or {}), req.headers,
+                           url=req.url)
     result = await endpoint.handler(call)
     return result if isinstance(result, Reply) else Reply(result, endpoint.status)
 

@@ -56,3 +56,12 @@ async def test_versions_and_rollback_over_http(http_api: HttpApi, vault: Vault) 
     assert (await vault.client.get_secret("acme--api-token")).value == "Zx-http-1"
     deleted = await http_api.call("secrets_deleted", query={"scope": "acme"})
     assert deleted.status == 200 and deleted.json()["secrets"] == []
+
+
+async def test_the_page_with_a_trailing_slash_redirects_to_the_page(http_api: HttpApi) -> None:
+    async with http_api.session.get(f"{http_api.host.base_url}/admin/",
+                                    allow_redirects=False) as answer:
+        assert answer.status == 308
+        assert answer.headers["Location"] == "../admin"
+    async with http_api.session.get(f"{http_api.host.base_url}/admin/") as answer:
+        assert answer.status == 200 and str(answer.url).endswith("/api/admin")

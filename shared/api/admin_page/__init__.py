@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from functools import cache
 from importlib import resources
+from urllib.parse import urlsplit
 
 from shared.api.errors import ApiError
 from shared.api.routing import Call, Reply, RouteTable
@@ -57,10 +58,14 @@ def _file(name: str) -> Reply:
 
 
 @routes.route(
-    "GET", "admin", name="admin_page", access="anyone",
+    "GET", "admin", name="admin_page", access="anyone", also=(308,),
     summary="The admin web page (HTML; it holds no data, its API calls are authorized)",
 )
 async def page(call: Call[None]) -> Reply:
+    if urlsplit(call.url).path.endswith("/"):
+        # The host also routes ``admin/`` here, where the page's relative asset URLs
+        # would miss: send the browser to ``admin``.
+        return Reply(None, 308, headers={**PAGE_HEADERS, "Location": "../admin"})
     return _file("index.html")
 
 

@@ -180,3 +180,18 @@ def test_a_taken_name_is_shown_at_the_name_field(
     name = page.get_by_role("form", name="Create a secret").get_by_label("Name")
     expect(name).to_have_attribute("aria-invalid", "true")
     expect(page.get_by_role("form", name="Create a secret")).to_contain_text("already exists")
+
+
+def test_the_value_is_typed_masked_into_a_field_no_password_manager_offers_to_save(
+    page: Page, stack: Stack, admin_api: AdminApi, org: str
+) -> None:
+    admin_api.put(org, "region", "eu")
+    open_secrets(page, stack, org)
+    page.get_by_role("button", name="Create secret").click()
+    form = page.get_by_role("form", name="Create a secret")
+    assert form.locator("input[type=password]").count() == 0
+    value = form.get_by_label("Value")
+    masking = "el => getComputedStyle(el).webkitTextSecurity"
+    assert value.evaluate(masking) == "disc"
+    form.get_by_label("Show what I type").check()
+    assert value.evaluate(masking) == "none"

@@ -116,7 +116,16 @@ function valueForm(actions, secret) {
   };
   const scope = h("select", {}, scopes.map((s) => h("option", { value: s, text: s })));
   const name = h("input", { type: "text", autocomplete: "off", spellcheck: "false" });
-  const value = h("input", { type: "password", autocomplete: "new-password", spellcheck: "false" });
+  // A textarea, not a password input: a password field would make the browser offer to
+  // save the value in its password manager. Masked by CSS until "Show" is ticked; multi-
+  // line values (certificates, keys) fit.
+  const value = h("textarea", { rows: 2, class: "mono masked", autocomplete: "off",
+    spellcheck: "false", autocapitalize: "off" });
+  const showId = uid("show");
+  const show = h("div", { class: "check" },
+    h("input", { type: "checkbox", id: showId,
+      onchange: (event) => value.classList.toggle("masked", !event.target.checked) }),
+    h("label", { for: showId, text: "Show what I type" }));
   const expires = h("input", { type: "date" });
   const formError = h("p", { class: "error", role: "alert" });
   const form = h("form", { class: "panel", "aria-labelledby": headingId, novalidate: true,
@@ -151,6 +160,7 @@ function valueForm(actions, secret) {
     secret ? null : field("scope", "Scope", scope),
     secret ? null : field("name", "Name", name, "ASCII letters, digits and single '-'"),
     field("value", secret ? "New value" : "Value", value, "Shown once after saving, never again"),
+    show,
     field("expires_on", "Expires (optional)", expires),
     formError,
     h("div", { class: "buttons" },

@@ -191,6 +191,8 @@ def test_the_value_is_typed_masked_into_a_field_no_password_manager_offers_to_sa
     form = page.get_by_role("form", name="Create a secret")
     assert form.locator("input[type=password]").count() == 0
     value = form.get_by_label("Value")
+    value.fill("Zx-masked")
+    screenshot(page, "secret-form")
     masking = "el => getComputedStyle(el).webkitTextSecurity"
     assert value.evaluate(masking) == "disc"
     form.get_by_label("Show what I type").check()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import sys
 import threading
 from pathlib import Path
@@ -18,19 +19,42 @@ LOCAL = REPO_ROOT / ".local"
 TABLE_PORT, VAULT_PORT, CONTROL_PORT = 10002, 8443, 8444
 
 
-def main() -> int:
+def busy_ports(*ports: int) -> list[int]:
+    """Those of ``ports`` that something on 127.0.0.1 already listens on (or holds)."""
+    busy = []
+    for port in ports:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            # as the services do: a port left in TIME_WAIT by a stopped run is free
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                busy.append(port)
+    return busy
+
+
+def main(table_port: int = TABLE_PORT, vault_port: int = VAULT_PORT,
+         control_port: int = CONTROL_PORT, local: Path = LOCAL) -> int:
+    busy = busy_ports(table_port, vault_port, control_port)
+    if busy:
+        # Checked before anything starts: a second `make dev` fails at once, not after a
+        # service's start timeout.
+        print(f"port {', '.join(map(str, busy))} of 127.0.0.1 is in use: is `make dev` already "
+              "running in another terminal? Stop it with Ctrl-C there (or stop whatever "
+              "holds the port) and run `make dev` again.")
+        return 1
     try:
-        azurite = Azurite(port=TABLE_PORT, location=LOCAL / "azurite").start()
+        azurite = Azurite(port=table_port, location=local / "azurite").start()
     except ServiceStartError as exc:
-        print(f"Azurite did not start on port {TABLE_PORT} (already running?): {exc}")
+        print(f"Azurite did not start on port {table_port}: {exc}")
         return 1
     try:
         vault = KeyVaultEmulator(
-            state=Path(LOCAL / "kv"), port=VAULT_PORT, control_port=CONTROL_PORT, in_memory=False
+            state=local / "kv", port=vault_port, control_port=control_port, in_memory=False
         ).start()
     except ServiceStartError as exc:
         azurite.stop()
-        print(f"Key Vault emulator did not start on port {VAULT_PORT}: {exc}")
+        print(f"Key Vault emulator did not start on port {vault_port}: {exc}")
         return 1
     values = {
         "AzureWebJobsStorage": "UseDevelopmentStorage=true",
@@ -40,12 +64,14 @@ def main() -> int:
         "CONFIG_TABLE_NAME": "Config",
         "AZURE_KEY_VAULT_URL": vault.url,
         "AZURE_KEY_VAULT_CA_FILE": vault.ca_file,
+        # the admin routes need a caller: trust X-MS-CLIENT-PRINCIPAL (Development only)
+        "ORGCONFIG_TRUST_DEV_PRINCIPAL": "true",
     }
-    print(f"Azurite tables on {azurite.endpoint} (data in {LOCAL / 'azurite'})")
-    print(f"Key Vault emulator on {vault.url} (state in {LOCAL / 'kv'})")
+    print(f"Azurite tables on {azurite.endpoint} (data in {local / 'azurite'})")
+    print(f"Key Vault emulator on {vault.url} (state in {local / 'kv'})")
     print("\nPut these Values in local.settings.json for `func start`:")
     print(json.dumps({"IsEncrypted": False, "Values": values}, indent=2))
-    print("\nCtrl-C stops both.")
+    print("\nCtrl-C stops both.", flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from shared.errors import ConfigError
-from shared.settings import Settings, is_loopback_url
+from shared.settings import APP_ROOT, Settings, is_loopback_url
 
 
 def test_defaults_match_the_design() -> None:
@@ -87,3 +87,16 @@ def test_the_example_local_settings_name_every_setting() -> None:
                  "BREAKER_COOLDOWN_SECONDS", "WEBSITE_AUTH_ENABLED",
                  "ORGCONFIG_TRUST_DEV_PRINCIPAL"):
         assert name in values, name
+
+
+def test_a_relative_ca_file_is_relative_to_the_app_folder() -> None:
+    s = Settings.from_env({"AZURE_KEY_VAULT_URL": "https://127.0.0.1:8443",
+                           "AZURE_KEY_VAULT_CA_FILE": ".local/kv/keyvault-emulator-cert.pem"})
+    assert s.key_vault_ca_file == str(APP_ROOT / ".local" / "kv" / "keyvault-emulator-cert.pem")
+    assert (APP_ROOT / "function_app.py").is_file()
+
+
+def test_an_absolute_ca_file_is_kept() -> None:
+    s = Settings.from_env({"AZURE_KEY_VAULT_URL": "https://127.0.0.1:8443",
+                           "AZURE_KEY_VAULT_CA_FILE": "/etc/ssl/ca.pem"})
+    assert s.key_vault_ca_file == "/etc/ssl/ca.pem"

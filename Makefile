@@ -8,7 +8,7 @@ NPM_STAMP := node_modules/.installed
 INFRA_VENV := .venv-checkov
 INFRA_STAMP := $(INFRA_VENV)/.installed
 
-.PHONY: install test lint typecheck pytest demo dev bench clean checkov doctor
+.PHONY: install test lint typecheck pytest demo dev serve bench clean checkov doctor
 
 install: $(PIP_STAMP) $(NPM_STAMP)
 
@@ -49,7 +49,16 @@ demo: install
 	$(PY) -m tools.demo
 
 dev: install
-	$(PY) -m tools.devservices
+	$(PY) -m tools.devservices $(if $(SHARDS),--shards $(SHARDS),)
+
+# The API (and the admin page) on localhost without Core Tools; ports overridable:
+# make serve PORT=7072 TABLE_PORT=0 VAULT_PORT=0 CONTROL_PORT=0 (0 = a free port).
+PORT ?= 7071
+TABLE_PORT ?= 10002
+VAULT_PORT ?= 8443
+CONTROL_PORT ?= 8444
+serve: install
+	$(PY) -m tools.serve --port $(PORT) --table-port $(TABLE_PORT) --vault-port $(VAULT_PORT) --control-port $(CONTROL_PORT)
 
 bench: install
 	$(PY) -m bench $(if $(QUICK),--quick,)

@@ -1,4 +1,5 @@
-"""``make dev``: the Values it prints are complete, and a second run fails at once."""
+"""``make dev``: the printed Values are valid settings that reach every vault (with
+``SHARDS=n`` too) and include the dev-principal opt-in; a second run fails at once."""
 
 from __future__ import annotations
 
@@ -16,9 +17,40 @@ import pytest
 
 from shared.settings import Settings
 from tools import devservices
-from tools.services import REPO_ROOT, free_port
+from tools.devservices import parse_args, settings_values, shard_names
+from tools.services import REPO_ROOT, Azurite, KeyVaultEmulator, free_port
 
 pytestmark = pytest.mark.integration
+
+
+def test_shards_are_named_shard1_to_n() -> None:
+    assert shard_names(0) == ()
+    assert shard_names(2) == ("shard1", "shard2")
+
+
+@pytest.mark.parametrize("count", ["-1", "17", "two"])
+def test_a_bad_shard_count_is_refused(count: str) -> None:
+    with pytest.raises(SystemExit):
+        parse_args(["--shards", count])
+
+
+def test_printed_values_name_every_shard_and_parse_as_settings(
+    sharded_keyvault: KeyVaultEmulator,
+) -> None:
+    values = settings_values(Azurite(port=10002), sharded_keyvault)
+    shards = json.loads(values["AZURE_KEY_VAULT_SHARDS"])
+    assert shards == {"shard1": sharded_keyvault.urls["shard1"],
+                      "shard2": sharded_keyvault.urls["shard2"]}
+    mapped = dict(values, AZURE_KEY_VAULT_ORG_VAULTS='{"acme": "shard2"}')
+    settings = Settings.from_env(mapped)
+    assert settings.vault_url_for("acme") == sharded_keyvault.urls["shard2"]
+    assert settings.vault_url_for("GLOBAL") == sharded_keyvault.url
+
+
+def test_without_shards_no_shard_settings_are_printed(keyvault: KeyVaultEmulator) -> None:
+    values = settings_values(Azurite(port=10002), keyvault)
+    assert "AZURE_KEY_VAULT_SHARDS" not in values
+    assert Settings.from_env(values).vault_url_for("acme") == keyvault.url
 
 
 @pytest.fixture(scope="module")
@@ -27,8 +59,9 @@ def running_dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[list
     yields its ports and what it printed up to "Ctrl-C stops both."."""
     ports = [free_port(), free_port(), free_port()]
     local = tmp_path_factory.mktemp("dev-local")
-    code = f"from tools.devservices import main; main({ports[0]}, {ports[1]}, {ports[2]}, " \
-           f"__import__('pathlib').Path({str(local)!r}))"
+    code = (f"from pathlib import Path; from tools.devservices import main; main([], "
+            f"table_port={ports[0]}, vault_port={ports[1]}, control_port={ports[2]}, "
+            f"local=Path({str(local)!r}))")
     proc = subprocess.Popen([sys.executable, "-c", code], cwd=REPO_ROOT, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     assert proc.stdout is not None
@@ -64,7 +97,8 @@ def test_a_second_make_dev_fails_at_once_saying_why(running_dev: tuple[list[int]
     out = io.StringIO()
     started = time.monotonic()
     with redirect_stdout(out):
-        code = devservices.main(*running_dev[0], local=tmp_path)
+        code = devservices.main([], table_port=running_dev[0][0], vault_port=running_dev[0][1],
+                                control_port=running_dev[0][2], local=tmp_path)
     assert code == 1 and time.monotonic() - started < 2
     message = out.getvalue()
     assert str(running_dev[0][0]) in message and "already running" in message

@@ -1,22 +1,46 @@
 """``make dev``: Azurite (tables) and the Key Vault emulator on their usual local ports.
 
 State persists under ``.local/`` (git-ignored). Prints the ``local.settings.json``
-Values that point ``func start`` at both; Ctrl-C stops both.
+Values that point ``func start`` at both; Ctrl-C stops both. ``make dev SHARDS=2`` (i.e.
+``--shards 2``) also serves vaults ``shard1``, ``shard2`` on ports 8445, 8446, ... and
+prints ``AZURE_KEY_VAULT_SHARDS`` for them.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import signal
 import socket
 import sys
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 
 from tools.services import REPO_ROOT, Azurite, KeyVaultEmulator, ServiceStartError
 
 LOCAL = REPO_ROOT / ".local"
 TABLE_PORT, VAULT_PORT, CONTROL_PORT = 10002, 8443, 8444
+FIRST_SHARD_PORT = 8445
+MAX_SHARDS = 16
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """``--shards N``: extra emulated vaults beside the default one."""
+    p = argparse.ArgumentParser(prog="python -m tools.devservices")
+    p.add_argument(
+        "--shards", type=int, default=0,
+        help=f"extra vaults shard1..shardN on ports {FIRST_SHARD_PORT}+ (0-{MAX_SHARDS})",
+    )
+    args = p.parse_args(argv)
+    if not 0 <= args.shards <= MAX_SHARDS:
+        p.error(f"--shards must be between 0 and {MAX_SHARDS}")
+    return args
+
+
+def shard_names(count: int) -> tuple[str, ...]:
+    """``shard1`` .. ``shard{count}``."""
+    return tuple(f"shard{i}" for i in range(1, count + 1))
 
 
 def busy_ports(*ports: int) -> list[int]:
@@ -33,9 +57,33 @@ def busy_ports(*ports: int) -> list[int]:
     return busy
 
 
-def main(table_port: int = TABLE_PORT, vault_port: int = VAULT_PORT,
-         control_port: int = CONTROL_PORT, local: Path = LOCAL) -> int:
-    busy = busy_ports(table_port, vault_port, control_port)
+def settings_values(azurite: Azurite, vault: KeyVaultEmulator) -> dict[str, str]:
+    """The ``local.settings.json`` Values for these services (shards when there are any)."""
+    values = {
+        "AzureWebJobsStorage": "UseDevelopmentStorage=true",
+        "FUNCTIONS_WORKER_RUNTIME": "python",
+        "AZURE_FUNCTIONS_ENVIRONMENT": "Development",
+        "CONFIG_STORAGE_CONNECTION": azurite.connection_string,
+        "CONFIG_TABLE_NAME": "Config",
+        "AZURE_KEY_VAULT_URL": vault.url,
+        "AZURE_KEY_VAULT_CA_FILE": vault.ca_file,
+        # the admin routes need a caller: trust X-MS-CLIENT-PRINCIPAL (Development only)
+        "ORGCONFIG_TRUST_DEV_PRINCIPAL": "true",
+    }
+    shards = {name: url for name, url in vault.urls.items() if name != vault.vaults[0]}
+    if shards:
+        values["AZURE_KEY_VAULT_SHARDS"] = json.dumps(shards)
+        values["AZURE_KEY_VAULT_ORG_VAULTS"] = json.dumps({})
+    return values
+
+
+def main(argv: Sequence[str] | None = None, *, table_port: int = TABLE_PORT,
+         vault_port: int = VAULT_PORT, control_port: int = CONTROL_PORT,
+         first_shard_port: int = FIRST_SHARD_PORT, local: Path = LOCAL) -> int:
+    args = parse_args(argv)
+    shards = shard_names(args.shards)
+    shard_ports = [first_shard_port + i for i in range(len(shards))]
+    busy = busy_ports(table_port, vault_port, control_port, *shard_ports)
     if busy:
         # Checked before anything starts: a second `make dev` fails at once, not after a
         # service's start timeout.
@@ -50,27 +98,27 @@ def main(table_port: int = TABLE_PORT, vault_port: int = VAULT_PORT,
         return 1
     try:
         vault = KeyVaultEmulator(
-            state=local / "kv", port=vault_port, control_port=control_port, in_memory=False
+            state=local / "kv", port=vault_port, control_port=control_port, in_memory=False,
+            vaults=("default", *shards), vault_ports=dict(zip(shards, shard_ports, strict=True)),
         ).start()
     except ServiceStartError as exc:
         azurite.stop()
-        print(f"Key Vault emulator did not start on port {vault_port}: {exc}")
+        print(f"Key Vault emulator did not start on ports {vault_port}+: {exc}")
         return 1
-    values = {
-        "AzureWebJobsStorage": "UseDevelopmentStorage=true",
-        "FUNCTIONS_WORKER_RUNTIME": "python",
-        "AZURE_FUNCTIONS_ENVIRONMENT": "Development",
-        "CONFIG_STORAGE_CONNECTION": azurite.connection_string,
-        "CONFIG_TABLE_NAME": "Config",
-        "AZURE_KEY_VAULT_URL": vault.url,
-        "AZURE_KEY_VAULT_CA_FILE": vault.ca_file,
-        # the admin routes need a caller: trust X-MS-CLIENT-PRINCIPAL (Development only)
-        "ORGCONFIG_TRUST_DEV_PRINCIPAL": "true",
-    }
+    values = settings_values(azurite, vault)
     print(f"Azurite tables on {azurite.endpoint} (data in {local / 'azurite'})")
     print(f"Key Vault emulator on {vault.url} (state in {local / 'kv'})")
+    for name in vault.vaults[1:]:
+        print(f"  vault {name} on {vault.urls[name]}")
     print("\nPut these Values in local.settings.json for `func start`:")
     print(json.dumps({"IsEncrypted": False, "Values": values}, indent=2))
+    if len(vault.vaults) > 1:
+        print(
+            'Map orgs to the shards with AZURE_KEY_VAULT_ORG_VAULTS, e.g. {"acme": "shard1"}; '
+            "unmapped orgs and GLOBAL stay in AZURE_KEY_VAULT_URL."
+        )
+    env = " ".join(f"{k}={v}" for k, v in vault.dropin_env().items())
+    print(f"\nUnmodified SDK code (e.g. Microsoft's samples) runs against it with: {env}")
     print("\nCtrl-C stops both.", flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

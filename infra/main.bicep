@@ -53,8 +53,8 @@ param authClientId string = ''
 @description('Object id of a user or group that gets the PlatformAdmin app role (azd passes the signed-in user); empty: grant it later.')
 param platformAdminPrincipalId string = ''
 
-@description('Org ids whose members get an app role org:{org} (may run that org\'s workflows).')
-param memberOrgs array = []
+@description('Comma-separated org ids that get an app role org:{org} (its members may run that org\'s workflows), e.g. "acme,contoso".')
+param memberOrgs string = ''
 
 @minValue(40)
 @maxValue(1000)
@@ -161,7 +161,7 @@ module entra 'app/entra.bicep' = if (createAppRegistration) {
     redirectUri: 'https://${appName}.azurewebsites.net/.auth/login/aad/callback'
     identityPrincipalId: identity.outputs.principalId
     platformAdminPrincipalId: platformAdminPrincipalId
-    memberOrgs: memberOrgs
+    memberOrgs: empty(memberOrgs) ? [] : split(replace(memberOrgs, ' ', ''), ',')
   }
 }
 

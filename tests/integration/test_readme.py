@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -67,3 +68,26 @@ def test_every_repository_path_the_readme_names_exists() -> None:
               "requirements-infra.txt"} & set(re.findall(r"[\w.-]+", README))
     missing = sorted(p for p in named if not (REPO_ROOT / p).exists())
     assert not missing
+
+
+def test_the_demo_output_shown_is_what_make_demo_prints() -> None:
+    shown = section("The two commands")
+    block = shown[shown.index("### What `make demo` prints"):]
+    [lines] = re.findall(r"```\n(.*?)```", block, re.S)
+    run = subprocess.run([sys.executable, "-m", "tools.demo"], cwd=REPO_ROOT,
+                         capture_output=True, text=True, timeout=120, check=True)
+    printed = iter(normalized(out) for out in run.stdout.splitlines())
+    for line in filter(None, lines.splitlines()):  # abridged: a subsequence of the output
+        assert any(out == normalized(line) for out in printed), line
+
+
+def normalized(line: str) -> str:
+    """The first pass's GETs and listing answers vary with when the background listing
+    completes (the README says so); keep their sum."""
+    counts = re.search(r"vault GETs (\d+) \(of which not-found \d+\).*which answered (\d+) ",
+                       line)
+    if counts is None:
+        return line
+    lookups = int(counts.group(1)) + int(counts.group(2))
+    line = re.sub(r"vault GETs \d+ \(of which not-found \d+\)", "vault GETs _", line)
+    return re.sub(r"which answered \d+ ", f"which answered _ (lookups {lookups}) ", line)

@@ -281,3 +281,11 @@ def test_an_absolute_ca_file_is_kept() -> None:
     s = Settings.from_env({"AZURE_KEY_VAULT_URL": "https://127.0.0.1:8443",
                            "AZURE_KEY_VAULT_CA_FILE": "/etc/ssl/ca.pem"})
     assert s.key_vault_ca_file == "/etc/ssl/ca.pem"
+
+
+def test_the_example_ca_path_is_where_make_dev_writes_the_certificate() -> None:
+    from tools.devservices import LOCAL
+    from tools.keyvault_emulator.certs import CERT_FILE
+
+    values = json.loads((APP_ROOT / "local.settings.json.example").read_text())["Values"]
+    assert Settings.from_env(values).key_vault_ca_file == str(LOCAL / "kv" / CERT_FILE)

@@ -57,18 +57,21 @@ def test_funcignore_follows_gitignore_semantics(tmp_path: Path) -> None:
         "shared/api/static/admin.css", "workflows/registry.py"}
 
 
-def test_the_app_registers_every_function_from_the_package_alone(tmp_path: Path) -> None:
-    with zipfile.ZipFile(io.BytesIO(build_zip())) as archive:
-        archive.extractall(tmp_path)
+def registered_functions(app_folder: Path) -> list[str]:
+    """The function names the app registers when imported from ``app_folder`` alone (a
+    fresh interpreter: the Functions app may be indexed only once per process)."""
     list_functions = ("import json, function_app; "
                       "print(json.dumps(sorted(f.get_function_name() "
                       "for f in function_app.app.get_functions())))")
-    # cwd is the unpacked package: the repository (tests, tools, bench) is not importable.
-    out = subprocess.run([sys.executable, "-c", list_functions], cwd=tmp_path, check=True,
+    out = subprocess.run([sys.executable, "-c", list_functions], cwd=app_folder, check=True,
                          capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"}).stdout
-    from_package = json.loads(out)
+    return list(json.loads(out))
 
-    import function_app
 
-    assert from_package == sorted(f.get_function_name() for f in function_app.app.get_functions())
+def test_the_app_registers_every_function_from_the_package_alone(tmp_path: Path) -> None:
+    with zipfile.ZipFile(io.BytesIO(build_zip())) as archive:
+        archive.extractall(tmp_path)
+    # cwd is the unpacked package: the repository (tests, tools, bench) is not importable.
+    from_package = registered_functions(tmp_path)
+    assert from_package == registered_functions(ROOT)
     assert "keyvault_events" in from_package and len(from_package) > 10

@@ -4,8 +4,11 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP_STAMP := $(VENV)/.installed
 NPM_STAMP := node_modules/.installed
+# checkov and azure-functions-doctor get their own venv: their pins clash with the app's.
+INFRA_VENV := .venv-checkov
+INFRA_STAMP := $(INFRA_VENV)/.installed
 
-.PHONY: install test lint typecheck pytest demo dev serve bench fuzz clean
+.PHONY: install test lint typecheck pytest demo dev serve bench fuzz clean checkov doctor chromium
 
 install: $(PIP_STAMP) $(NPM_STAMP)
 
@@ -14,9 +17,28 @@ $(PIP_STAMP): requirements.txt requirements-dev.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
+$(INFRA_STAMP): requirements-infra.txt
+	test -x $(INFRA_VENV)/bin/python || $(PYTHON) -m venv $(INFRA_VENV)
+	$(INFRA_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-infra.txt
+	touch $@
+
 $(NPM_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
+
+# The browser tests drive Debian's chromium (Playwright's own download cannot work here).
+# As root (CI) it is installed when missing; otherwise make stops with the command to run.
+CHROMIUM ?= /usr/bin/chromium
+chromium:
+	@if [ ! -x "$(CHROMIUM)" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update && apt-get install -y chromium; \
+	  else \
+	    echo "Chromium is missing (the browser tests need it): run" >&2; \
+	    echo "  sudo apt-get update && sudo apt-get install -y chromium" >&2; \
+	    exit 1; \
+	  fi; \
+	fi
 
 lint: $(PIP_STAMP)
 	$(VENV)/bin/ruff check .
@@ -25,9 +47,17 @@ typecheck: $(PIP_STAMP)
 	$(VENV)/bin/mypy
 
 pytest: install
-	$(PY) -m pytest $(PYTEST_ARGS)
+	ORGCONFIG_CHROMIUM=$(CHROMIUM) $(PY) -m pytest $(PYTEST_ARGS)
 
-test: install lint typecheck pytest
+# checkov over infra/ (Bicep): zero failed checks, skips only inline with their reason.
+checkov: $(PIP_STAMP) $(INFRA_STAMP)
+	$(PY) -m tools.checkov_gate
+
+# azure-functions-doctor over the project (informational: see README "Deploy to Azure").
+doctor: $(INFRA_STAMP)
+	$(INFRA_VENV)/bin/azure-functions-doctor doctor --path . --profile full
+
+test: install chromium lint typecheck checkov pytest
 
 demo: install
 	$(PY) -m tools.demo
@@ -57,4 +87,4 @@ bench: install
 	$(PY) -m bench $(if $(QUICK),--quick,)
 
 clean:
-	rm -rf $(VENV) node_modules .local .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(INFRA_VENV) node_modules .local .mypy_cache .ruff_cache .pytest_cache

@@ -10,7 +10,11 @@ Wiring (once per vault)::
       --endpoint $(az functionapp function show -g RG -n APP \\
                     --function-name keyvault_events --query id -o tsv) \\
       --included-event-types Microsoft.KeyVault.SecretNewVersionCreated \\
-                             Microsoft.KeyVault.SecretExpired
+                             Microsoft.KeyVault.SecretExpired \\
+                             Microsoft.KeyVault.SecretNearExpiry
+
+(``azd up`` creates this subscription: infra/app/events.bicep.) A secret about to expire
+changes no value, so it records no change; it is logged as a warning to rotate it.
 """
 
 from __future__ import annotations
@@ -30,6 +34,8 @@ HANDLED = {
     "Microsoft.KeyVault.SecretNewVersionCreated",
     "Microsoft.KeyVault.SecretExpired",
 }
+#: Logged for the operator (rotate the secret); no value changed, so no change is recorded.
+NEAR_EXPIRY = "Microsoft.KeyVault.SecretNearExpiry"
 
 bp = func.Blueprint()
 
@@ -39,9 +45,14 @@ async def handle_keyvault_event(
 ) -> str | None:
     """Bump the change sentinel for a secret event of our vault; returns the scoped name
     handled, or None when the event is ignored (another type, vault or naming scheme)."""
+    data = data if isinstance(data, dict) else {}
+    if event_type == NEAR_EXPIRY:
+        name = str(data.get("ObjectName") or subject or "")[:130]
+        log.warning("Key Vault secret %s expires at %s: rotate it (PUT secrets/{scope}/{name})",
+                    name, data.get("EXP", "an unknown time"))
+        return None
     if event_type not in HANDLED:
         return None
-    data = data if isinstance(data, dict) else {}
     vault_url = resolver.settings.key_vault_url
     vault_name = str(data.get("VaultName") or "")
     if vault_url and vault_name:

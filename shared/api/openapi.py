@@ -157,6 +157,13 @@ def _workflow_operation(
     return operation
 
 
+def _success_content(e: Endpoint, refs: dict[Any, Any]) -> dict[str, Any]:
+    if e.produces != (_JSON,):
+        return {media: {"schema": {"type": "string"}} for media in e.produces}
+    schema = refs[(e.response, "serialization")] if e.response is not None else {"type": "object"}
+    return {_JSON: {"schema": schema}}
+
+
 def _error_statuses(e: Endpoint) -> set[int]:
     statuses = set(e.errors) | {500}
     if e.route_params or e.body is not None or any(p.where != "path" for p in e.params):
@@ -175,12 +182,12 @@ def _responses(e: Endpoint, refs: dict[Any, Any]) -> dict[str, Any]:
     links = LINKS.get(e.name, {})
     for status in (e.status, *e.also):
         answer: dict[str, Any] = {"description": HTTPStatus(status).phrase}
-        if status != 204:
-            schema = (refs[(e.response, "serialization")] if e.response is not None
-                      else {"type": "object"})
-            answer["content"] = {_JSON: {"schema": schema}}
+        if 300 <= status < 400:
+            answer["headers"] = {"Location": {"schema": {"type": "string"}}}
+        elif status != 204:
+            answer["content"] = _success_content(e, refs)
         if e.name in SUCCESS_HEADERS:
-            answer["headers"] = SUCCESS_HEADERS[e.name]
+            answer["headers"] = {**answer.get("headers", {}), **SUCCESS_HEADERS[e.name]}
         if str(status) in links:
             answer["links"] = links[str(status)]
         responses[str(status)] = answer

@@ -48,11 +48,13 @@ _ROUTE_PARAM = re.compile(r"{(\w+)}")
 
 @dataclass
 class Reply:
-    """A successful answer: a model (or plain dict), a status and extra headers."""
+    """A successful answer: a model (or plain dict), a status and extra headers; or raw
+    ``bytes`` of ``media_type`` (the admin page and its assets)."""
 
-    body: BaseModel | dict[str, Any] | None
+    body: BaseModel | dict[str, Any] | bytes | None
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
+    media_type: str = "application/json"
 
 
 @dataclass
@@ -65,6 +67,7 @@ class Call(Generic[B]):
     query: Mapping[str, str] = field(default_factory=dict)
     headers: Mapping[str, str] = field(default_factory=dict)
     resolver_factory: Callable[[], ConfigResolver] = get_resolver
+    url: str = ""
 
     @cached_property
     def resolver(self) -> ConfigResolver:
@@ -113,6 +116,8 @@ class Endpoint:
     also: tuple[int, ...] = ()
     params: tuple[Param, ...] = ()
     errors: tuple[int, ...] = ()
+    #: media types of the success body (the admin page answers HTML, scripts, CSS)
+    produces: tuple[str, ...] = ("application/json",)
 
     @property
     def route_params(self) -> list[str]:
@@ -146,6 +151,7 @@ class RouteTable:
         also: tuple[int, ...] = (),
         params: tuple[Param, ...] = (),
         errors: tuple[int, ...] = (),
+        produces: tuple[str, ...] = ("application/json",),
     ) -> Callable[[Handler], Handler]:
         """Declare ``handler`` as the endpoint ``method route``."""
 
@@ -154,7 +160,7 @@ class RouteTable:
                 name=name, method=method, route=route, handler=handler, access=access,
                 summary=summary, tag=self.tag, body=body, body_optional=body_optional,
                 response=response, status=status, also=also, params=params,
-                errors=(*errors, *_browser_safety_errors(method, body)),
+                errors=(*errors, *_browser_safety_errors(method, body)), produces=produces,
             ))
             return handler
 
@@ -218,7 +224,8 @@ async def _answer(endpoint: Endpoint, req: func.HttpRequest) -> Reply:
     body = None
     if endpoint.body is not None:
         body = parse_body(req.get_body(), endpoint.body, optional=endpoint.body_optional)
-    call: Call[Any] = Call(principal, route, body, dict(req.params or {}), req.headers)
+    call: Call[Any] = Call(principal, route, body, dict(req.params or {}), req.headers,
+                           url=req.url)
     result = await endpoint.handler(call)
     return result if isinstance(result, Reply) else Reply(result, endpoint.status)
 
@@ -262,12 +269,14 @@ _SECURITY_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nos
 
 def _http(reply: Reply) -> func.HttpResponse:
     if reply.body is None:
-        text = None
+        text: str | bytes | None = None
+    elif isinstance(reply.body, bytes):
+        text = reply.body
     elif isinstance(reply.body, BaseModel):
         text = reply.body.model_dump_json()
     else:
         text = json.dumps(reply.body)
     return func.HttpResponse(
         text, status_code=reply.status, headers={**_SECURITY_HEADERS, **reply.headers},
-        mimetype="application/json", charset="utf-8",
+        mimetype=reply.media_type, charset="utf-8",
     )

@@ -100,14 +100,23 @@ def test_schemathesis_loads_every_operation_and_link(document: dict[str, Any]) -
 def test_every_status_has_a_body_schema_or_is_204(document: dict[str, Any]) -> None:
     for path, method, op in operations(document):
         for status, answer in op["responses"].items():
-            if status == "204":
+            if status in ("204", "308"):
                 assert "content" not in answer, (path, method)
             else:
-                assert "schema" in answer["content"]["application/json"], (path, method, status)
+                assert all("schema" in media for media in answer["content"].values()), (
+                    path, method, status)
             if int(status) >= 400 and (op["operationId"], status) != ("health_keyvault", "503"):
                 assert answer["content"]["application/json"]["schema"] == {
                     "$ref": "#/components/schemas/ErrorBody"}, (path, method, status)
         assert "500" in op["responses"], (path, method)
+
+
+def test_the_admin_page_documents_its_media_types(document: dict[str, Any]) -> None:
+    page = document["paths"]["/admin"]["get"]["responses"]
+    asset = document["paths"]["/admin/assets/{name}"]["get"]["responses"]
+    assert set(page["200"]["content"]) == {"text/html"}
+    assert set(asset["200"]["content"]) == {"text/javascript", "text/css"}
+    assert "Location" in page["308"]["headers"]
 
 
 def test_error_bodies_require_error_and_message(document: dict[str, Any]) -> None:

@@ -91,7 +91,8 @@ class Ledger:
             self.table[(body["scope"], body["key"])] = (body["value"], body["type"])
         elif (method, path) == ("POST", "/secrets"):
             self.active[body["vault_name"].lower()] = 1
-        elif (method, path) == ("PUT", "/secrets/{scope}/{name}"):
+        elif (method, path) in (("PUT", "/secrets/{scope}/{name}"),
+                                ("POST", "/secrets/{scope}/{name}/rollback")):
             self.active[body["vault_name"].lower()] += 1
         elif (method, path) == ("DELETE", "/secrets/{scope}/{name}"):
             name = body["vault_name"].lower()

@@ -149,7 +149,8 @@ def test_path_parameters_carry_the_naming_rules(document: dict[str, Any]) -> Non
     for path, method, op in operations(document):
         for parameter in op["parameters"]:
             if parameter["in"] == "path":
-                assert "pattern" in parameter["schema"], (path, method, parameter["name"])
+                assert {"pattern", "enum"} & set(parameter["schema"]), (path, method,
+                                                                   parameter["name"])
 
 
 def test_links_describe_the_secret_and_etag_sequences(document: dict[str, Any]) -> None:

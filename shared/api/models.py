@@ -7,11 +7,13 @@ A secret value arrives as ``SecretStr`` (never in a repr or a log) and leaves on
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     JsonValue,
@@ -24,6 +26,28 @@ from shared.api.params import SCOPE_SCHEMA, SECRET_NAME_SCHEMA
 from shared.errors import ConfigError
 from shared.health import Failure, Status
 from shared.values import MAX_VALUE_CHARS, ConfigEntry, ValueType, parse_value
+
+_RFC3339 = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})"
+)
+
+
+def _rfc3339(value: object) -> object:
+    """An RFC 3339 date-time string with its offset, as the schema says; pydantic alone
+    would also take a number (seconds since 1970) or a date-time without a time zone."""
+    if value is None:
+        return value
+    if not isinstance(value, str) or not _RFC3339.fullmatch(value):
+        raise ValueError("must be an RFC 3339 date-time with an offset, e.g. "
+                         "2031-01-02T00:00:00Z")
+    try:
+        return datetime.fromisoformat(value.upper())
+    except ValueError:  # e.g. month 13
+        raise ValueError("is not a valid date-time") from None
+
+
+#: A date-time a request sends: RFC 3339 text with an offset (``2031-01-02T00:00:00Z``).
+DateTimeText = Annotated[datetime, BeforeValidator(_rfc3339)]
 
 #: Key Vault accepts secret values up to 25 KiB.
 MAX_SECRET_CHARS = 25 * 1024
@@ -188,7 +212,7 @@ class SecretCreate(Request):
     scope: str = Field(json_schema_extra=SCOPE_SCHEMA)
     name: str = Field(json_schema_extra=SECRET_NAME_SCHEMA)
     value: SecretValue
-    expires_on: datetime | None = Field(default=None, description="optional expiry (Key "
+    expires_on: DateTimeText | None = Field(default=None, description="optional expiry (Key "
                                         "Vault's `exp`; reads keep working after it)")
 
 
@@ -196,7 +220,7 @@ class SecretUpdate(Request):
     """PUT secrets/{scope}/{name}: the value of a new version."""
 
     value: SecretValue
-    expires_on: datetime | None = Field(default=None, description="optional expiry of the "
+    expires_on: DateTimeText | None = Field(default=None, description="optional expiry of the "
                                         "new version")
 
 

@@ -138,3 +138,16 @@ async def test_deleted_secrets_of_the_org_and_global_are_listed_for_recovery(
 async def test_deleted_needs_a_scope(api: Api) -> None:
     response = await api.call("secrets_deleted")
     assert (response.status, response.error) == (400, "scope_required")
+
+
+@pytest.mark.parametrize("expires_on", [0, 1_900_000_000, "0", "2031-01-02", "2031-01-02T00:00:00",
+                                        "2031-01-02 00:00:00Z", "2031-13-02T00:00:00Z"])
+async def test_an_expiry_that_is_not_rfc_3339_with_an_offset_is_400(
+    api: Api, expires_on: object
+) -> None:
+    created = await api.call("secrets_create", json_body={
+        "scope": "acme", "name": "n", "value": "Zx-expiry", "expires_on": expires_on})
+    updated = await api.call("secrets_update", route={"scope": "acme", "name": "n"},
+                             json_body={"value": "Zx-expiry", "expires_on": expires_on})
+    assert (created.status, created.error) == (400, "invalid_request")
+    assert (updated.status, updated.error) == (400, "invalid_request")

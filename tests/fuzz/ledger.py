@@ -24,6 +24,10 @@ from shared.naming import canonical_scope
 MIN_TRACKED_CHARS = 10
 MIN_DISTINCT_CHARS = 5
 _SECRET_WRITES = {("POST", "/secrets"), ("PUT", "/secrets/{scope}/{name}")}
+#: The writes whose responses say what they stored (besides the config delete's 204).
+_WRITES = {("PUT", "/orgs/{org}/config/{key}"), *_SECRET_WRITES,
+           ("DELETE", "/secrets/{scope}/{name}"), ("POST", "/secrets/{scope}/{name}/recover"),
+           ("POST", "/secrets/{scope}/{name}/rollback")}
 
 
 def distinctive(value: str) -> bool:
@@ -80,11 +84,13 @@ class Ledger:
         """Note what an accepted write made (a rejected one must have made nothing)."""
         method, path, status = case.method.upper(), case.operation.path, response.status_code
         self.statuses[(f"{method} {path}", status)] += 1
-        if status >= 300:
+        if status >= 300 or method == "GET":
             return
         if (method, path) == ("DELETE", "/orgs/{org}/config/{key}"):  # 204, no body
             params = case.path_parameters
             self.table.pop((canonical_scope(params["org"]), params["key"]), None)
+            return
+        if (method, path) not in _WRITES:
             return
         body = _json(response)
         if (method, path) == ("PUT", "/orgs/{org}/config/{key}"):

@@ -6,9 +6,9 @@ first use, inside the worker's event loop, never here.
 
 import azure.functions as func
 
-from shared import events
+from shared import events, reconcile_timer
 from shared.api import blueprints
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
-for blueprint in (*blueprints(), events.bp):
+for blueprint in (*blueprints(), events.bp, reconcile_timer.bp):
     app.register_functions(blueprint)

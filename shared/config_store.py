@@ -29,11 +29,13 @@ from azure.core.exceptions import (
 from azure.data.tables import TableEntity, UpdateMode
 from azure.data.tables.aio import TableClient
 
+from shared import catalog
 from shared.breaker import CircuitBreaker
 from shared.cache import ExpiringCache, Lookup, StaleReporter
+from shared.catalog import CatalogMarker, CatalogRecord
 from shared.errors import BackendUnavailableError, ConcurrencyError
 from shared.metrics import Metrics
-from shared.naming import canonical_scope, validate_config_key
+from shared.naming import GLOBAL, canonical_scope, validate_config_key
 from shared.settings import Settings
 from shared.values import ConfigEntry, ValueType
 
@@ -42,15 +44,21 @@ T = TypeVar("T")
 
 MAX_BATCH = 100
 BACKEND = "Table Storage"
-_SELECT = ["PartitionKey", "RowKey", "Value", "Type", "Description", "UpdatedAt", "UpdatedBy"]
+_SELECT = ["PartitionKey", "RowKey", "Value", "Type", "Description", "UpdatedAt", "UpdatedBy",
+           *catalog.SELECT]
 
 
 @dataclass(frozen=True)
 class ConfigSnapshot:
-    """Every entry of one partition at one moment."""
+    """Every entry of one partition at one moment, and the partition's catalog rows
+    (:mod:`shared.catalog`): ``secrets`` by lower-cased name, ``marker`` in GLOBAL."""
 
     scope: str
     entries: Mapping[str, ConfigEntry] = field(default_factory=dict)
+    secrets: Mapping[str, CatalogRecord] = field(default_factory=dict)
+    marker: CatalogMarker | None = None
+    #: order in which this process started the snapshot's query (see catalog_presence)
+    seq: int = 0
 
     def get(self, key: str) -> ConfigEntry | None:
         return self.entries.get(key)
@@ -132,6 +140,10 @@ class ConfigStore:
             "table", BACKEND, metrics,
             threshold=settings.breaker_threshold, cooldown=settings.breaker_cooldown,
         )
+        self._seq = 0
+        self._catalog_on = False
+        self._seen_without_catalog = False
+        self._catalog_since = 0
 
     # -- client -------------------------------------------------------------------------
     @property
@@ -188,17 +200,26 @@ class ConfigStore:
         scope = canonical_scope(scope)
 
         async def query() -> ConfigSnapshot:
+            self._seq += 1
+            seq = self._seq
             entries: dict[str, ConfigEntry] = {}
+            secrets: dict[str, CatalogRecord] = {}
+            marker: CatalogMarker | None = None
             pager = self.client.query_entities(
                 "PartitionKey eq @pk", parameters={"pk": scope}, select=_SELECT
             )
             try:
                 async for entity in pager:
-                    entry = entry_from_entity(entity)
-                    entries[entry.key] = entry
+                    if not catalog.is_catalog_row(str(entity["RowKey"])):
+                        entry = entry_from_entity(entity)
+                        entries[entry.key] = entry
+                    elif (record := catalog.record_from_entity(entity)) is not None:
+                        secrets[record.name.lower()] = record
+                    else:
+                        marker = catalog.marker_from_entity(entity) or marker
             except ResourceNotFoundError:
                 log.warning("table %s does not exist yet: no entries", self.settings.table_name)
-            return ConfigSnapshot(scope, entries)
+            return ConfigSnapshot(scope, entries, secrets, marker, seq)
 
         self.metrics.incr("table.queries")
         return await self.call(f"a query of partition {scope}", query)
@@ -207,13 +228,47 @@ class ConfigStore:
         """The cached snapshot of a partition, loaded on a miss (single-flight)."""
 
         async def load() -> tuple[ConfigSnapshot, float]:
-            return await self.read_partition(scope), self.settings.config_cache_ttl
+            snapshot = await self.read_partition(scope)
+            if snapshot.scope == GLOBAL:
+                self._note_catalog(snapshot)
+            return snapshot, self.settings.config_cache_ttl
 
         lookup = await self.snapshots.get(scope, load)
         self.metrics.incr("config.cache_hit" if lookup.hit else "config.cache_miss")
         if lookup.stale:
             self.metrics.incr("config.stale_served")
         return lookup
+
+    # -- the secret catalog -------------------------------------------------------------
+    def _note_catalog(self, glob: ConfigSnapshot) -> None:
+        """Follow the catalog marker in GLOBAL. When it first appears after this process
+        saw GLOBAL without it, org snapshots loaded before may predate their catalog rows:
+        they are dropped, and any still loading is not trusted (``_catalog_since``)."""
+        if glob.marker is None:
+            self._catalog_on = False
+            self._seen_without_catalog = True
+            return
+        if not self._catalog_on and self._seen_without_catalog:
+            self._catalog_since = glob.seq
+            self.snapshots.invalidate_where(lambda scope: scope != GLOBAL)
+        self._catalog_on = True
+
+    def catalog_presence(self, scope: str, name: str) -> bool | None:
+        """Whether the catalog lists secret ``name`` in ``scope``, from the cached snapshots
+        (no request): None when the catalog cannot tell (no reconcile yet, or that scope's
+        snapshot is not cached or predates the catalog)."""
+        glob = self.snapshots.peek(GLOBAL)
+        if glob is None or glob.value.marker is None or not self._catalog_on:
+            return None
+        own = glob if scope == GLOBAL else self.snapshots.peek(scope)
+        if own is None or own.value.seq < self._catalog_since:
+            return None
+        return name.lower() in own.value.secrets
+
+    def catalog_record(self, scope: str, name: str) -> CatalogRecord | None:
+        """The cached catalog record of a secret, if any (for ``explain``)."""
+        cached = self.snapshots.peek(scope)
+        return None if cached is None else cached.value.secrets.get(name.lower())
 
     async def get_entry(self, scope: str, key: str) -> ConfigEntry | None:
         """Point-read one entry with its ETag (no cache): for writers and the admin API."""

@@ -1,5 +1,6 @@
-"""Key Vault → Event Grid → sentinel: secrets rotated directly in the vault reach every
-instance within ``COHERENCE_CHECK_SECONDS``, not only after the secret TTL.
+"""Key Vault → Event Grid → catalog and sentinel: secrets created, rotated or expiring
+directly in the vault reach the secret catalog and every instance within
+``COHERENCE_CHECK_SECONDS``, not only at the next reconcile or after the secret TTL.
 
 Wiring (once per vault)::
 
@@ -10,7 +11,13 @@ Wiring (once per vault)::
       --endpoint $(az functionapp function show -g RG -n APP \\
                     --function-name keyvault_events --query id -o tsv) \\
       --included-event-types Microsoft.KeyVault.SecretNewVersionCreated \\
+                             Microsoft.KeyVault.SecretNearExpiry \\
                              Microsoft.KeyVault.SecretExpired
+
+Only events of a vault this app is configured for (``AZURE_KEY_VAULT_URL``) are
+accepted; any other event, including one that names no vault, is refused, logged and
+counted (``events.refused``). An accepted event is a hint, never trusted for content:
+the secret's metadata is read from the vault before the catalog row is written.
 """
 
 from __future__ import annotations
@@ -21,43 +28,76 @@ from urllib.parse import urlsplit
 
 import azure.functions as func
 
+from shared.catalog_sync import SecretCatalog
+from shared.errors import ConfigError
 from shared.naming import split_keyvault_name
 from shared.resolver import ConfigResolver, get_resolver
 
 log = logging.getLogger("orgconfig.events")
 
-HANDLED = {
-    "Microsoft.KeyVault.SecretNewVersionCreated",
-    "Microsoft.KeyVault.SecretExpired",
-}
+NEW_VERSION = "Microsoft.KeyVault.SecretNewVersionCreated"
+NEAR_EXPIRY = "Microsoft.KeyVault.SecretNearExpiry"
+EXPIRED = "Microsoft.KeyVault.SecretExpired"
+HANDLED = {NEW_VERSION, NEAR_EXPIRY, EXPIRED}
 
 bp = func.Blueprint()
+
+
+def configured_vaults(vault_url: str | None) -> set[str]:
+    """The vault names (first label of the vault host, lower-case) this app uses."""
+    host = (urlsplit(vault_url).hostname or "") if vault_url else ""
+    return {host.split(".")[0].lower()} if host else set()
+
+
+def _refuse(resolver: ConfigResolver, why: str, *args: object) -> None:
+    resolver.metrics.incr("events.refused")
+    log.warning("refusing Key Vault event: " + why, *args)
 
 
 async def handle_keyvault_event(
     resolver: ConfigResolver, event_type: str, subject: str | None, data: Any
 ) -> str | None:
-    """Bump the change sentinel for a secret event of our vault; returns the scoped name
-    handled, or None when the event is ignored (another type, vault or naming scheme)."""
+    """Update the catalog from the vault and bump the change sentinel for a secret event
+    of our vault; returns the scoped name handled, or None when the event is ignored
+    (another type, or a name outside orgconfig's scheme) or refused (no vault, or not
+    ours)."""
     if event_type not in HANDLED:
         return None
     data = data if isinstance(data, dict) else {}
-    vault_url = resolver.settings.key_vault_url
-    vault_name = str(data.get("VaultName") or "")
-    if vault_url and vault_name:
-        ours = (urlsplit(vault_url).hostname or "").split(".")[0].lower()
-        if vault_name.lower() != ours:
-            log.warning("ignoring Key Vault event of vault %r (ours: %r)", vault_name, ours)
-            return None
+    vault_name = str(data.get("VaultName") or "").lower()
+    ours = configured_vaults(resolver.settings.key_vault_url)
+    if not vault_name:
+        _refuse(resolver, "%s names no vault", event_type)
+        return None
+    if vault_name not in ours:
+        _refuse(resolver, "%s of vault %r, which this app is not configured for",
+                event_type, vault_name[:64])
+        return None
     name = str(data.get("ObjectName") or subject or "")
     parsed = split_keyvault_name(name)
     if parsed is None:
         log.info("ignoring Key Vault event for %r: not an orgconfig secret name", name[:130])
         return None
     scope, secret = parsed
+    kind = event_type.rsplit(".", 1)[-1]
+    resolver.metrics.incr(f"events.{kind}")
+    try:
+        record = await SecretCatalog(resolver).refresh(scope, secret)
+    except ConfigError as exc:
+        # the sentinel still tells instances; the next event or reconcile fixes the row
+        resolver.metrics.incr("catalog.write_failed")
+        log.warning("catalog not updated for %s--%s after %s (%s)", scope, secret, kind,
+                    exc.__class__.__name__)
+        record = None
     await resolver.notify_change(scope, secret=secret)
-    log.info("Key Vault %s for %s--%s: change recorded", event_type.rsplit(".", 1)[-1],
-             scope, secret)
+    if event_type in (NEAR_EXPIRY, EXPIRED):
+        when = record.expires_on.isoformat(timespec="seconds") \
+            if record is not None and record.expires_on else "unknown"
+        log.warning("Key Vault reports secret %s--%s %s (expires %s): set a new version",
+                    scope, secret, "expired" if event_type == EXPIRED else "near expiry", when,
+                    extra={"custom_dimensions": {"event": kind, "secret": f"{scope}--{secret}"}})
+    else:
+        log.info("Key Vault %s for %s--%s: catalog and sentinel updated", kind, scope, secret)
     return f"{scope}--{secret}"
 
 
@@ -65,3 +105,4 @@ async def handle_keyvault_event(
 @bp.event_grid_trigger(arg_name="event")
 async def keyvault_events(event: func.EventGridEvent) -> None:
     await handle_keyvault_event(get_resolver(), event.event_type, event.subject, event.get_json())
+

@@ -142,7 +142,7 @@ class ConfigStore:
         )
         self._seq = 0
         self._catalog_on = False
-        self._seen_without_catalog = False
+        self._last_without_catalog = 0
         self._catalog_since = 0
 
     # -- client -------------------------------------------------------------------------
@@ -241,16 +241,22 @@ class ConfigStore:
 
     # -- the secret catalog -------------------------------------------------------------
     def _note_catalog(self, glob: ConfigSnapshot) -> None:
-        """Follow the catalog marker in GLOBAL. When it first appears after this process
-        saw GLOBAL without it, org snapshots loaded before may predate their catalog rows:
-        they are dropped, and any still loading is not trusted (``_catalog_since``)."""
+        """Follow the catalog marker in GLOBAL. An org snapshot whose query started before
+        this process last saw GLOBAL without the marker predates the catalog: it is not
+        trusted (``_catalog_since``) and, once the marker appears, dropped. (One started
+        between that and the marker's write is trusted; the reconcile's full sentinel
+        change drops it within COHERENCE_CHECK_SECONDS.)"""
         if glob.marker is None:
             self._catalog_on = False
-            self._seen_without_catalog = True
+            self._last_without_catalog = glob.seq
             return
-        if not self._catalog_on and self._seen_without_catalog:
-            self._catalog_since = glob.seq
-            self.snapshots.invalidate_where(lambda scope: scope != GLOBAL)
+        if not self._catalog_on:
+            self._catalog_since = self._last_without_catalog + 1
+            for scope in list(self.snapshots.keys()):
+                cached = self.snapshots.peek(scope)
+                if scope != GLOBAL and cached is not None and \
+                        cached.value.seq < self._catalog_since:
+                    self.snapshots.invalidate(scope)
         self._catalog_on = True
 
     def catalog_presence(self, scope: str, name: str) -> bool | None:
@@ -265,10 +271,22 @@ class ConfigStore:
             return None
         return name.lower() in own.value.secrets
 
-    def catalog_record(self, scope: str, name: str) -> CatalogRecord | None:
-        """The cached catalog record of a secret, if any (for ``explain``)."""
-        cached = self.snapshots.peek(scope)
-        return None if cached is None else cached.value.secrets.get(name.lower())
+    def catalog_summary(self, org_id: str, name: str) -> str:
+        """What the catalog says of an org's secret ``name`` (for ``explain``; no request)."""
+        if self.catalog_presence(GLOBAL, name) is None:
+            return ("absent (no reconcile yet): the vault decides, with a listing of its "
+                    "names per instance")
+        parts = []
+        for scope in (org_id, GLOBAL):
+            present = self.catalog_presence(scope, name)
+            cached = self.snapshots.peek(scope)
+            record = None if cached is None else cached.value.secrets.get(name.lower())
+            state = "unknown" if present is None else "listed" if present else "not listed"
+            if record is not None and record.expires_on is not None:
+                state += f", expires {record.expires_on.isoformat(timespec='minutes')}"
+            parts.append(f"{scope}--{name} {state}")
+        return ("; ".join(parts) + " (a secret created in the portal is listed at the next "
+                "Key Vault event or catalog reconcile)")
 
     async def get_entry(self, scope: str, key: str) -> ConfigEntry | None:
         """Point-read one entry with its ETag (no cache): for writers and the admin API."""

@@ -250,6 +250,7 @@ class SecretCatalog:
             upserts.append(record)
         removed = [rows[key] for key in rows.keys() - vault.keys()]
         await self._apply(upserts, removed)
+        await self.store.ensure_table()
         await self.store.call(
             "a write of the catalog marker",
             lambda: self.store.client.upsert_entity(

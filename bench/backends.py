@@ -13,9 +13,11 @@ import uuid
 from contextlib import AbstractContextManager
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from bench.clients import BackendInfo, seeding_secret_client
 from bench.workload import Workload
+from shared.catalog_sync import ReconcileReport, SecretCatalog
 from shared.resolver import ConfigResolver
 from tools.keyvault_emulator.control import EmulatorControl
 from tools.services import Azurite, KeyVaultEmulator
@@ -83,6 +85,27 @@ class Backends(AbstractContextManager["Backends"]):
         self.control.set_latency(self.vault_latency_ms)
         self.control.reset_counters()
         return {"entries": entries, "secrets": secrets, "seconds": round(elapsed, 2)}
+
+
+    def build_catalog(self) -> dict[str, Any]:
+        """Run the catalog's reconcile once (what the timer does in Azure), with the vault
+        latency on; returns what it cost."""
+        self.control.reset_counters()
+        started = time.perf_counter()
+        report = asyncio.run(_reconcile(self.info))
+        elapsed = time.perf_counter() - started
+        counters = self.control.counters()
+        self.control.reset_counters()
+        return {"secrets": report.listed, "rows_written": report.drift,
+                "seconds": round(elapsed, 2),
+                "vault_requests": int(counters["total"]),
+                "vault_list_requests": int(counters["operations"].get("list_secrets", 0)),
+                "vault_gets": int(counters["operations"].get("get_secret", 0))}
+
+
+async def _reconcile(info: BackendInfo) -> ReconcileReport:
+    async with ConfigResolver(info.settings()) as resolver:
+        return await SecretCatalog(resolver).reconcile()
 
 
 async def _seed(info: BackendInfo, workload: Workload) -> tuple[int, int]:

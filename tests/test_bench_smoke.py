@@ -12,7 +12,16 @@ from dataclasses import replace
 import numpy as np
 
 from bench.harness import latency_summary, percentile
-from bench.scale import NameModel, ScaleParams, instance_series, max_under, simulate
+from bench.scale import (
+    NameModel,
+    ScaleParams,
+    fleet_series,
+    instance_series,
+    listing_per_instance_hour,
+    max_under,
+    simulate,
+    simulate_vault_sizes,
+)
 from bench.workload import KEY_INFO, Workload, WorkloadSpec
 
 
@@ -70,6 +79,33 @@ def test_orgconfig_instance_asks_far_less_than_naive_over_an_hour() -> None:
     ours = instance_series("orgconfig", model, params, rng)
     assert len(naive) == len(ours) == 3600
     assert ours.sum() < naive.sum() / 5
+
+
+def test_with_the_catalog_an_instance_never_lists_and_the_fleet_lists_once_an_hour() -> None:
+    model = NameModel(Workload(WorkloadSpec.quick()), rate=10)
+    params = ScaleParams(horizon_s=7200, vault_secrets=100_000)
+    rng = np.random.default_rng(2)
+    catalog = instance_series("orgconfig", model, params, rng)
+    index = instance_series("orgconfig_index", model, params, rng)
+    assert index.sum() - catalog.sum() > 20 * 4_000  # ~14 listings of 4,000 pages an hour
+    assert listing_per_instance_hour("orgconfig", model, params) == 0
+    assert listing_per_instance_hour("orgconfig_index", model, params) > 50_000
+    fleet = fleet_series("orgconfig", model, params, 7200)
+    assert fleet.sum() == 2 * 4_000 and fleet.max() == params.reconcile_pages_per_s
+    assert fleet_series("orgconfig_index", model, params, 7200).sum() == 0
+
+
+def test_vault_size_changes_only_the_contenders_that_list_the_vault() -> None:
+    spec, params = WorkloadSpec.quick(), ScaleParams(horizon_s=600, max_instances=3)
+    base = simulate(spec, params)
+    sizes = simulate_vault_sizes(spec, params, base, sizes=(40 * 10 + 10, 100_000))
+    small, large = sizes["410"], sizes["100000"]
+    for name in ("naive", "per_request_cache", "powertools"):
+        assert small[name] == large[name]
+    assert large["orgconfig_index"]["listing_per_instance_per_hour"] > \
+        small["orgconfig_index"]["listing_per_instance_per_hour"]
+    assert large["orgconfig"]["listing_per_instance_per_hour"] == 0
+    assert large["orgconfig"]["fleet_listing_per_hour"] == 4_000
 
 
 def test_scale_peaks_grow_with_instances() -> None:

@@ -79,3 +79,17 @@ async def test_the_secrets_list_marks_expired_and_expiring_secrets(
     states = {s["name"]: s["expiry"] for s in body["secrets"]}
     assert states == {"old": "expired", "soon": "expiring", "fine": None}
     assert next(s for s in body["secrets"] if s["name"] == "old")["expires_on"]
+
+
+async def test_the_reconcile_timer_is_registered_and_builds_the_catalog(
+    api: Api, vault: Vault, functions: dict[str, object], resolver: ConfigResolver
+) -> None:
+    from azure.functions.timer import TimerRequest
+
+    timer = functions["catalog_reconcile"]
+    trigger = timer.get_trigger()  # type: ignore[attr-defined]
+    assert trigger.get_binding_name() == "timerTrigger" and trigger.schedule == "0 7 * * * *"
+    await vault.set("acme--smtp-password", "Zx-cat-timer")
+    await timer.get_user_function()(TimerRequest())  # type: ignore[attr-defined]
+    assert await listed(resolver) == {("acme", "smtp-password")}
+    assert await SecretCatalog(resolver).marker() is not None

@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP_STAMP := $(VENV)/.installed
 NPM_STAMP := node_modules/.installed
 
-.PHONY: install test lint typecheck pytest demo dev bench clean
+.PHONY: install test lint typecheck pytest demo dev serve bench clean
 
 install: $(PIP_STAMP) $(NPM_STAMP)
 
@@ -34,6 +34,15 @@ demo: install
 
 dev: install
 	$(PY) -m tools.devservices
+
+# The API (and the admin page) on localhost without Core Tools; ports overridable:
+# make serve PORT=7072 TABLE_PORT=0 VAULT_PORT=0 CONTROL_PORT=0 (0 = a free port).
+PORT ?= 7071
+TABLE_PORT ?= 10002
+VAULT_PORT ?= 8443
+CONTROL_PORT ?= 8444
+serve: install
+	$(PY) -m tools.serve --port $(PORT) --table-port $(TABLE_PORT) --vault-port $(VAULT_PORT) --control-port $(CONTROL_PORT)
 
 bench: install
 	$(PY) -m bench $(if $(QUICK),--quick,)

@@ -1,13 +1,18 @@
 """Azure Functions entry point: registers blueprints and nothing else.
 
 Clients (table, vault, credentials) are created lazily by the process-wide resolver on
-first use, inside the worker's event loop, never here.
+first use, inside the worker's event loop, never here. The settings are read once here
+only to validate them: a bad setting (e.g. the dev-principal opt-in in Azure) stops the
+app at start with a message naming it, instead of failing request by request.
 """
 
 import azure.functions as func
 
 from shared import events, reconcile_timer
 from shared.api import blueprints
+from shared.settings import Settings
+
+Settings.from_env()
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 for blueprint in (*blueprints(), events.bp, reconcile_timer.bp):

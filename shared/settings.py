@@ -92,8 +92,20 @@ class Settings:
     expiry_warning_days: float = 30.0
     #: what a read of an expired secret does: ``serve`` (with a warning) or ``refuse``
     expired_policy: ExpiredPolicy = "serve"
+    #: Running on App Service / Azure Functions (``WEBSITE_INSTANCE_ID`` is set there).
+    running_in_azure: bool = False
 
     def __post_init__(self) -> None:
+        if self.trust_dev_principal and self.running_in_azure:
+            # `func azure functionapp publish --publish-local-settings` copies every local
+            # Value, this one too: in Azure it would let any caller claim any role.
+            raise ConfigError(
+                "setting ORGCONFIG_TRUST_DEV_PRINCIPAL=true is for local development only and "
+                "is refused in Azure (WEBSITE_INSTANCE_ID is set): it would trust an "
+                "X-MS-CLIENT-PRINCIPAL header sent by anyone. Remove it from the app settings "
+                "(`--publish-local-settings` copies it from local.settings.json) and turn on "
+                "App Service authentication instead"
+            )
         vault = self.key_vault_url
         if self.key_vault_ca_file and vault and not is_loopback_url(vault):
             raise ConfigError(
@@ -142,4 +154,5 @@ class Settings:
             expiry_warning_days=_number(env, "SECRET_EXPIRY_WARNING_DAYS", 30),
             expired_policy=cast(ExpiredPolicy, _choice(
                 env, "SECRET_EXPIRED_POLICY", "serve", ("serve", "refuse"))),
+            running_in_azure=bool((env.get("WEBSITE_INSTANCE_ID") or "").strip()),
         )

@@ -56,11 +56,12 @@ def _wait_for_port(port: int, proc: subprocess.Popen[bytes], timeout: float, nam
     raise ServiceStartError(f"{name} did not accept connections on port {port} within {timeout}s")
 
 
-def _stop(proc: subprocess.Popen[bytes] | None, timeout: float = 5.0) -> None:
+def _stop(proc: subprocess.Popen[bytes] | None, timeout: float = 5.0,
+          sig: int = signal.SIGTERM) -> None:
     if proc is None or proc.poll() is not None:
         return
     with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGTERM)
+        os.killpg(proc.pid, sig)
     try:
         proc.wait(timeout)
     except subprocess.TimeoutExpired:
@@ -129,7 +130,9 @@ class Azurite:
         return self
 
     def stop(self) -> None:
-        _stop(self.proc)
+        # SIGINT is Azurite's graceful stop: it saves its database (SIGTERM would lose the
+        # writes of the last autosave interval, 5 s, of a persistent location).
+        _stop(self.proc, sig=signal.SIGINT)
         self.proc = None
 
     @property

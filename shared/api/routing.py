@@ -4,8 +4,8 @@ described in the OpenAPI document from the same declaration, so neither can drif
 A handler is ``async def handler(call: Call[Body]) -> Reply | BaseModel``: it sees the
 resolver, the caller and the validated request, never an HTTP object, so tests can
 call it directly. :func:`respond` is the one place that turns an ``HttpRequest`` into
-a :class:`Call` (authentication, authorization, body parsing) and anything raised
-into an error reply (:mod:`shared.api.errors`).
+a :class:`Call` (browser-safety checks, authentication, authorization, body
+parsing) and anything raised into an error reply (:mod:`shared.api.errors`).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from typing import Any, Generic, Literal, TypeVar
 import azure.functions as func
 from pydantic import BaseModel, ValidationError
 
+from shared.api.browser_safety import SAFE_METHODS, refuse_cross_origin, require_json_body
 from shared.api.errors import ApiError, error_reply, invalid_request
 from shared.auth import (
     Principal,
@@ -149,7 +150,8 @@ class RouteTable:
             self.endpoints.append(Endpoint(
                 name=name, method=method, route=route, handler=handler, access=access,
                 summary=summary, tag=self.tag, body=body, body_optional=body_optional,
-                response=response, status=status, also=also, params=params, errors=errors,
+                response=response, status=status, also=also, params=params,
+                errors=(*errors, *_browser_safety_errors(method, body)),
             ))
             return handler
 
@@ -164,6 +166,13 @@ class RouteTable:
             )
             bp.function_name(endpoint.name)(trigger(_function(endpoint)))
         return bp
+
+
+def _browser_safety_errors(method: str, body: type[BaseModel] | None) -> tuple[int, ...]:
+    """The statuses :func:`_answer`'s browser-safety checks add to a route's errors:
+    403 cross-origin refusal on state-changing methods, 415 for a non-JSON body."""
+    state_changing = method.upper() not in SAFE_METHODS
+    return ((403,) if state_changing else ()) + ((415,) if state_changing or body else ())
 
 
 def _function(endpoint: Endpoint) -> Callable[[func.HttpRequest], Awaitable[func.HttpResponse]]:
@@ -194,6 +203,10 @@ async def respond(endpoint: Endpoint, req: func.HttpRequest) -> func.HttpRespons
 
 
 async def _answer(endpoint: Endpoint, req: func.HttpRequest) -> Reply:
+    # Browser-forgeable requests are refused first, before anything is read or changed.
+    refuse_cross_origin(req.method, req.headers, req.url)
+    if endpoint.body is not None or req.method.upper() not in SAFE_METHODS:
+        require_json_body(req.headers, req.get_body())
     route = dict(req.route_params or {})
     principal: Principal | None = None
     if endpoint.access != "anyone":

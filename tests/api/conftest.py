@@ -116,6 +116,12 @@ class Response:
         return body.get("error") if isinstance(body, dict) else None
 
 
+def with_json_type(headers: dict[str, str], body: bytes | None) -> None:
+    """A body is sent as JSON unless the test names another Content-Type (any case)."""
+    if body and not any(k.lower() == "content-type" for k in headers):
+        headers["Content-Type"] = "application/json"
+
+
 @pytest.fixture(scope="session")
 def functions() -> dict[str, Any]:
     from function_app import app
@@ -158,10 +164,10 @@ class Api:
             all_headers["X-MS-CLIENT-PRINCIPAL"] = principal
         if json_body is not None:
             body = json.dumps(json_body).encode()
-            all_headers.setdefault("Content-Type", "application/json")
             if function in ECHOING and isinstance(json_body, dict) and \
                     isinstance(json_body.get("value"), str):
                 self.remember(json_body["value"])
+        with_json_type(all_headers, body)
         request = func.HttpRequest(
             trigger.methods[0].value, url, headers=all_headers, params=dict(query or {}),
             route_params=route, body=body or b"",
@@ -320,3 +326,89 @@ async def stores_unchanged(table: Table, vault: Vault) -> AsyncIterator[None]:
 def resolver(api: Api) -> ConfigResolver:
     """The process-wide resolver the functions use (created from the environment)."""
     return get_resolver()
+
+
+# -- the same functions over real HTTP (tools.localhost) --------------------------------------
+class Headers(dict[str, str]):
+    """Response headers looked up case-insensitively, as HTTP header names are."""
+
+    def __init__(self, items: Any) -> None:
+        super().__init__((k.lower(), v) for k, v in items)
+
+    def __getitem__(self, name: str) -> str:
+        return super().__getitem__(name.lower())
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and super().__contains__(name.lower())
+
+    def get(self, name: str, default: Any = None) -> Any:  # type: ignore[override]
+        return super().get(name.lower(), default)
+
+
+@dataclass
+class HttpApi(Api):
+    """Calls the app's functions over real HTTP through the local Functions host, with the
+    same interface as :class:`Api` (``method``/``path`` override the function's own)."""
+
+    host: Any = None
+    session: Any = None
+
+    async def call(  # type: ignore[override]
+        self,
+        function: str,
+        *,
+        principal: str | None = ADMIN,
+        route: Mapping[str, str] | None = None,
+        query: Mapping[str, str] | None = None,
+        json_body: Any = None,
+        body: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        method: str | None = None,
+    ) -> Response:
+        trigger = self.functions[function].get_trigger()
+        path = trigger.route
+        for name, value in (route or {}).items():
+            path = path.replace("{" + name + "}", quote(value, safe=""))
+        all_headers = dict(headers or {})
+        if principal is not None:
+            all_headers["X-MS-CLIENT-PRINCIPAL"] = principal
+        if json_body is not None:
+            body = json.dumps(json_body).encode()
+            if function in ECHOING and isinstance(json_body, dict) and \
+                    isinstance(json_body.get("value"), str):
+                self.remember(json_body["value"])
+        with_json_type(all_headers, body)
+        async with self.session.request(
+            method or trigger.methods[0].value, f"{self.host.base_url}/{path}",
+            params=dict(query or {}), data=body, headers=all_headers,
+        ) as answer:
+            text = (await answer.read()).decode("utf-8")
+            response = Response(function, answer.status, Headers(answer.headers.items()), text,
+                                answer.content_type)
+        self.responses.append(response)
+        return response
+
+
+@pytest.fixture
+def host_options() -> dict[str, Any]:
+    """Options of the local host (a test module overrides this fixture, e.g. for keys)."""
+    return {}
+
+
+@pytest.fixture
+async def http_api(
+    api: Api, host_options: dict[str, Any]
+) -> AsyncIterator[HttpApi]:
+    """The app served over HTTP on a free loopback port, in the test's own loop (so the
+    functions create the process-wide resolver there, as the worker does); responses are
+    checked for leaks by ``api``'s teardown too."""
+    import aiohttp
+
+    from tools.localhost import LocalFunctionsHost
+
+    async with LocalFunctionsHost(api.functions.values(), **host_options) as host, \
+            aiohttp.ClientSession() as session:
+        client = HttpApi(api.functions, host=host, session=session)
+        yield client
+    api.responses += client.responses
+    api.secrets |= client.secrets

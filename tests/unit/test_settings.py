@@ -96,3 +96,44 @@ def test_the_example_local_settings_name_every_setting() -> None:
                  "ORGCONFIG_TRUST_DEV_PRINCIPAL", "SECRET_EXPIRY_WARNING_DAYS",
                  "SECRET_EXPIRED_POLICY"):
         assert name in values, name
+
+
+def test_the_example_local_settings_open_no_cors() -> None:
+    """With the dev-principal opt-in, `CORS: *` would let any web page the developer visits
+    call the local API as PlatformAdmin and read the answers; the page is same-origin."""
+    import json
+    from pathlib import Path
+
+    document = json.loads(Path("local.settings.json.example").read_text())
+    assert "CORS" not in document.get("Host", {})
+
+
+def test_the_dev_principal_opt_in_is_refused_in_azure_naming_the_setting() -> None:
+    env = {"ORGCONFIG_TRUST_DEV_PRINCIPAL": "true", "WEBSITE_INSTANCE_ID": "a1b2c3",
+           "AZURE_FUNCTIONS_ENVIRONMENT": "Development"}
+    with pytest.raises(ConfigError, match="ORGCONFIG_TRUST_DEV_PRINCIPAL") as raised:
+        Settings.from_env(env)
+    assert "WEBSITE_INSTANCE_ID" in str(raised.value)
+
+
+def test_the_dev_principal_opt_in_is_allowed_off_azure() -> None:
+    assert Settings.from_env({"ORGCONFIG_TRUST_DEV_PRINCIPAL": "true"}).trust_dev_principal
+
+
+@pytest.mark.parametrize("value", ["false", ""])
+def test_azure_without_the_opt_in_starts(value: str) -> None:
+    settings = Settings.from_env({"ORGCONFIG_TRUST_DEV_PRINCIPAL": value,
+                                  "WEBSITE_INSTANCE_ID": "a1b2c3"})
+    assert settings.running_in_azure and not settings.trust_dev_principal
+
+
+def test_the_function_app_refuses_to_start_with_the_opt_in_in_azure() -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, ORGCONFIG_TRUST_DEV_PRINCIPAL="true", WEBSITE_INSTANCE_ID="a1b2c3")
+    started = subprocess.run([sys.executable, "-c", "import function_app"], env=env,
+                             capture_output=True, text=True, timeout=60)
+    assert started.returncode != 0
+    assert "ORGCONFIG_TRUST_DEV_PRINCIPAL" in started.stderr

@@ -419,15 +419,18 @@ def findings(r: dict[str, Any]) -> list[str]:
             f"{_n(steady['orgconfig'])} GETs per 10 s (naive {_n(steady['naive'])}), so warm "
             f"instances alone would allow ~{warm_max:,}."
         )
+        fleet_goal = mx["scale_out"]["orgconfig"]
         out.append(
-            f"What limits orgconfig next (1): the cache is per instance. Each new instance "
-            f"fetches every name it touches ({inst['names']:,} names the workload reads: 10 "
-            f"per org, 10 org-scoped names per org that the vault does not have, GLOBAL's), "
-            f"up to {inst['cold_first_minute_peak_per_10s']:,} vault requests in a 10 s window "
-            f"of its first minute and {inst['first_hour_gets']:,} in its first hour; scale-out "
-            "and restarts are what cross the limit. Remedies: spread the first loads "
-            "(prefetch an org's secrets with its snapshot, paced), or a cache shared by the "
-            "instances."
+            f"What limits orgconfig next: the cache is per instance. Each new instance "
+            f"fetches every secret it reads once ({inst['names'] - inst['not_found_names']:,} "
+            f"names the workload reads that exist: 10 per org and GLOBAL's), up to "
+            f"{inst['cold_first_minute_peak_per_10s']:,} GETs in a 10 s window of its first "
+            f"minute and {inst['first_hour_gets']:,} in its first hour; with one instance "
+            "added per second about ten instances are in that phase at once, which is what "
+            f"crosses the limit at {fleet_goal} instances (goal: 100). Warm, 100 instances "
+            f"ask ~{_n(100 * steady['orgconfig'])} requests per 10 s. Beyond this needs the "
+            "first loads spread (paced prefetch), the orgs split over vaults "
+            "(`AZURE_KEY_VAULT_SHARDS`), or a cache shared by the instances."
         )
         idx = mx["scale_out"].get("orgconfig_index")
         out.append(

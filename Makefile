@@ -33,7 +33,7 @@ demo: install
 	$(PY) -m tools.demo
 
 dev: install
-	$(PY) -m tools.devservices
+	$(PY) -m tools.devservices $(if $(SHARDS),--shards $(SHARDS),)
 
 # The API (and the admin page) on localhost without Core Tools; ports overridable:
 # make serve PORT=7072 TABLE_PORT=0 VAULT_PORT=0 CONTROL_PORT=0 (0 = a free port).

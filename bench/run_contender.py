@@ -13,6 +13,7 @@ import logging
 import resource
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -32,20 +33,44 @@ def peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
+class AuditCounter(logging.Handler):
+    """Counts the records of the ``orgconfig.audit`` logger (what Application Insights would
+    store) by their ``event``; they are not printed."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.events: Counter[str] = Counter()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        dimensions = getattr(record, "custom_dimensions", {})
+        self.events[str(dimensions.get("event") or dimensions.get("outcome") or "other")] += 1
+
+    def take(self) -> dict[str, Any]:
+        events, self.events = self.events, Counter()
+        return {"audit_records": sum(events.values()), "audit_by_event": dict(events)}
+
+
 async def run_workload_contender(
     name: str, info: BackendInfo, workload: Workload, executions: int
 ) -> dict[str, Any]:
     factory = make_reader(name)
     control = EmulatorControl(info.control_url)
+    audit = AuditCounter()
+    audit_log = logging.getLogger("orgconfig.audit")
+    audit_log.addHandler(audit)
+    audit_log.setLevel(logging.INFO)
+    audit_log.propagate = False
 
     async def fresh_reader() -> Any:
         return await factory(info, workload)
 
     plan = workload.plan[:executions]
     steady = await run_phase(fresh_reader, workload, plan, workload.spec.concurrency, control)
+    steady.update(audit.take())
     burst = await run_phase(
         fresh_reader, workload, workload.burst_plan, len(workload.burst_plan), control
     )
+    burst.update(audit.take())
     return {**steady, "burst": burst}
 
 

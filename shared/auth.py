@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from shared.audit import Actor
 from shared.errors import InvalidNameError
 from shared.naming import canonical_org_id
 from shared.settings import Settings
@@ -68,9 +69,11 @@ class Principal:
     roles: frozenset[str] = field(default_factory=frozenset)
 
     @property
-    def actor(self) -> str:
-        """How audit records name this caller."""
-        return self.name or self.user_id or "unknown"
+    def actor(self) -> Actor:
+        """How audit records and ``UpdatedBy`` name this caller: the stable user id (the
+        ``oid`` claim, or Static Web Apps' ``userId``) with the display name, both
+        cleaned of control characters."""
+        return Actor.of(self.user_id, self.name)
 
     @property
     def is_platform_admin(self) -> bool:

@@ -109,6 +109,11 @@ class ExpiringCache(Generic[K, V]):
         self.stale_retry = stale_retry
         self.clock = clock
         self.on_stale = on_stale
+        #: bumped by every change of what the cache holds (a value stored, a key dropped),
+        #: so a reader can tell that nothing changed while it awaited (see shared.answers)
+        self.generation = 0
+        #: called after every invalidation (the resolver drops its memoized answers)
+        self.on_invalidate: Callable[[], None] | None = None
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -130,23 +135,42 @@ class ExpiringCache(Generic[K, V]):
         life = ttl * (1.0 - self.jitter * random.random())  # noqa: S311 - not crypto
         entry = CacheEntry(value, now, now + life, life)
         self._entries[key] = entry
+        self.generation += 1
         return entry
 
     def invalidate(self, key: K) -> None:
         """Forget ``key`` and any load of it under way (its result will not be stored)."""
         self._entries.pop(key, None)
         self._inflight.pop(key, None)
+        self._invalidated()
 
     def invalidate_where(self, predicate: Callable[[K], bool]) -> int:
         keys = [k for k in self._entries if predicate(k)]
         keys += [k for k in self._inflight if predicate(k) and k not in keys]
         for key in keys:
-            self.invalidate(key)
+            self._entries.pop(key, None)
+            self._inflight.pop(key, None)
+        self._invalidated()
         return len(keys)
 
     def clear(self) -> None:
         self._entries.clear()
         self._inflight.clear()
+        self._invalidated()
+
+    def _invalidated(self) -> None:
+        self.generation += 1
+        if self.on_invalidate is not None:
+            self.on_invalidate()
+
+    def fresh_for(self, key: K) -> float:
+        """Seconds until ``key``'s value stops being served without a backend call: until
+        its refresh-ahead window opens (a read then starts a background reload), or 0 if it
+        is absent, expired or stale."""
+        entry = self._entries.get(key)
+        if entry is None or entry.stale:
+            return 0.0
+        return max(0.0, entry.expires_at - entry.ttl * self.refresh_ahead - self.clock())
 
     async def get(self, key: K, loader: Loader[V]) -> Lookup[V]:
         """Return the cached value of ``key`` or load it (see the module docstring)."""

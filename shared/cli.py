@@ -21,6 +21,7 @@ from typing import Any, TextIO
 
 from pydantic import SecretStr
 
+from shared.audit import Actor, audit_write
 from shared.catalog_sync import ExpiringSecret, SecretCatalog
 from shared.errors import ConfigError
 from shared.naming import canonical_scope, validate_config_key, validate_secret_name
@@ -120,10 +121,11 @@ async def cmd_list(resolver: ConfigResolver, args: argparse.Namespace, out: Text
 async def cmd_set(resolver: ConfigResolver, args: argparse.Namespace, out: TextIO) -> int:
     scope, key = canonical_scope(args.scope), validate_config_key(args.key)
     value_type, value = validate_value(args.value_type, args.value)
-    entry = ConfigEntry(scope, key, value, value_type, args.description,
-                        updated_by=f"cli:{getpass.getuser()}")
+    actor = cli_actor()
+    entry = ConfigEntry(scope, key, value, value_type, args.description, updated_by=str(actor))
     await resolver.config_store.put_entry(entry)
     await resolver.notify_change(scope)
+    audit_write("config.put", actor, scope, key=key, type=value_type, via="cli")
     shown = f"-> secret {value}" if value_type == "secret_ref" else json.dumps(value)
     print(f"set {scope} {key} [{value_type}] {shown}", file=out)
     return 0
@@ -143,10 +145,16 @@ def read_secret_value(stdin: TextIO) -> str:
     return value
 
 
+def cli_actor() -> Actor:
+    """The CLI's actor in audit records and ``UpdatedBy``: the local user name."""
+    return Actor.of(f"cli:{getpass.getuser()}", "")
+
+
 async def set_secret(resolver: ConfigResolver, scope: str, name: str, value: str) -> str:
     """Write a secret (a new version if it exists) and tell every instance."""
     info = await SecretAdmin(resolver).put(scope, name, SecretStr(value))
     await resolver.notify_change(info.scope, secret=info.name)
+    audit_write("secret.put", cli_actor(), info.scope, name=info.name, via="cli")
     return info.vault_name
 
 
@@ -208,6 +216,8 @@ async def cmd_import(resolver: ConfigResolver, args: argparse.Namespace, out: Te
         await set_secret(resolver, scope, name, value)
     for scope in {e.scope for e in entries}:
         await resolver.notify_change(scope)
+        audit_write("config.import", cli_actor(), scope, via="cli",
+                    entries=sum(1 for e in entries if e.scope == scope))
     print(f"imported {written} config entries and {len(secrets)} secrets "
           f"({len({e.scope for e in entries})} scopes)", file=out)
     return 0

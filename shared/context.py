@@ -13,7 +13,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, SecretStr, ValidationError
 
+from shared.answers import ABSENT
+from shared.audit import RUN_READS
 from shared.errors import ConfigError, ConfigNotFoundError, ConfigValueError
+from shared.frozen import freeze
 from shared.naming import validate_config_key
 from shared.values import parse_value
 
@@ -54,11 +57,14 @@ class Explanation(BaseModel):
 class OrganizationContext:
     """Config of one organization (its entries over GLOBAL's), with secrets resolved."""
 
-    __slots__ = ("_resolver", "org_id")
+    __slots__ = ("_answers", "_clock", "_resolver", "org_id")
 
     def __init__(self, resolver: ConfigResolver, org_id: str) -> None:
         self._resolver = resolver
         self.org_id = org_id
+        # the resolver's memoized answers of this org (shared.answers), read directly
+        self._answers = resolver.answers.of_org(org_id)
+        self._clock = resolver.answers.clock
 
     def __repr__(self) -> str:
         return f"OrganizationContext(org_id={self.org_id!r})"
@@ -69,23 +75,53 @@ class OrganizationContext:
         ``default`` applies only when the key exists neither for the org nor in GLOBAL;
         a ``secret_ref`` that resolves nowhere raises :class:`SecretNotFoundError` even
         with a default, because a dangling reference is a misconfiguration.
+
+        A ``json`` value is read-only (:mod:`shared.frozen`: a ``dict``/``list``
+        subclass that refuses changes); ``copy.deepcopy`` gives a mutable copy.
         """
+        # The warm path: the memoized answer (shared.answers), valid until one of its
+        # inputs expires or enters its refresh-ahead window.
+        try:
+            answer = self._answers.get(key)
+        except TypeError:  # not hashable, so not a key: the slow path says why
+            answer = None
+        if answer is not None and answer.until > self._clock():
+            answer.hits += 1
+            if answer.secret is not None:
+                run = RUN_READS.get()
+                if run is not None:
+                    run.note(answer.secret, answer.source)
+            value = answer.value
+            if value is ABSENT:
+                if default is MISSING:
+                    raise ConfigNotFoundError(self.org_id, key)
+                return default
+            return value
         value = await self._value(key, default)
         return value.get_secret_value() if isinstance(value, SecretStr) else value
 
     async def _value(self, key: str, default: Any = MISSING) -> Any:
-        """Like get_config, but a secret stays wrapped in SecretStr."""
+        """Like get_config, but a secret stays wrapped in SecretStr. Reads through the
+        caches and memoizes the answer when it may be (see ConfigResolver.remember)."""
         key = validate_config_key(key)
-        entry, _ = await self._resolver.find_entry(self.org_id, key)
+        resolver = self._resolver
+        mark = resolver.cache_generation()
+        entry, _ = await resolver.find_entry(self.org_id, key)
         if entry is None:
+            resolver.remember(self.org_id, key, mark, ABSENT)
             if default is MISSING:
                 raise ConfigNotFoundError(self.org_id, key)
             return default
         value = parse_value(entry)
-        if entry.type != "secret_ref":
-            return value
-        resolution = await self._resolver.secret_store.resolve(self.org_id, key, value)
-        return resolution.value
+        if entry.type == "secret_ref":
+            resolution = await resolver.secret_store.resolve(self.org_id, key, value)
+            resolver.remember(self.org_id, key, mark, resolution.value.get_secret_value(),
+                              resolution=resolution, secret_name=value)
+            return resolution.value
+        if entry.type == "json":
+            value = freeze(value)
+        resolver.remember(self.org_id, key, mark, value)
+        return value
 
     async def get_configs(self, *keys: str, default: Any = MISSING) -> dict[str, Any]:
         """Several keys in one go (one snapshot load, secrets resolved concurrently)."""

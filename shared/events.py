@@ -14,7 +14,7 @@ Wiring (once per vault)::
                              Microsoft.KeyVault.SecretNearExpiry \\
                              Microsoft.KeyVault.SecretExpired
 
-Only events of a vault this app is configured for (``AZURE_KEY_VAULT_URL``) are
+Only events of a vault this app is configured for (``AZURE_KEY_VAULT_URL``, the shards) are
 accepted; any other event, including one that names no vault, is refused, logged and
 counted (``events.refused``). An accepted event is a hint, never trusted for content:
 the secret's metadata is read from the vault before the catalog row is written.
@@ -32,6 +32,7 @@ from shared.catalog_sync import SecretCatalog
 from shared.errors import ConfigError
 from shared.naming import split_keyvault_name
 from shared.resolver import ConfigResolver, get_resolver
+from shared.settings import Settings
 
 log = logging.getLogger("orgconfig.events")
 
@@ -43,10 +44,12 @@ HANDLED = {NEW_VERSION, NEAR_EXPIRY, EXPIRED}
 bp = func.Blueprint()
 
 
-def configured_vaults(vault_url: str | None) -> set[str]:
-    """The vault names (first label of the vault host, lower-case) this app uses."""
-    host = (urlsplit(vault_url).hostname or "") if vault_url else ""
-    return {host.split(".")[0].lower()} if host else set()
+def configured_vaults(settings: Settings) -> set[str]:
+    """The names (first label of the host, lower-case) of the vaults this app is configured
+    for: ``AZURE_KEY_VAULT_URL`` and the ``AZURE_KEY_VAULT_SHARDS``."""
+    urls = [settings.key_vault_url, *settings.key_vault_shards.values()]
+    hosts = [urlsplit(url).hostname or "" for url in urls if url]
+    return {host.split(".")[0].lower() for host in hosts if host}
 
 
 def _refuse(resolver: ConfigResolver, why: str, *args: object) -> None:
@@ -65,7 +68,7 @@ async def handle_keyvault_event(
         return None
     data = data if isinstance(data, dict) else {}
     vault_name = str(data.get("VaultName") or "").lower()
-    ours = configured_vaults(resolver.settings.key_vault_url)
+    ours = configured_vaults(resolver.settings)
     if not vault_name:
         _refuse(resolver, "%s names no vault", event_type)
         return None

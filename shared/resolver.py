@@ -14,12 +14,14 @@ import asyncio
 import logging
 import os
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from azure.core.credentials_async import AsyncTokenCredential
 from azure.data.tables.aio import TableClient
 from azure.keyvault.secrets.aio import SecretClient
 
+from shared.answers import Answer, AnswerMemo
 from shared.cache import Lookup
 from shared.coherence import Change, ChangeSentinel
 from shared.config_store import ConfigSnapshot, ConfigStore
@@ -29,6 +31,7 @@ from shared.metrics import Metrics
 from shared.naming import GLOBAL, canonical_org_id, canonical_scope, validate_secret_name
 from shared.secret_store import (
     LocalDevelopmentCredential,
+    SecretResolution,
     SecretStore,
     make_secret_client,
     uses_local_vault,
@@ -52,6 +55,8 @@ class ConfigResolver:
         self.settings = settings if settings is not None else Settings.from_env()
         self._environ = environ if environ is not None else os.environ
         self.metrics = Metrics()
+        #: memoized final answers per org and key: the warm path of get_config
+        self.answers = AnswerMemo(self.metrics)
         self._credential: AsyncTokenCredential | None = None
         self._config: ConfigStore | None = None
         self._secrets: SecretStore | None = None
@@ -75,6 +80,7 @@ class ConfigResolver:
     async def aclose(self) -> None:
         """Close every client and credential this resolver created."""
         self._closed = True
+        self.answers.clear()
         if self._coherence is not None:
             await self._coherence.aclose()
         if self._config is not None:
@@ -125,6 +131,7 @@ class ConfigResolver:
             raise ConfigError("this ConfigResolver is closed; create a new one")
         if self._config is None:
             self._config = ConfigStore(self.settings, self.metrics, self._table_client)
+            self._config.snapshots.on_invalidate = self.answers.clear
         return self._config
 
     @property
@@ -136,6 +143,7 @@ class ConfigResolver:
                 self.settings, self.metrics, self._secret_client, self._environ,
                 catalog=lambda scope, name: self.config_store.catalog_presence(scope, name),
             )
+            self._secrets.cache.on_invalidate = self.answers.clear
         return self._secrets
 
     @property
@@ -197,6 +205,53 @@ class ConfigResolver:
         if entry is not None:
             return entry, org
         return glob.value.get(key), glob
+
+    # -- memoized answers (shared.answers) ---------------------------------------------
+    def cache_generation(self) -> int:
+        """Changes whenever either cache changes: taken before an answer is built and
+        compared by :meth:`remember`."""
+        return self.config_store.snapshots.generation + self.secret_store.cache.generation
+
+    def remember(
+        self, org_id: str, key: str, mark: int, value: Any, *,
+        resolution: SecretResolution | None = None, secret_name: str | None = None,
+    ) -> None:
+        """Memoize the answer ``value`` for ``org_id``/``key``, built from the caches as
+        they were at ``mark``, until the first of its inputs needs the backend again:
+        the org's and GLOBAL's snapshots and, for a secret, the vault answers of every
+        name tried. Nothing is kept if the caches changed since ``mark`` or an input
+        is stale (see the docstring of shared.answers)."""
+        snapshots, vault = self.config_store.snapshots, self.secret_store.cache
+        if mark != snapshots.generation + vault.generation:
+            return
+        fresh = min(snapshots.fresh_for(org_id), snapshots.fresh_for(GLOBAL))
+        counts: list[tuple[str, int]] = [("config.cache_hit", 2)]
+        source = ""
+        if resolution is not None:
+            if resolution.stale:
+                return
+            if resolution.expires_on is not None:
+                # an expired secret is never memoized: each read applies the expiry policy
+                left = (resolution.expires_on - datetime.now(UTC)).total_seconds()
+                if left <= 0:
+                    return
+                fresh = min(fresh, left)
+            absent = resolution.catalog_absent  # answered by the snapshots' catalog rows
+            names = [t[len("keyvault:"):].lower() for t in resolution.tried
+                     if t.startswith("keyvault:") and t[len("keyvault:"):].lower() not in absent]
+            for name in names:
+                fresh = min(fresh, vault.fresh_for(name))
+            if names:
+                counts.append(("secret.cache_hit", len(names)))
+            if absent:
+                counts.append(("vault.catalog_absent", len(absent)))
+            if resolution.source.startswith("env:"):
+                counts.append(("env.hit", 1))
+            source = resolution.source
+        if fresh <= 0:
+            return
+        until = self.answers.clock() + fresh
+        self.answers.store(org_id, key, Answer(value, until, tuple(counts), secret_name, source))
 
     # -- writers ------------------------------------------------------------------------
     async def _start_watching(self) -> None:

@@ -35,6 +35,7 @@ from azure.core.pipeline.transport import AioHttpTransport
 from azure.keyvault.secrets.aio import SecretClient
 from pydantic import SecretStr
 
+from shared import audit
 from shared.breaker import CircuitBreaker
 from shared.cache import ExpiringCache, Lookup, StaleReporter
 from shared.errors import (
@@ -50,7 +51,6 @@ from shared.naming import GLOBAL, keyvault_name, lookup_chain
 from shared.settings import Settings, is_loopback_url
 
 log = logging.getLogger("orgconfig.secret_store")
-audit_log = logging.getLogger("orgconfig.audit")
 T = TypeVar("T")
 BACKEND = "Key Vault"
 
@@ -163,6 +163,10 @@ class SecretResolution:
     cache_hit: bool
     age_seconds: float
     stale: bool = False
+    #: vault names the secret catalog answered "absent" (no request, no cache entry)
+    catalog_absent: tuple[str, ...] = ()
+    #: the vault version's expiry, if it has one
+    expires_on: datetime | None = None
 
 
 AccessReason = Literal["authentication", "permission", "disabled"]
@@ -293,6 +297,7 @@ class SecretStore:
                 secret = await self.call_vault(full_name, lambda: self.client.get_secret(full_name))
             except ResourceNotFoundError:
                 self.metrics.incr("vault.not_found")
+                audit.secret_fetched("keyvault", full_name, found=False)
                 if cataloged:
                     self.metrics.incr("catalog.drift")
                     self._drift_log(
@@ -301,6 +306,7 @@ class SecretStore:
                         "the catalog", full_name,
                     )
                 return VaultAnswer(False), settings.secret_not_found_ttl
+            audit.secret_fetched("keyvault", full_name, found=secret.value is not None)
             if secret.value is None:
                 return VaultAnswer(False), settings.secret_not_found_ttl
             return VaultAnswer(True, SecretStr(secret.value), secret.properties.expires_on), \
@@ -314,20 +320,28 @@ class SecretStore:
 
     # -- the chain ---------------------------------------------------------------------
     async def resolve(self, org_id: str, key: str, secret_name: str) -> SecretResolution:
-        """Resolve ``secret_name`` for ``org_id`` through the chain; audit the outcome."""
+        """Resolve ``secret_name`` for ``org_id`` through the chain. A failure is audited
+        every time; a success is counted in the workflow run under way (its one record
+        lists the secrets it read); a value from the environment is audited as a fetch
+        (Key Vault fetches are audited where they happen, in :meth:`lookup_vault`)."""
         tried: list[str] = []
         try:
             resolution = await self._resolve(org_id, secret_name, tried)
         except SecretAccessError as exc:
-            self._audit(org_id, key, secret_name, None, "denied", tried, error=exc)
+            audit.secret_failed(org_id, key, secret_name, "denied", tried, error=exc)
             raise
         except BackendUnavailableError as exc:
-            self._audit(org_id, key, secret_name, None, "unavailable", tried, error=exc)
+            audit.secret_failed(org_id, key, secret_name, "unavailable", tried, error=exc)
             raise
         if resolution is None:
-            self._audit(org_id, key, secret_name, None, "not_found", tried)
+            audit.secret_failed(org_id, key, secret_name, "not_found", tried)
             raise SecretNotFoundError(org_id, key, secret_name, tried)
-        self._audit(org_id, key, secret_name, resolution, "found", tried)
+        from_env = resolution.source.startswith("env:")
+        if from_env:
+            audit.secret_fetched("env", resolution.source[4:], found=True, org_id=org_id,
+                                 config_key=key)
+        audit.note_secret_read(secret_name, resolution.source,
+                               fetched=from_env or not resolution.cache_hit)
         return resolution
 
     async def _resolve(
@@ -335,12 +349,14 @@ class SecretStore:
     ) -> SecretResolution | None:
         vault_error: Exception | None = None
         vault_names, env_names = lookup_chain(org_id, secret_name)
+        absent: list[str] = []
         if self.vault_configured:
             for scope, full_name in zip((org_id, GLOBAL), vault_names, strict=True):
                 tried.append(f"keyvault:{full_name}")
                 cataloged = self.catalog(scope, secret_name) if self.catalog else None
                 if cataloged is False:
                     self.metrics.incr("vault.catalog_absent")  # known absent: no request
+                    absent.append(full_name.lower())
                     continue
                 try:
                     lookup = await self.lookup_vault(full_name, cataloged=cataloged)
@@ -358,7 +374,7 @@ class SecretStore:
                     self._check_expiry(full_name, answer.expires_on)
                     return SecretResolution(
                         answer.value, f"keyvault:{full_name}", tried, lookup.hit,
-                        lookup.age, lookup.stale,
+                        lookup.age, lookup.stale, tuple(absent), answer.expires_on,
                     )
         if self.settings.secret_env_fallback:
             for env_name in env_names:
@@ -366,7 +382,8 @@ class SecretStore:
                 value = self.environ.get(env_name)
                 if value:
                     self.metrics.incr("env.hit")
-                    return SecretResolution(SecretStr(value), f"env:{env_name}", tried, False, 0.0)
+                    return SecretResolution(SecretStr(value), f"env:{env_name}", tried, False,
+                                            0.0, catalog_absent=tuple(absent))
         if vault_error is not None:
             raise vault_error
         return None
@@ -393,35 +410,6 @@ class SecretStore:
         if isinstance(exc, SecretAccessError):
             return exc.reason == "authentication"
         return True
-
-    def _audit(
-        self,
-        org_id: str,
-        key: str,
-        secret_name: str,
-        resolution: SecretResolution | None,
-        outcome: str,
-        tried: list[str],
-        error: Exception | None = None,
-    ) -> None:
-        dimensions = {
-            "org_id": org_id,
-            "config_key": key,
-            "secret_name": secret_name,
-            "source": resolution.source if resolution else None,
-            "outcome": outcome,
-            "cache_hit": resolution.cache_hit if resolution else False,
-            "stale": resolution.stale if resolution else False,
-            "tried": ",".join(tried),
-        }
-        if error is not None:
-            dimensions["error"] = error.__class__.__name__
-        audit_log.info(
-            "secret %s for org %s key %s: %s from %s",
-            secret_name, org_id, key, outcome, dimensions["source"] or "-",
-            extra={"custom_dimensions": dimensions, **{f"orgconfig_{k}": v
-                                                       for k, v in dimensions.items()}},
-        )
 
     def invalidate(self, scope: str | None = None, secret_name: str | None = None) -> None:
         """Forget cached vault answers: of one scoped name, of a name in every scope, of a

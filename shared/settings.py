@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Literal, cast
 from urllib.parse import urlsplit
 
-from shared.errors import ConfigError
+from shared.errors import ConfigError, InvalidNameError
+from shared.naming import GLOBAL, canonical_org_id, canonical_scope
 
 ExpiredPolicy = Literal["serve", "refuse"]
 _TRUE = {"1", "true", "yes", "on"}
+_SHARD_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,62}")
+SHARDS = "AZURE_KEY_VAULT_SHARDS"
+ORG_VAULTS = "AZURE_KEY_VAULT_ORG_VAULTS"
 _FALSE = {"0", "false", "no", "off", ""}
 
 
@@ -62,6 +69,76 @@ def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
     raise ConfigError(f"setting {name} must be true or false, got {raw!r}")
 
 
+def _json_object(env: Mapping[str, str], name: str, example: str) -> dict[str, str]:
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return {}
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        raise ConfigError(f"setting {name} must be a JSON object like {example}") from None
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise ConfigError(
+            f"setting {name} must be a JSON object of strings like {example}, got {raw[:80]!r}"
+        )
+    return value
+
+
+def _vault_key(url: str) -> str:
+    return url.strip().rstrip("/").lower()
+
+
+def _check_shards(shards: Mapping[str, str], default_url: str | None) -> dict[str, str]:
+    if shards and not default_url:
+        raise ConfigError(
+            f"setting {SHARDS} needs AZURE_KEY_VAULT_URL: unmapped orgs and GLOBAL's secrets "
+            "live in that default vault"
+        )
+    seen = {_vault_key(default_url): "AZURE_KEY_VAULT_URL"} if default_url else {}
+    out: dict[str, str] = {}
+    for name, url in shards.items():
+        if not isinstance(name, str) or not _SHARD_NAME.fullmatch(name):
+            raise ConfigError(
+                f"setting {SHARDS}: vault name {name!r} must be 1-63 letters, digits, '-' or "
+                "'_', starting with a letter or digit"
+            )
+        parts = urlsplit(url) if isinstance(url, str) else None
+        if parts is None or parts.scheme != "https" or not parts.hostname:
+            raise ConfigError(
+                f"setting {SHARDS}: vault {name!r} must be an https:// URL, got {url!r}"
+            )
+        if _vault_key(url) in seen:
+            raise ConfigError(
+                f"setting {SHARDS}: vault {name!r} has the same URL as {seen[_vault_key(url)]}; "
+                "list each vault once"
+            )
+        seen[_vault_key(url)] = f"vault {name!r}"
+        out[name] = url.strip()
+    return out
+
+
+def _check_org_vaults(org_vaults: Mapping[str, str], shards: Mapping[str, str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for raw_org, shard in org_vaults.items():
+        try:
+            org = canonical_org_id(raw_org)
+        except InvalidNameError as exc:
+            raise ConfigError(f"setting {ORG_VAULTS}: {exc}") from None
+        if shard not in shards:
+            listed = ", ".join(sorted(shards)) or "none"
+            raise ConfigError(
+                f"setting {ORG_VAULTS} maps org {org!r} to vault {shard!r}, which is not listed "
+                f"in {SHARDS} (listed: {listed}); add it there or fix the name"
+            )
+        if out.get(org, shard) != shard:
+            raise ConfigError(
+                f"setting {ORG_VAULTS} maps org {org!r} twice (in different cases) to different "
+                f"vaults ({out[org]!r}, {shard!r})"
+            )
+        out[org] = shard
+    return out
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every setting of DESIGN.md, with its default. Build with :meth:`from_env`."""
@@ -71,6 +148,10 @@ class Settings:
     table_name: str = "Config"
     key_vault_url: str | None = None
     key_vault_ca_file: str | None = None
+    #: more vaults (name -> https URL) and the orgs that live in them (org id -> name);
+    #: unmapped orgs and GLOBAL use ``key_vault_url``. Read-only after validation.
+    key_vault_shards: Mapping[str, str] = field(default_factory=dict)
+    key_vault_org_vaults: Mapping[str, str] = field(default_factory=dict)
     config_cache_ttl: float = 30.0
     secret_cache_ttl: float = 3600.0
     secret_not_found_ttl: float = 300.0
@@ -116,12 +197,35 @@ class Settings:
             raise ConfigError(
                 f"AZURE_KEY_VAULT_URL must be an https:// URL, got {self.key_vault_url!r}"
             )
+        shards = _check_shards(self.key_vault_shards, vault)
+        if self.key_vault_ca_file and not all(is_loopback_url(u) for u in shards.values()):
+            raise ConfigError(
+                f"AZURE_KEY_VAULT_CA_FILE is only honoured when every vault is on a loopback "
+                f"address (the local emulator); a vault in {SHARDS} is not"
+            )
+        org_vaults = _check_org_vaults(self.key_vault_org_vaults, shards)
+        object.__setattr__(self, "key_vault_shards", MappingProxyType(shards))
+        object.__setattr__(self, "key_vault_org_vaults", MappingProxyType(org_vaults))
         if not self.table_name.isalnum() or not 3 <= len(self.table_name) <= 63 or \
                 not self.table_name[0].isalpha():
             raise ConfigError(
                 "setting CONFIG_TABLE_NAME must be 3-63 letters and digits starting with a "
                 f"letter, got {self.table_name!r}"
             )
+
+    def vault_url_for(self, scope: str) -> str | None:
+        """The vault holding ``scope``'s secrets: its shard's URL for a mapped org, else
+        ``AZURE_KEY_VAULT_URL`` (GLOBAL and unmapped orgs; ``None`` when no vault is set).
+
+        >>> s = Settings(key_vault_url="https://main.vault.azure.net",
+        ...              key_vault_shards={"eu": "https://eu.vault.azure.net"},
+        ...              key_vault_org_vaults={"Acme": "eu"})
+        >>> s.vault_url_for("acme"), s.vault_url_for("GLOBAL")
+        ('https://eu.vault.azure.net', 'https://main.vault.azure.net')
+        """
+        canonical = canonical_scope(scope)
+        shard = None if canonical == GLOBAL else self.key_vault_org_vaults.get(canonical)
+        return self.key_vault_url if shard is None else self.key_vault_shards[shard]
 
     @property
     def is_development(self) -> bool:
@@ -138,6 +242,8 @@ class Settings:
             table_name=env.get("CONFIG_TABLE_NAME") or "Config",
             key_vault_url=(env.get("AZURE_KEY_VAULT_URL") or "").strip() or None,
             key_vault_ca_file=env.get("AZURE_KEY_VAULT_CA_FILE") or None,
+            key_vault_shards=_json_object(env, SHARDS, '{"eu": "https://eu-vault.vault.azure.net"}'),
+            key_vault_org_vaults=_json_object(env, ORG_VAULTS, '{"acme": "eu"}'),
             config_cache_ttl=_number(env, "CONFIG_CACHE_TTL_SECONDS", 30),
             secret_cache_ttl=_number(env, "SECRET_CACHE_TTL_SECONDS", 3600),
             secret_not_found_ttl=_number(env, "SECRET_NOT_FOUND_TTL_SECONDS", 300),

@@ -56,6 +56,31 @@ def kv_control(keyvault: KeyVaultEmulator) -> EmulatorControl:
     return EmulatorControl(keyvault.control_url)
 
 
+SHARD_VAULTS = ("default", "shard1", "shard2")
+
+
+@pytest.fixture(scope="session")
+def sharded_keyvault_service(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[KeyVaultEmulator]:
+    """One emulator process serving several vaults (:data:`SHARD_VAULTS`), each on its port."""
+    state: Path = tmp_path_factory.mktemp("kv-shards-state")
+    service = KeyVaultEmulator(state=state, vaults=SHARD_VAULTS).start()
+    try:
+        yield service
+    finally:
+        service.stop()
+
+
+@pytest.fixture
+def sharded_keyvault(sharded_keyvault_service: KeyVaultEmulator) -> Iterator[KeyVaultEmulator]:
+    """The multi-vault emulator with every vault empty, counters zeroed, no faults."""
+    control = sharded_keyvault_service.control()
+    control.reset_all()
+    yield sharded_keyvault_service
+    control.reset_all()
+
+
 # -- resolver fixtures over a fresh table per test ---------------------------------------
 @pytest.fixture
 def settings(azurite: Azurite, keyvault: KeyVaultEmulator) -> Settings:

@@ -528,7 +528,8 @@ def test_ready_line_and_hints(tmp_path: Path) -> None:
     prefix, payload = first.split(" ", 1)
     assert prefix == "KEYVAULT_EMULATOR_READY"
     ready = json.loads(payload)
-    assert set(ready) == {"url", "control_url", "ca_file"}
+    assert set(ready) == {"url", "urls", "control_url", "ca_file", "proxy_url", "hostname_urls"}
+    assert ready["urls"] == {"default": ready["url"]}
     assert re.match(r"^https://127\.0\.0\.1:\d+$", ready["url"])
     assert re.match(r"^http://127\.0\.0\.1:\d+$", ready["control_url"])
     assert Path(ready["ca_file"]).is_absolute() and Path(ready["ca_file"]).is_file()

@@ -291,6 +291,10 @@ def test_counters() -> None:
         ("DELETE", "/deletedsecrets/n", Route("purge_deleted_secret", "n")),
         ("POST", "/deletedsecrets/n/recover", Route("recover_deleted_secret", "n")),
         ("GET", "/secrets/a%2Fb", Route("get_secret", "a/b")),  # then rejected as a bad name
+        ("POST", "/secrets/n/backup", Route("backup_secret", "n")),
+        ("POST", "/secrets/restore", Route("restore_secret")),
+        ("GET", "/secrets/restore", Route("get_secret", "restore")),  # a secret may be so named
+        ("GET", "/secrets/n/backup", Route("get_secret", "n", "backup")),
     ],
 )
 def test_routes(method: str, path: str, route: Route) -> None:
@@ -305,8 +309,8 @@ def test_routes(method: str, path: str, route: Route) -> None:
         ("POST", "/secrets", 405),
         ("PUT", "/secrets/n/abc", 405),
         ("GET", "/secrets/n/abc/def", 404),
-        ("POST", "/secrets/n/backup", 501),
-        ("POST", "/secrets/restore", 501),
+        ("GET", "/secrets/n/backup/x", 404),
+        ("POST", "/secrets/n", 405),
         ("POST", "/deletedsecrets/n", 405),
     ],
 )

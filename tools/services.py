@@ -21,8 +21,10 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from tools.keyvault_emulator import READY_PREFIX
+from tools.keyvault_emulator.control import EmulatorControl
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 AZURITE_BIN = REPO_ROOT / "node_modules" / ".bin" / "azurite-table"
@@ -54,6 +56,10 @@ def _wait_for_port(port: int, proc: subprocess.Popen[bytes], timeout: float, nam
             return
         time.sleep(0.05)
     raise ServiceStartError(f"{name} did not accept connections on port {port} within {timeout}s")
+
+
+def _port_of(url: str) -> int:
+    return int(url.rsplit(":", 1)[1].rstrip("/"))
 
 
 def _stop(proc: subprocess.Popen[bytes] | None, timeout: float = 5.0,
@@ -142,16 +148,27 @@ class Azurite:
 
 @dataclass
 class KeyVaultEmulator:
-    """The project's Key Vault emulator (tools.keyvault_emulator) as a child process."""
+    """The project's Key Vault emulator (tools.keyvault_emulator) as a child process.
+
+    ``vaults`` names the vaults it serves, each on its own HTTPS port with its own secrets,
+    counters and faults; the first is the default vault (``url``, ``control_url``'s
+    unprefixed endpoints). ``port`` is the default vault's port, ``vault_ports`` fixes
+    others' (0 or absent: any free port). ``urls`` maps every vault name to its URL.
+    """
 
     state: Path
     port: int = 0
     control_port: int = 0
     in_memory: bool = True
     start_timeout: float = 20.0
+    vaults: tuple[str, ...] = ("default",)
+    vault_ports: dict[str, int] = field(default_factory=dict)
     url: str = ""
     control_url: str = ""
     ca_file: str = ""
+    urls: dict[str, str] = field(default_factory=dict)
+    proxy_url: str = ""
+    hostname_urls: dict[str, str] = field(default_factory=dict)
     proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     def start(self) -> KeyVaultEmulator:
@@ -160,6 +177,10 @@ class KeyVaultEmulator:
             "--port", str(self.port), "--control-port", str(self.control_port),
             "--state", str(self.state),
         ]
+        for i, name in enumerate(self.vaults):
+            # A restart reuses the ports the first start got, so URLs handed out stay valid.
+            port = self.port if i == 0 else self.vault_ports.get(name, 0)
+            args += ["--vault", f"{name}={port}"]
         if self.in_memory:
             args.append("--in-memory")
         self.proc = subprocess.Popen(
@@ -169,15 +190,38 @@ class KeyVaultEmulator:
         ready = self._read_ready_line()
         self.url, self.control_url = ready["url"], ready["control_url"]
         self.ca_file = ready["ca_file"]
-        self.port = int(self.url.rsplit(":", 1)[1].rstrip("/"))
-        self.control_port = int(self.control_url.rsplit(":", 1)[1].rstrip("/"))
+        self.urls = dict(ready["urls"])
+        self.proxy_url, self.hostname_urls = ready["proxy_url"], dict(ready["hostname_urls"])
+        self.port = _port_of(self.url)
+        self.vault_ports = {name: _port_of(url) for name, url in self.urls.items()}
+        self.control_port = _port_of(self.control_url)
         return self
 
-    def _read_ready_line(self) -> dict[str, str]:
+    def dropin_env(self, vault: str | None = None) -> dict[str, str]:
+        """Environment for *unmodified* SDK code (``DefaultAzureCredential``, default client
+        options, e.g. Microsoft's samples) to use ``vault`` (default: the default vault):
+        its host name through the emulator's proxy, the emulator's CA, and the emulator's
+        managed-identity endpoint. ``SSL_CERT_FILE`` replaces the system CA bundle, so give
+        this environment to a process that talks only to the emulator."""
+        return {
+            "VAULT_URL": self.hostname_urls[vault or self.vaults[0]],
+            "HTTPS_PROXY": self.proxy_url,
+            "REQUESTS_CA_BUNDLE": self.ca_file,
+            "SSL_CERT_FILE": self.ca_file,
+            "IDENTITY_ENDPOINT": f"{self.control_url}/identity/token",
+            "IDENTITY_HEADER": "emulator",
+        }
+
+    def control(self, vault: str | None = None) -> EmulatorControl:
+        """The control client for ``vault`` (default: the default vault)."""
+        control = EmulatorControl(self.control_url)
+        return control if vault is None else control.vault(vault)
+
+    def _read_ready_line(self) -> dict[str, Any]:
         assert self.proc is not None and self.proc.stdout is not None
         stdout = self.proc.stdout
         lines: list[str] = []
-        result: dict[str, str] = {}
+        result: dict[str, Any] = {}
         done = threading.Event()
 
         def reader() -> None:

@@ -9,6 +9,8 @@ the way Azure's certificate is trusted (see ``bench.clients.secret_client``).
 
 from __future__ import annotations
 
+import time
+from collections.abc import Sequence
 from types import SimpleNamespace
 from typing import Any
 
@@ -17,7 +19,11 @@ from azure.keyvault.secrets.aio import SecretClient
 
 from bench.clients import BackendInfo, secret_client, table_client
 from bench.workload import Workload
+from shared.context import OrganizationContext
 from shared.resolver import ConfigResolver
+from shared.workflows import run_workflow, workflow
+
+EXECUTION = "bench-msp-execution"
 
 
 class BenchResolver(ConfigResolver):
@@ -38,9 +44,31 @@ async def _noop() -> None:
     return None
 
 
+@workflow(EXECUTION)
+async def _execution(context: OrganizationContext, params: dict[str, Any]) -> dict[str, Any]:
+    """One execution of the plan: its keys read one after another, each timed."""
+    sink = params["sink"]
+    for key in params["keys"]:
+        started = time.perf_counter_ns()
+        try:
+            value = await context.get_config(key)
+        except Exception as exc:
+            sink.error(exc)
+            continue
+        sink.record(context.org_id, key, value, time.perf_counter_ns() - started)
+    return {}
+
+
 class OrgconfigReader:
+    """Each execution runs as a workflow through the library's executor (``run_workflow``),
+    as the Function App runs one, so the audit trail is the one a deployment writes: one
+    record per run listing its secret reads, plus one per backend fetch."""
+
     def __init__(self, info: BackendInfo) -> None:
         self.resolver = BenchResolver(info)
+
+    async def execute(self, org: str, keys: Sequence[str], sink: Any) -> None:
+        await run_workflow(EXECUTION, self.resolver.context(org), {"keys": keys, "sink": sink})
 
     def context(self, org: str) -> Any:
         # The harness's get() is the context's get_config itself: no adapter layer timed.

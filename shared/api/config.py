@@ -104,7 +104,8 @@ async def put_entry(call: Call[ConfigWrite]) -> Reply:
     if_match = _if_match(call)
     value_type, value = _validated(call.body)
     resolver = call.resolver
-    entry = ConfigEntry(scope, key, value, value_type, call.body.description, None, call.actor)
+    entry = ConfigEntry(scope, key, value, value_type, call.body.description, None,
+                        str(call.actor))
     written = await _conditional(resolver.config_store.put_entry(entry, if_match=if_match))
     await resolver.notify_change(scope)
     audit_write("config.put", call.actor, scope, key=key, type=value_type,

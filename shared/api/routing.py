@@ -24,6 +24,7 @@ from pydantic import BaseModel, ValidationError
 
 from shared.api.browser_safety import SAFE_METHODS, refuse_cross_origin, require_json_body
 from shared.api.errors import ApiError, error_reply, invalid_request
+from shared.audit import ANONYMOUS, Actor
 from shared.auth import (
     Principal,
     authenticate,
@@ -70,9 +71,9 @@ class Call(Generic[B]):
         return self.resolver_factory()
 
     @property
-    def actor(self) -> str:
+    def actor(self) -> Actor:
         """The caller as audit records name it."""
-        return self.principal.actor if self.principal is not None else "anonymous"
+        return self.principal.actor if self.principal is not None else ANONYMOUS
 
     def header(self, name: str) -> str | None:
         """A request header, by case-insensitive name."""

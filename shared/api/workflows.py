@@ -10,7 +10,7 @@ from shared.api.errors import ApiError
 from shared.api.models import WorkflowParams, WorkflowRun
 from shared.api.routing import Call, RouteTable
 from shared.errors import ConfigNotFoundError, ConfigValueError, SecretNotFoundError
-from workflows.registry import UnknownWorkflowError, get_workflow, list_workflows, run_workflow
+from shared.workflows import UnknownWorkflowError, get_workflow, list_workflows, run_workflow
 
 log = logging.getLogger("orgconfig.api")
 routes = RouteTable("workflows")
@@ -37,7 +37,7 @@ async def run(call: Call[WorkflowParams]) -> WorkflowRun:
         raise ApiError(404, "workflow_not_found", f"no workflow named {_shown(name)} is "
                        "registered", known=list_workflows()) from None
     try:
-        result = await run_workflow(name, context, call.body.root)
+        result = await run_workflow(name, context, call.body.root, actor=call.actor)
     except MISCONFIGURATION as exc:
         # 424: the request was fine, the org's config is not. The library's messages name
         # keys and secret names only, never values.

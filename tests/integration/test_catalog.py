@@ -308,3 +308,19 @@ async def test_catalog_rows_are_not_config_entries(
     assert explained.source == "keyvault:acme--smtp-password"
     assert "acme--smtp-password listed" in str(explained.catalog)
     assert "portal" in str(explained.catalog)
+
+
+async def test_a_global_only_secret_answered_by_the_catalog_is_memoized_when_warm(
+    resolver: ConfigResolver, vault: SecretClient, seed: Seed, kv_control: EmulatorControl
+) -> None:
+    await vault.set_secret("GLOBAL--psa-api-key", "global-value")
+    await seed(("GLOBAL", "psa_api_key", "psa-api-key", "secret_ref"))
+    await reconcile(resolver)
+    ctx = resolver.context("acme")
+    for _ in range(2):  # the cold read stores snapshots; the next one builds the memo
+        assert await ctx.get_config("psa_api_key") == "global-value"
+    for _ in range(5):
+        assert await ctx.get_config("psa_api_key") == "global-value"
+    metrics = resolver.metrics.snapshot()
+    assert metrics.get("answer.memo_hit") == 5
+    assert metrics.get("vault.catalog_absent") == 7  # exact, memo hits included

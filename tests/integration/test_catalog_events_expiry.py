@@ -25,7 +25,7 @@ NEW = "Microsoft.KeyVault.SecretNewVersionCreated"
 
 
 def our_vault(settings: Settings) -> str:
-    return next(iter(configured_vaults(settings.key_vault_url)))
+    return next(iter(configured_vaults(settings)))
 
 
 async def rows(resolver: ConfigResolver) -> dict[tuple[str, str], Any]:
@@ -159,3 +159,20 @@ async def test_expiring_lists_expired_and_soon_expiring_secrets_per_scope(
     assert found == [("acme--expired", "expired"), ("GLOBAL--soon", "expiring")]
     assert len(await secret_catalog.expiring()) == 3
     assert len(await secret_catalog.expiring(warning_days=100)) == 4
+
+
+async def test_a_secret_expiring_while_memoized_is_refused_from_its_expiry_on(
+    make_resolver: Callable[..., ConfigResolver], vault: SecretClient, seed: Seed
+) -> None:
+    import asyncio
+
+    await vault.set_secret("acme--token", VALUE,
+                           expires_on=datetime.now(UTC) + timedelta(seconds=2))
+    await seed(("acme", "token", "token", "secret_ref"))
+    async with make_resolver(expired_policy="refuse") as resolver:
+        ctx = resolver.context("acme")
+        assert await ctx.get_config("token") == VALUE
+        assert await ctx.get_config("token") == VALUE  # memoized until the expiry at most
+        await asyncio.sleep(2.5)
+        with pytest.raises(SecretExpiredError):
+            await ctx.get_config("token")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import getpass
 import io
 import json
+import logging
 from pathlib import Path
 
 import pytest
@@ -133,3 +135,17 @@ async def test_settings_file_supplies_settings_and_env_secrets(
     await cli(env, "set", "acme", "api_key", "api-key", "--type", "secret_ref")
     code, out = await cli({}, "--settings", str(path), "get", "acme", "api_key", "--explain")
     assert code == 0 and "env:ACME__API_KEY" in out and "Zx-" not in out
+
+
+async def test_cli_writes_leave_audit_records_naming_the_local_user(
+    env: dict[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="orgconfig.audit")
+    await cli(env, "set", "acme", "smtp_port", "587", "--type", "int")
+    await cli(env, "secret", "set", "acme", "smtp-password", stdin="Zx-cli-audit\n")
+    records = [r.custom_dimensions for r in caplog.records  # type: ignore[attr-defined]
+               if r.name == "orgconfig.audit" and "action" in r.custom_dimensions]
+    actor = f"cli:{getpass.getuser()}"
+    assert [(r["action"], r["scope"], r["actor_id"]) for r in records] == [
+        ("config.put", "acme", actor), ("secret.put", "acme", actor)]
+    assert not any("Zx-cli-audit" in r.getMessage() + repr(r.__dict__) for r in caplog.records)

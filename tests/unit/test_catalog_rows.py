@@ -68,7 +68,13 @@ def test_the_marker_is_read_only_from_global() -> None:
 def test_configured_vaults_are_the_first_label_of_the_vault_host(
     url: str | None, names: set[str]
 ) -> None:
-    assert configured_vaults(url) == names
+    assert configured_vaults(Settings(key_vault_url=url)) == names
+
+
+def test_configured_vaults_include_the_shards() -> None:
+    settings = Settings(key_vault_url="https://main.vault.azure.net",
+                        key_vault_shards={"eu": "https://eu-vault.vault.azure.net"})
+    assert configured_vaults(settings) == {"main", "eu-vault"}
 
 
 # -- when the catalog is trusted -------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from shared.errors import ConfigError
@@ -93,7 +95,8 @@ def test_the_example_local_settings_name_every_setting() -> None:
                  "BACKEND_TIMEOUT_SECONDS", "COHERENCE_CHECK_SECONDS",
                  "AZURE_FUNCTIONS_ENVIRONMENT", "BREAKER_FAILURE_THRESHOLD",
                  "BREAKER_COOLDOWN_SECONDS", "WEBSITE_AUTH_ENABLED",
-                 "ORGCONFIG_TRUST_DEV_PRINCIPAL", "SECRET_EXPIRY_WARNING_DAYS",
+                 "ORGCONFIG_TRUST_DEV_PRINCIPAL", "AZURE_KEY_VAULT_SHARDS",
+                 "AZURE_KEY_VAULT_ORG_VAULTS", "SECRET_EXPIRY_WARNING_DAYS",
                  "SECRET_EXPIRED_POLICY"):
         assert name in values, name
 
@@ -137,3 +140,140 @@ def test_the_function_app_refuses_to_start_with_the_opt_in_in_azure() -> None:
                              capture_output=True, text=True, timeout=60)
     assert started.returncode != 0
     assert "ORGCONFIG_TRUST_DEV_PRINCIPAL" in started.stderr
+
+
+# -- several vaults: AZURE_KEY_VAULT_SHARDS and AZURE_KEY_VAULT_ORG_VAULTS ------------------
+
+MAIN = "https://main.vault.azure.net"
+SHARDED = {
+    "AZURE_KEY_VAULT_URL": MAIN,
+    "AZURE_KEY_VAULT_SHARDS":
+        '{"eu": "https://eu.vault.azure.net", "us": "https://us.vault.azure.net/"}',
+    "AZURE_KEY_VAULT_ORG_VAULTS": '{"Acme": "eu", "contoso": "us", "fabrikam": "eu"}',
+}
+
+
+def test_no_shards_by_default() -> None:
+    s = Settings.from_env({"AZURE_KEY_VAULT_URL": MAIN})
+    assert dict(s.key_vault_shards) == {} and dict(s.key_vault_org_vaults) == {}
+    assert s.vault_url_for("acme") == MAIN and s.vault_url_for("GLOBAL") == MAIN
+
+
+def test_empty_shard_settings_mean_unset() -> None:
+    s = Settings.from_env({"AZURE_KEY_VAULT_SHARDS": " ", "AZURE_KEY_VAULT_ORG_VAULTS": ""})
+    assert dict(s.key_vault_shards) == {} and s.vault_url_for("acme") is None
+
+
+def test_shards_and_org_vaults_are_read_with_org_ids_canonicalized() -> None:
+    s = Settings.from_env(SHARDED)
+    assert dict(s.key_vault_shards) == {
+        "eu": "https://eu.vault.azure.net", "us": "https://us.vault.azure.net/",
+    }
+    assert dict(s.key_vault_org_vaults) == {"acme": "eu", "contoso": "us", "fabrikam": "eu"}
+
+
+def test_a_mapped_org_reads_its_shard() -> None:
+    s = Settings.from_env(SHARDED)
+    assert s.vault_url_for("acme") == "https://eu.vault.azure.net"
+    assert s.vault_url_for("ACME") == "https://eu.vault.azure.net"
+    assert s.vault_url_for("contoso") == "https://us.vault.azure.net/"
+
+
+def test_global_and_unmapped_orgs_read_the_default_vault() -> None:
+    s = Settings.from_env(SHARDED)
+    assert s.vault_url_for("GLOBAL") == MAIN
+    assert s.vault_url_for("global") == MAIN
+    assert s.vault_url_for("northwind") == MAIN
+
+
+def test_the_maps_cannot_be_changed_after_validation() -> None:
+    s = Settings.from_env(SHARDED)
+    with pytest.raises(TypeError):
+        s.key_vault_org_vaults["northwind"] = "eu"  # type: ignore[index]
+
+
+def test_settings_built_directly_are_validated_too() -> None:
+    s = Settings(
+        key_vault_url=MAIN, key_vault_shards={"eu": "https://eu.vault.azure.net"},
+        key_vault_org_vaults={"Acme": "eu"},
+    )
+    assert s.vault_url_for("acme") == "https://eu.vault.azure.net"
+    with pytest.raises(ConfigError, match="AZURE_KEY_VAULT_ORG_VAULTS"):
+        Settings(key_vault_url=MAIN, key_vault_org_vaults={"acme": "eu"})
+
+
+def test_a_mapping_to_an_unlisted_vault_names_the_setting_and_the_vault() -> None:
+    env = dict(SHARDED, AZURE_KEY_VAULT_ORG_VAULTS='{"acme": "apac"}')
+    with pytest.raises(ConfigError, match=r"AZURE_KEY_VAULT_ORG_VAULTS.*'apac'.*listed: eu, us"):
+        Settings.from_env(env)
+
+
+def test_org_vaults_without_shards_is_an_error() -> None:
+    with pytest.raises(ConfigError, match=r"AZURE_KEY_VAULT_ORG_VAULTS.*listed: none"):
+        Settings.from_env({"AZURE_KEY_VAULT_URL": MAIN,
+                           "AZURE_KEY_VAULT_ORG_VAULTS": '{"acme": "eu"}'})
+
+
+@pytest.mark.parametrize("org", ["global", "GLOBAL", "not an org", "a--b", "-acme", ""])
+def test_reserved_or_invalid_org_ids_are_refused(org: str) -> None:
+    env = dict(SHARDED, AZURE_KEY_VAULT_ORG_VAULTS=json.dumps({org: "eu"}))
+    with pytest.raises(ConfigError, match="AZURE_KEY_VAULT_ORG_VAULTS"):
+        Settings.from_env(env)
+
+
+def test_one_org_mapped_twice_to_different_vaults_is_refused() -> None:
+    env = dict(SHARDED, AZURE_KEY_VAULT_ORG_VAULTS='{"acme": "eu", "ACME": "us"}')
+    with pytest.raises(ConfigError, match="twice"):
+        Settings.from_env(env)
+
+
+def test_shards_need_a_default_vault() -> None:
+    env = dict(SHARDED)
+    del env["AZURE_KEY_VAULT_URL"]
+    with pytest.raises(ConfigError, match="AZURE_KEY_VAULT_SHARDS needs AZURE_KEY_VAULT_URL"):
+        Settings.from_env(env)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("AZURE_KEY_VAULT_SHARDS", "eu=https://eu.vault.azure.net"),
+        ("AZURE_KEY_VAULT_SHARDS", '["https://eu.vault.azure.net"]'),
+        ("AZURE_KEY_VAULT_SHARDS", '{"eu": 5}'),
+        ("AZURE_KEY_VAULT_SHARDS", '{"eu": "http://eu.vault.azure.net"}'),
+        ("AZURE_KEY_VAULT_SHARDS", '{"eu": "eu.vault.azure.net"}'),
+        ("AZURE_KEY_VAULT_SHARDS", '{"eu": "https://"}'),
+        ("AZURE_KEY_VAULT_SHARDS", '{"e u": "https://eu.vault.azure.net"}'),
+        ("AZURE_KEY_VAULT_SHARDS", '{"": "https://eu.vault.azure.net"}'),
+        ("AZURE_KEY_VAULT_SHARDS", '{"eu": "https://MAIN.vault.azure.net/"}'),
+        ("AZURE_KEY_VAULT_SHARDS",
+         '{"eu": "https://eu.vault.azure.net", "eu2": "https://eu.vault.azure.net"}'),
+        ("AZURE_KEY_VAULT_ORG_VAULTS", "acme"),
+        ("AZURE_KEY_VAULT_ORG_VAULTS", '{"acme": ["eu"]}'),
+    ],
+)
+def test_bad_shard_settings_are_clear_errors(name: str, value: str) -> None:
+    env = {"AZURE_KEY_VAULT_URL": MAIN, "AZURE_KEY_VAULT_SHARDS": '{"eu": "https://eu.x.net"}',
+           name: value}
+    with pytest.raises(ConfigError, match=name):
+        Settings.from_env(env)
+
+
+def test_ca_file_needs_every_vault_on_loopback() -> None:
+    local = {
+        "AZURE_KEY_VAULT_URL": "https://127.0.0.1:8443",
+        "AZURE_KEY_VAULT_CA_FILE": "/tmp/ca.pem",
+        "AZURE_KEY_VAULT_SHARDS": '{"shard1": "https://127.0.0.1:8445"}',
+        "AZURE_KEY_VAULT_ORG_VAULTS": '{"acme": "shard1"}',
+    }
+    assert Settings.from_env(local).vault_url_for("acme") == "https://127.0.0.1:8445"
+    remote = dict(local, AZURE_KEY_VAULT_SHARDS='{"shard1": "https://eu.vault.azure.net"}')
+    with pytest.raises(ConfigError, match=r"AZURE_KEY_VAULT_CA_FILE.*AZURE_KEY_VAULT_SHARDS"):
+        Settings.from_env(remote)
+
+
+def test_an_invalid_scope_is_a_name_error() -> None:
+    from shared.errors import InvalidNameError
+
+    with pytest.raises(InvalidNameError):
+        Settings.from_env(SHARDED).vault_url_for("not an org")

@@ -1,4 +1,8 @@
-"""Command line: ``python -m tools.keyvault_emulator [--port 8443] [--state .local/kv] ...``."""
+"""Command line: ``python -m tools.keyvault_emulator [--port 8443] [--state .local/kv] ...``.
+
+``--vault NAME[=PORT]`` (repeatable) serves several vaults at once, each on its own port;
+the first is the default vault (``url``, and the control API's unprefixed endpoints).
+"""
 
 from __future__ import annotations
 
@@ -8,17 +12,57 @@ import contextlib
 import ipaddress
 import json
 import logging
+import re
 import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from . import READY_PREFIX
+from .backup import ensure_backup_key
 from .certs import ensure_certificate
-from .runtime import serve
+from .runtime import VaultSpec, serve
 from .store import SecretStore
 
 SECRETS_FILE = "secrets.json"
+DEFAULT_VAULT = "default"
+#: Key Vault's own vault-name rule (3-24 characters, letter first, no "--"), lower-case here
+#: so a name is also a DNS label.
+VAULT_NAME_RE = re.compile(r"^(?!.*--)[a-z][a-z0-9-]{1,22}[a-z0-9]$")
+
+
+def secrets_file(state: Path, vault: str) -> Path:
+    """Where ``vault`` persists: ``secrets.json`` for ``default`` (as before), else
+    ``secrets-{vault}.json``."""
+    return state / (SECRETS_FILE if vault == DEFAULT_VAULT else f"secrets-{vault}.json")
+
+
+def parse_vaults(
+    raw: Sequence[str] | None, default_port: int, p: argparse.ArgumentParser
+) -> list[tuple[str, int]]:
+    """``NAME[=PORT]`` options as ``(name, port)``; none given means one ``default`` vault
+    on ``--port``. The first vault without a port takes ``--port``; others any free port."""
+    if not raw:
+        return [(DEFAULT_VAULT, default_port)]
+    out: list[tuple[str, int]] = []
+    for i, item in enumerate(raw):
+        name, sep, port_text = item.partition("=")
+        if not VAULT_NAME_RE.match(name):
+            p.error(
+                f"--vault {item}: a vault name is 3-24 characters of a-z, 0-9 and single '-', "
+                "starting with a letter"
+            )
+        if not sep:
+            port = default_port if i == 0 else 0
+        elif port_text.isdigit() and 0 <= int(port_text) <= 65535:
+            port = int(port_text)
+        else:
+            p.error(f"--vault {item}: the port must be between 0 and 65535")
+        if name in (n for n, _ in out):
+            p.error(f"--vault {name} is given twice")
+        out.append((name, port))
+    return out
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -35,6 +79,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--control-port", type=int, default=0, help="control API HTTP port; 0 = any free port"
     )
     p.add_argument(
+        "--proxy-port", type=int, default=0,
+        help="drop-in HTTPS proxy port for {vault}.vault.localhost; 0 = any free port",
+    )
+    p.add_argument(
         "--state", default=".local/kv", help="folder for the certificate and secrets.json"
     )
     p.add_argument(
@@ -44,15 +92,21 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--latency-ms", type=float, default=0.0, help="initial added delay per vault request"
     )
     p.add_argument(
+        "--vault", action="append", metavar="NAME[=PORT]",
+        help="serve this vault (repeatable; the first is the default vault); default: one "
+        "vault named 'default' on --port",
+    )
+    p.add_argument(
         "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
         help="per-request log lines (method, path, status) are INFO",
     )
     args = p.parse_args(argv)
-    for opt in ("port", "control_port"):
+    for opt in ("port", "control_port", "proxy_port"):
         if not 0 <= getattr(args, opt) <= 65535:
             p.error(f"--{opt.replace('_', '-')} must be between 0 and 65535")
     if args.latency_ms < 0:
         p.error("--latency-ms must not be negative")
+    args.vaults = parse_vaults(args.vault, args.port, p)
     return args
 
 
@@ -84,22 +138,45 @@ def main(argv: Sequence[str] | None = None) -> int:
     state = Path(args.state).resolve()
     try:
         cert, key = ensure_certificate(state)
-        store = SecretStore(None if args.in_memory else state / SECRETS_FILE)
+        backup_key = ensure_backup_key(state)
+        specs = [
+            VaultSpec(
+                name, port, SecretStore(None if args.in_memory else secrets_file(state, name))
+            )
+            for name, port in args.vaults
+        ]
     except (OSError, ValueError) as exc:
         print(f"error: cannot prepare state folder {state}: {exc}", file=sys.stderr)
         return 2
 
-    def announce(url: str, control_url: str) -> None:
-        ready = {"url": url, "control_url": control_url, "ca_file": str(cert)}
-        where = f"persisted in {state / SECRETS_FILE}" if not args.in_memory else "in memory only"
-        print(READY_PREFIX + json.dumps(ready), flush=True)
-        print(f"Key Vault emulator: vault {url}, control API {control_url}; secrets {where}")
+    def announce(info: dict[str, Any]) -> None:
+        url, control_url = info["url"], info["control_url"]
+        print(READY_PREFIX + json.dumps({**info, "ca_file": str(cert)}), flush=True)
+
+        def where(name: str) -> str:
+            if args.in_memory:
+                return "in memory only"
+            return f"persisted in {secrets_file(state, name)}"
+
+        (default, _), *others = info["urls"].items()
+        print(
+            f"Key Vault emulator: vault {url}, control API {control_url}; "
+            f"secrets {where(default)}"
+        )
         print(f"Use AZURE_KEY_VAULT_URL={url} AZURE_KEY_VAULT_CA_FILE={cert}")
+        for name, vault_url in others:
+            print(f"Vault {name}: {vault_url}; secrets {where(name)}")
         print(
             "SDK clients need connection_verify=<ca file>, verify_challenge_resource=False "
-            "and any credential. Stop with Ctrl+C.",
-            flush=True,
+            "and any credential."
         )
+        print(
+            "Unmodified SDK code (DefaultAzureCredential, default options) instead: "
+            f"VAULT_URL={info['hostname_urls'][default]} HTTPS_PROXY={info['proxy_url']} "
+            f"REQUESTS_CA_BUNDLE={cert} SSL_CERT_FILE={cert} "
+            f"IDENTITY_ENDPOINT={control_url}/identity/token IDENTITY_HEADER=emulator"
+        )
+        print("Stop with Ctrl+C.", flush=True)
 
     async def run() -> None:
         stop = asyncio.Event()
@@ -109,12 +186,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, stop.set)
         await serve(
-            store,
+            specs,
             host=host,
-            port=args.port,
             control_port=args.control_port,
+            proxy_port=args.proxy_port,
             cert_file=str(cert),
             key_file=str(key),
+            backup_key=backup_key,
             latency_ms=args.latency_ms,
             ready=announce,
             stop=stop,
@@ -124,7 +202,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         asyncio.run(run())
     except OSError as exc:
         print(
-            f"error: cannot listen on {host} (vault port {args.port}, control port "
+            f"error: cannot listen on {host} (vault ports "
+            f"{', '.join(f'{n}={p}' for n, p in args.vaults)}, control port "
             f"{args.control_port}): {exc}. Is another emulator running? Pick free ports with "
             "--port/--control-port (0 = any free port).",
             file=sys.stderr,

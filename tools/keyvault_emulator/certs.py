@@ -21,7 +21,8 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 CERT_FILE = "keyvault-emulator-cert.pem"
 KEY_FILE = "keyvault-emulator-key.pem"
-_DNS_NAMES = ("localhost",)
+#: ``*.vault.localhost``: the vault host names of the drop-in proxy (proxy.py).
+_DNS_NAMES = ("localhost", "vault.localhost", "*.vault.localhost")
 _IP_ADDRESSES = (ipaddress.ip_address("127.0.0.1"), ipaddress.ip_address("::1"))
 _VALID_DAYS = 825  # the longest validity TLS clients accept for a leaf certificate
 _RENEW_BEFORE = datetime.timedelta(days=7)

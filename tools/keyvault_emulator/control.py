@@ -6,12 +6,16 @@ Tests and benchmarks use it to reset the vault, read request counters and inject
     control.fail_next(2, 429, retry_after=0.05, operation="get_secret")
     ...
     assert control.count("get_secret", "My-Secret") == 3
+
+An emulator serving several vaults is driven one vault at a time: ``control`` addresses the
+default vault, ``control.vault("shard1")`` another (its own counters, faults and reset).
 """
 
 from __future__ import annotations
 
 import json
 import urllib.error
+import urllib.parse
 import urllib.request
 from typing import Any
 
@@ -21,16 +25,36 @@ class EmulatorControlError(RuntimeError):
 
 
 class EmulatorControl:
-    """Drives one running emulator through its control URL (``http://127.0.0.1:<port>``)."""
+    """Drives one vault of a running emulator through its control URL
+    (``http://127.0.0.1:<port>``): the default vault unless ``vault`` names another."""
 
-    def __init__(self, control_url: str, timeout: float = 10.0) -> None:
+    def __init__(self, control_url: str, timeout: float = 10.0, vault: str | None = None) -> None:
         self.control_url = control_url.rstrip("/")
         self.timeout = timeout
+        self.vault_name = vault
+        self._prefix = "" if vault is None else f"/vaults/{urllib.parse.quote(vault, safe='')}"
 
-    def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+    def vault(self, name: str) -> EmulatorControl:
+        """A control client for the vault ``name`` of the same emulator."""
+        return EmulatorControl(self.control_url, self.timeout, vault=name)
+
+    def vaults(self) -> dict[str, str]:
+        """Every vault the emulator serves: name -> URL (the default vault first)."""
+        result: dict[str, str] = self._call("GET", "/vaults", vault_scoped=False)
+        return result
+
+    def reset_all(self) -> None:
+        """:meth:`reset` every vault of the emulator."""
+        for name in self.vaults():
+            self.vault(name).reset()
+
+    def _call(
+        self, method: str, path: str, body: dict[str, Any] | None = None,
+        *, vault_scoped: bool = True,
+    ) -> Any:
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(
-            self.control_url + path,
+            self.control_url + (self._prefix if vault_scoped else "") + path,
             data=data,
             method=method,
             headers={"Content-Type": "application/json"} if data is not None else {},
@@ -43,7 +67,8 @@ class EmulatorControl:
             raise EmulatorControlError(f"{method} {path} -> {exc.code}: {detail}") from None
 
     def health(self) -> dict[str, Any]:
-        """``{"status": "ok", "url": ..., "control_url": ...}``."""
+        """``{"status": "ok", "vault": name, "url": this vault's URL, "urls": {name: url},
+        "control_url": ...}``."""
         result: dict[str, Any] = self._call("GET", "/health")
         return result
 

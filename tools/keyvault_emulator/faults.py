@@ -22,6 +22,8 @@ OPERATIONS = (
     "list_deleted_secrets",
     "recover_deleted_secret",
     "purge_deleted_secret",
+    "backup_secret",
+    "restore_secret",
 )
 
 # Key Vault's error code and message for the statuses tests usually inject.

@@ -1,4 +1,7 @@
-"""Running emulator: the HTTPS vault listener, the plain-HTTP control API and their lifecycle.
+"""Running emulator: one HTTPS listener per vault, the plain-HTTP control API, their lifecycle.
+
+Each vault has its own port, store, counters and faults, so one emulator process stands in
+for several Key Vaults (sharding) while sharing one certificate and one backup key.
 
 The vault port is served through ``loop.create_server`` directly (not an aiohttp site)
 so the control API can close and reopen it on the same port (``refuse_connections``)
@@ -8,19 +11,25 @@ and swap in a protocol that hangs up without answering (``drop_connections``).
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import secrets
 import ssl
-from collections.abc import Callable
+import time
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
+from .backup import BackupSealer
 from .faults import OPERATIONS, Counters, FailRule, Faults
+from .proxy import VAULT_DOMAIN, ConnectProxy
 from .server import VaultApp, server_ssl_context
 from .store import SecretStore, is_number
 
 log = logging.getLogger("keyvault_emulator")
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 class _HangUp(asyncio.Protocol):
@@ -89,13 +98,30 @@ class VaultListener:
 
 
 @dataclass
-class Emulator:
-    """Everything one emulator process holds; the control API calls these methods."""
+class VaultSpec:
+    """One vault to serve: its name, the port to bind (0 = any free port) and its store."""
 
+    name: str
+    port: int
+    store: SecretStore
+
+
+@dataclass
+class Vault:
+    """One running vault: its own store, counters, faults and port (nothing is shared)."""
+
+    name: str
     store: SecretStore
     counters: Counters
     faults: Faults
     listener: VaultListener
+    app: VaultApp
+    runner: web.AppRunner
+
+    @property
+    def url(self) -> str:
+        """The vault URL clients use (``https://127.0.0.1:<port>``)."""
+        return self.app.public_url
 
     async def set_refuse(self, on: bool) -> None:
         """``refuse_connections``: stop listening (and cut open connections) or listen again."""
@@ -151,42 +177,94 @@ def _flag(body: dict[str, Any]) -> bool:
     return on
 
 
-def control_application(emu: Emulator, info: dict[str, str]) -> web.Application:
-    """The control API (plain HTTP, loopback only). See README.md for the endpoint list."""
-    routes = web.RouteTableDef()
+def control_application(
+    vaults: dict[str, Vault], info: dict[str, Any]
+) -> web.Application:
+    """The control API (plain HTTP, loopback only). See README.md for the endpoint list.
 
-    @routes.get("/health")
+    Every endpoint exists twice: ``/x`` acts on the default vault (the first one, so a
+    single-vault emulator keeps its API unchanged) and ``/vaults/{vault}/x`` on the named one.
+    """
+    default = next(iter(vaults))
+    routes: list[web.RouteDef] = []
+
+    def vault_of(request: web.Request) -> Vault:
+        name = request.match_info.get("vault", default)
+        if name not in vaults:
+            raise web.HTTPNotFound(
+                text=json.dumps({"error": f"no vault {name!r}; vaults: {', '.join(vaults)}"}),
+                content_type="application/json",
+            )
+        return vaults[name]
+
+    def route(method: str, path: str) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            routes.append(web.route(method, path, handler))
+            routes.append(web.route(method, "/vaults/{vault}" + path, handler))
+            return handler
+
+        return register
+
+    @route("GET", "/health")
     async def health(request: web.Request) -> web.Response:
-        return web.json_response({"status": "ok", **info})
+        vault = vault_of(request)
+        return web.json_response({"status": "ok", **info, "vault": vault.name, "url": vault.url})
 
-    @routes.post("/reset")
+    async def vault_list(request: web.Request) -> web.Response:
+        return web.json_response({name: v.url for name, v in vaults.items()})
+
+    routes.append(web.get("/vaults", vault_list))
+
+    async def identity_token(request: web.Request) -> web.Response:
+        # App Service's managed identity endpoint (api-version 2019-08-01), so that
+        # DefaultAzureCredential works unmodified with IDENTITY_ENDPOINT/IDENTITY_HEADER
+        # pointing here. The vaults accept any bearer token; this one is only a placeholder.
+        if not request.headers.get("X-IDENTITY-HEADER"):
+            raise _bad("X-IDENTITY-HEADER is required (set IDENTITY_HEADER to any value)")
+        resource = request.query.get("resource")
+        if not resource:
+            raise _bad("the 'resource' query parameter is required")
+        expires_on = int(time.time()) + 3600
+        return web.json_response({
+            "access_token": f"emulator-{secrets.token_hex(8)}",
+            "expires_on": str(expires_on),
+            "resource": resource,
+            "token_type": "Bearer",
+            "client_id": "00000000-0000-0000-0000-000000000000",
+        })
+
+    routes.append(web.get("/identity/token", identity_token))
+
+    @route("POST", "/reset")
     async def reset(request: web.Request) -> web.Response:
-        await emu.reset()
+        await vault_of(request).reset()
         return _ok()
 
-    @routes.get("/counters")
+    @route("GET", "/counters")
     async def counters(request: web.Request) -> web.Response:
-        return web.json_response(emu.counters.snapshot())
+        return web.json_response(vault_of(request).counters.snapshot())
 
-    @routes.post("/counters/reset")
+    @route("POST", "/counters/reset")
     async def reset_counters(request: web.Request) -> web.Response:
-        emu.counters.reset()
+        vault_of(request).counters.reset()
         return _ok()
 
-    @routes.get("/faults")
+    @route("GET", "/faults")
     async def faults(request: web.Request) -> web.Response:
-        return web.json_response(emu.faults.to_json())
+        return web.json_response(vault_of(request).faults.to_json())
 
-    @routes.post("/faults/latency")
+    @route("POST", "/faults/latency")
     async def latency(request: web.Request) -> web.Response:
+        vault = vault_of(request)
         ms = (await _body(request)).get("ms")
         if not is_number(ms) or ms < 0:
             raise _bad("'ms' must be a non-negative number")
-        emu.faults.latency_ms = float(ms)
+        vault.faults.latency_ms = float(ms)
         return _ok()
 
-    @routes.post("/faults/fail-next")
+    @route("POST", "/faults/fail-next")
     async def fail_next(request: web.Request) -> web.Response:
+        vault = vault_of(request)
         body = await _body(request)
         count, status = body.get("count"), body.get("status")
         retry_after, operation = body.get("retry_after"), body.get("operation")
@@ -198,22 +276,24 @@ def control_application(emu: Emulator, info: dict[str, str]) -> web.Application:
             raise _bad("'retry_after' must be a non-negative number of seconds")
         if operation is not None and operation not in OPERATIONS:
             raise _bad(f"'operation' must be one of {', '.join(OPERATIONS)}")
-        emu.faults.add_rule(FailRule(count, status, retry_after, operation))
+        vault.faults.add_rule(FailRule(count, status, retry_after, operation))
         return _ok()
 
-    @routes.post("/faults/refuse")
+    @route("POST", "/faults/refuse")
     async def refuse(request: web.Request) -> web.Response:
-        await emu.set_refuse(_flag(await _body(request)))
+        vault = vault_of(request)
+        await vault.set_refuse(_flag(await _body(request)))
         return _ok()
 
-    @routes.post("/faults/drop")
+    @route("POST", "/faults/drop")
     async def drop(request: web.Request) -> web.Response:
-        emu.set_drop(_flag(await _body(request)))
+        vault = vault_of(request)
+        vault.set_drop(_flag(await _body(request)))
         return _ok()
 
-    @routes.post("/faults/clear")
+    @route("POST", "/faults/clear")
     async def clear(request: web.Request) -> web.Response:
-        await emu.clear_faults()
+        await vault_of(request).clear_faults()
         return _ok()
 
     app = web.Application()
@@ -221,49 +301,75 @@ def control_application(emu: Emulator, info: dict[str, str]) -> web.Application:
     return app
 
 
+async def _start_vault(
+    spec: VaultSpec, host: str, ctx: ssl.SSLContext, sealer: BackupSealer, latency_ms: float
+) -> Vault:
+    counters, faults = Counters(), Faults(latency_ms=latency_ms)
+    app = VaultApp(spec.store, counters, faults, public_url="", sealer=sealer)
+    # No aiohttp access log: the vault logs method, path and status itself, never bodies.
+    runner = web.AppRunner(app.application(), access_log=None, shutdown_timeout=2.0)
+    await runner.setup()
+    assert runner.server is not None
+    listener = VaultListener(runner.server, faults, host, spec.port, ctx)
+    vault = Vault(spec.name, spec.store, counters, faults, listener, app, runner)
+    try:
+        await listener.listen()
+    except BaseException:
+        await runner.cleanup()
+        raise
+    url_host = f"[{host}]" if ":" in host else host
+    app.public_url = f"https://{url_host}:{listener.port}"
+    return vault
+
+
 async def serve(
-    store: SecretStore,
+    specs: Sequence[VaultSpec],
     *,
     host: str,
-    port: int,
     control_port: int,
+    proxy_port: int = 0,
     cert_file: str,
     key_file: str,
+    backup_key: bytes,
     latency_ms: float,
-    ready: Callable[[str, str], None],
+    ready: Callable[[dict[str, Any]], None],
     stop: asyncio.Event,
 ) -> None:
-    """Run both ports until ``stop`` is set; call ``ready(url, control_url)`` once listening.
+    """Run every vault's port, the control port and the drop-in proxy until ``stop`` is
+    set; call ``ready`` once listening with ``{"url", "urls": {name: url}, "control_url",
+    "proxy_url", "hostname_urls": {name: url}}`` (``url`` is the first vault's, the default).
 
     Raises ``OSError`` when a port cannot be bound (the caller reports it and exits).
     """
-    counters, faults = Counters(), Faults(latency_ms=latency_ms)
-    url_host = f"[{host}]" if ":" in host else host
-    vault = VaultApp(store, counters, faults, public_url="")
-    # No aiohttp access log: the vault logs method, path and status itself, never bodies.
-    vault_runner = web.AppRunner(vault.application(), access_log=None, shutdown_timeout=2.0)
-    await vault_runner.setup()
-    assert vault_runner.server is not None
-    listener = VaultListener(
-        vault_runner.server, faults, host, port, server_ssl_context(cert_file, key_file)
-    )
-    emu = Emulator(store, counters, faults, listener)
+    ctx = server_ssl_context(cert_file, key_file)
+    sealer = BackupSealer(backup_key)  # one key: a blob restores into any of these vaults
+    vaults: dict[str, Vault] = {}
     control_runner: web.AppRunner | None = None
+    proxy = ConnectProxy(host, lambda name: vaults[name].listener.port if name in vaults else None)
+    url_host = f"[{host}]" if ":" in host else host
     try:
-        await listener.listen()
-        vault.public_url = f"https://{url_host}:{listener.port}"
-        info = {"url": vault.public_url}
+        for spec in specs:
+            vaults[spec.name] = await _start_vault(spec, host, ctx, sealer, latency_ms)
+        default = next(iter(vaults.values()))
+        info: dict[str, Any] = {
+            "url": default.url, "urls": {name: v.url for name, v in vaults.items()},
+        }
         control_runner = web.AppRunner(
-            control_application(emu, info), access_log=None, shutdown_timeout=2.0
+            control_application(vaults, info), access_log=None, shutdown_timeout=2.0
         )
         await control_runner.setup()
         await web.TCPSite(control_runner, host, control_port, reuse_address=True).start()
-        control_url = f"http://{url_host}:{control_runner.addresses[0][1]}"
-        info["control_url"] = control_url
-        ready(vault.public_url, control_url)
+        info["control_url"] = f"http://{url_host}:{control_runner.addresses[0][1]}"
+        await proxy.listen(proxy_port)
+        info["proxy_url"] = f"http://{url_host}:{proxy.port}"
+        info["hostname_urls"] = {name: f"https://{name}.{VAULT_DOMAIN}" for name in vaults}
+        ready(dict(info))
         await stop.wait()
     finally:
-        await listener.stop_listening()
+        await proxy.close()
+        for vault in vaults.values():
+            await vault.listener.stop_listening()
         if control_runner is not None:
             await control_runner.cleanup()
-        await vault_runner.cleanup()
+        for vault in vaults.values():
+            await vault.runner.cleanup()

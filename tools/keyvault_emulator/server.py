@@ -23,7 +23,9 @@ from urllib.parse import quote, unquote
 
 from aiohttp import web
 
+from .backup import BackupSealer
 from .faults import Counters, Faults, fault_error
+from .proxy import VAULT_DOMAIN, vault_of_host
 from .store import (
     NAME_RE,
     RECOVERABLE_DAYS,
@@ -39,12 +41,15 @@ from .store import (
 log = logging.getLogger("keyvault_emulator")
 
 #: The 401 challenge; the SDK takes the tenant from ``authorization`` and the token scope
-#: from ``resource`` (+ "/.default"). Clients must pass ``verify_challenge_resource=False``
-#: because ``vault.azure.net`` is not a suffix of ``127.0.0.1``.
+#: from ``resource`` (+ "/.default"). Clients addressing ``127.0.0.1:port`` must pass
+#: ``verify_challenge_resource=False`` because ``vault.azure.net`` is not a parent domain
+#: of ``127.0.0.1``; through the drop-in proxy (``{vault}.vault.localhost``, see proxy.py)
+#: the challenge names ``https://vault.localhost``, which passes that check unmodified.
 CHALLENGE = (
     'Bearer authorization="https://login.microsoftonline.com/00000000-0000-0000-0000-000000000000",'
     ' resource="https://vault.azure.net"'
 )
+HOSTNAME_CHALLENGE = CHALLENGE.replace("https://vault.azure.net", f"https://{VAULT_DOMAIN}")
 PAGE_SIZE = 25  # Key Vault's default and maximum page size
 _HOST_RE = re.compile(r"^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$")
 T = TypeVar("T")
@@ -93,28 +98,25 @@ def _secrets_route(method: str, rest: Sequence[str]) -> Route | None:
         return Route("list_secrets") if method == "GET" else None
     name = rest[0]
     if len(rest) == 1 or (len(rest) == 2 and rest[1] == ""):
+        if method == "POST" and name.lower() == "restore":
+            return Route("restore_secret")
         return {
             "GET": Route("get_secret", name),
             "PUT": Route("set_secret", name),
             "PATCH": Route("update_secret", name),
             "DELETE": Route("delete_secret", name),
-        }.get(method) or _unsupported(method, name, "")
+        }.get(method)
     if len(rest) == 2:
         if rest[1].lower() == "versions" and method == "GET":
             return Route("list_versions", name)
+        if rest[1].lower() == "backup" and method == "POST":
+            return Route("backup_secret", name)
         if method == "GET":
             return Route("get_secret", name, rest[1])
         if method == "PATCH":
             return Route("update_secret", name, rest[1])
-        return _unsupported(method, name, rest[1])
+        return None
     raise _error(404, "NotFound", "The requested resource was not found.")
-
-
-def _unsupported(method: str, name: str, tail: str) -> Route | None:
-    # Backup/restore exist in Key Vault but not here; say so instead of a confusing 404/405.
-    if method == "POST" and (tail.lower() == "backup" or name.lower() == "restore"):
-        raise _error(501, "NotImplemented", "Backup and restore are not supported by the emulator.")
-    return None
 
 
 def _deleted_route(method: str, rest: Sequence[str]) -> Route | None:
@@ -261,12 +263,18 @@ class VaultApp:
     """Answers vault requests from a :class:`SecretStore`, applying counters and faults."""
 
     def __init__(
-        self, store: SecretStore, counters: Counters, faults: Faults, public_url: str
+        self,
+        store: SecretStore,
+        counters: Counters,
+        faults: Faults,
+        public_url: str,
+        sealer: BackupSealer,
     ) -> None:
         self.store = store
         self.counters = counters
         self.faults = faults
         self.public_url = public_url
+        self.sealer = sealer
 
     def application(self) -> web.Application:
         """An aiohttp application routing every path to :meth:`handle`."""
@@ -303,7 +311,9 @@ class VaultApp:
             err = VaultError(
                 401, "Unauthorized", "AKV10000: Request is missing a Bearer or PoP token."
             )
-            return error_response(err, {**headers, "WWW-Authenticate": CHALLENGE})
+            by_name = vault_of_host(request.headers.get("Host", "")) is not None
+            challenge = HOSTNAME_CHALLENGE if by_name else CHALLENGE
+            return error_response(err, {**headers, "WWW-Authenticate": challenge})
         try:
             route = resolve(request.method, request.rel_url.raw_path)
         except VaultError as err:
@@ -380,6 +390,14 @@ class VaultApp:
         if op == "purge_deleted_secret":
             store.purge(name)
             return web.Response(status=204)
+        if op == "backup_secret":
+            blob = self.sealer.seal(store.backup(name))
+            return json_response(200, {"value": _b64url(blob)})
+        if op == "restore_secret":
+            blob = _from_b64url((await _json_body(request)).get("value"))
+            s = store.restore(self.sealer.unseal(blob))
+            # Like Key Vault: the restored secret's bundle without its value.
+            return json_response(200, secret_bundle(base, s, s.current, value=False))
         raise AssertionError(f"unrouted operation {op}")  # resolve() only yields the above
 
 
@@ -391,6 +409,22 @@ async def _json_body(request: web.Request) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise bad_parameter("The request body must be a JSON object.")
     return body
+
+
+def _b64url(data: bytes) -> str:
+    # Key Vault's "base64url" fields: URL-safe alphabet, no padding.
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def _from_b64url(value: Any) -> bytes:
+    if not isinstance(value, str) or not value:
+        raise bad_parameter("Property value is required and must be a base64url string.")
+    try:
+        return base64.b64decode(
+            value.translate(str.maketrans("-_", "+/")) + "=" * (-len(value) % 4), validate=True
+        )
+    except (binascii.Error, ValueError):
+        raise bad_parameter("Property value is not valid base64url.") from None
 
 
 def _seconds(value: float) -> str:

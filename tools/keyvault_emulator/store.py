@@ -341,6 +341,29 @@ class SecretStore:
         del self.deleted[name.lower()]
         self._save()
 
+    def backup(self, name: str) -> Secret:
+        """The active secret to back up (every version); 404 when absent or soft-deleted."""
+        return self._active(name)
+
+    def restore(self, secret: Secret) -> Secret:
+        """Add a secret from a backup with its versions as they were; 409 ``Conflict`` when
+        the name exists, active or soft-deleted (Key Vault never overwrites on restore)."""
+        key = secret.name.lower()
+        existing = self.active.get(key) or self.deleted.get(key)
+        if existing is not None:
+            state = "deleted but recoverable" if key in self.deleted else "existing"
+            raise VaultError(
+                409,
+                "Conflict",
+                f"Secret {existing.name} cannot be restored: a secret with this name is "
+                f"{state} in this vault. Delete and purge it first, or restore elsewhere.",
+                "ObjectIsDeletedButRecoverable" if key in self.deleted else None,
+            )
+        secret.deleted_date = secret.scheduled_purge_date = None
+        self.active[key] = secret
+        self._save()
+        return secret
+
     def clear(self) -> None:
         """Forget everything, including soft-deleted secrets."""
         self.active.clear()

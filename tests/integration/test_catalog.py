@@ -22,6 +22,7 @@ from shared.resolver import ConfigResolver
 from shared.secret_admin import SecretAdmin
 from shared.settings import Settings
 from tools.keyvault_emulator.control import EmulatorControl
+from tools.services import Azurite, free_port
 
 pytestmark = pytest.mark.integration
 Seed = Callable[..., Any]
@@ -324,3 +325,20 @@ async def test_a_global_only_secret_answered_by_the_catalog_is_memoized_when_war
     metrics = resolver.metrics.snapshot()
     assert metrics.get("answer.memo_hit") == 5
     assert metrics.get("vault.catalog_absent") == 7  # exact, memo hits included
+
+
+async def test_a_failed_catalog_write_keeps_the_vault_write_and_is_counted(
+    settings: Settings, azurite: Azurite, caplog: pytest.LogCaptureFixture
+) -> None:
+    from dataclasses import replace
+
+    nothing_there = azurite.endpoint.replace(f":{azurite.port}/", f":{free_port()}/")
+    unreachable = azurite.connection_string.replace(azurite.endpoint, nothing_there)
+    caplog.set_level(logging.WARNING, logger="orgconfig.catalog")
+    async with ConfigResolver(replace(settings, storage_connection=unreachable,
+                                      backend_timeout=1)) as resolver:
+        info = await SecretAdmin(resolver).put("acme", "smtp-password", SecretStr(VALUE))
+        assert info.vault_name == "acme--smtp-password"
+        assert resolver.metrics.get("catalog.write_failed") == 1
+    assert any("next reconcile repairs it" in r.getMessage() for r in caplog.records)
+    assert not [r for r in caplog.records if VALUE in r.getMessage()]

@@ -4,14 +4,22 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP_STAMP := $(VENV)/.installed
 NPM_STAMP := node_modules/.installed
+# checkov and azure-functions-doctor get their own venv: their pins clash with the app's.
+INFRA_VENV := .venv-checkov
+INFRA_STAMP := $(INFRA_VENV)/.installed
 
-.PHONY: install test lint typecheck pytest demo dev serve bench clean
+.PHONY: install test lint typecheck pytest demo dev serve bench clean checkov doctor
 
 install: $(PIP_STAMP) $(NPM_STAMP)
 
 $(PIP_STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+$(INFRA_STAMP): requirements-infra.txt
+	test -x $(INFRA_VENV)/bin/python || $(PYTHON) -m venv $(INFRA_VENV)
+	$(INFRA_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-infra.txt
 	touch $@
 
 $(NPM_STAMP): package.json package-lock.json
@@ -27,7 +35,15 @@ typecheck: $(PIP_STAMP)
 pytest: install
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-test: install lint typecheck pytest
+# checkov over infra/ (Bicep): zero failed checks, skips only inline with their reason.
+checkov: $(PIP_STAMP) $(INFRA_STAMP)
+	$(PY) -m tools.checkov_gate
+
+# azure-functions-doctor over the project (informational: see README "Deploy to Azure").
+doctor: $(INFRA_STAMP)
+	$(INFRA_VENV)/bin/azure-functions-doctor doctor --path . --profile full
+
+test: install lint typecheck checkov pytest
 
 demo: install
 	$(PY) -m tools.demo
@@ -48,4 +64,4 @@ bench: install
 	$(PY) -m bench $(if $(QUICK),--quick,)
 
 clean:
-	rm -rf $(VENV) node_modules .local .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(INFRA_VENV) node_modules .local .mypy_cache .ruff_cache .pytest_cache

@@ -23,24 +23,33 @@ from pydantic import SecretStr
 
 from shared.audit import Actor, audit_write
 from shared.catalog_sync import ExpiringSecret, SecretCatalog
-from shared.errors import ConfigError
+from shared.errors import ConfigError, ConfigValueError, InvalidNameError
 from shared.naming import canonical_scope, validate_config_key, validate_secret_name
+from shared.reference_check import reference_warnings
 from shared.resolver import ConfigResolver
 from shared.secret_admin import SecretAdmin
 from shared.secret_store import uses_local_vault
-from shared.settings import Settings
-from shared.values import ConfigEntry, parse_value, validate_value
+from shared.settings import CA_FILE_SETTING, Settings
+from shared.values import VALUE_TYPES, ConfigEntry, ValueType, parse_value, validate_value
 
 MASK = "********"
 
 
 def load_settings_file(path: Path) -> dict[str, str]:
-    """The ``Values`` of a Functions ``local.settings.json``."""
+    """The ``Values`` of a Functions ``local.settings.json``.
+
+    A relative ``AZURE_KEY_VAULT_CA_FILE`` is taken relative to the file's folder (as
+    ``func start``, which runs there, would), so the CLI works from any directory.
+    """
     try:
         values = json.loads(path.read_text())["Values"]
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ConfigError(f"cannot read Values from {path}: {exc.__class__.__name__}") from None
-    return {str(k): str(v) for k, v in values.items()}
+    values = {str(k): str(v) for k, v in values.items()}
+    ca_file = values.get(CA_FILE_SETTING)
+    if ca_file and not Path(ca_file).is_absolute():
+        values[CA_FILE_SETTING] = str(path.resolve().parent / ca_file)
+    return values
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -60,7 +69,8 @@ def _parser() -> argparse.ArgumentParser:
     put.add_argument("scope", help="org id or GLOBAL")
     put.add_argument("key")
     put.add_argument("value", help="for --type secret_ref: the bare secret name")
-    put.add_argument("--type", default="string", dest="value_type")
+    put.add_argument("--type", default="string", dest="value_type", choices=VALUE_TYPES,
+                     help="how the value is parsed when read (default: string)")
     put.add_argument("--description")
 
     secret = sub.add_parser("secret", help="manage Key Vault secrets")
@@ -128,7 +138,14 @@ async def cmd_set(resolver: ConfigResolver, args: argparse.Namespace, out: TextI
     audit_write("config.put", actor, scope, key=key, type=value_type, via="cli")
     shown = f"-> secret {value}" if value_type == "secret_ref" else json.dumps(value)
     print(f"set {scope} {key} [{value_type}] {shown}", file=out)
+    if value_type == "secret_ref":
+        print_warnings(await reference_warnings(resolver, scope, value), out)
     return 0
+
+
+def print_warnings(warnings: list[str], out: TextIO) -> None:
+    for warning in warnings:
+        print(f"warning: {warning}", file=out)
 
 
 def read_secret_value(stdin: TextIO) -> str:
@@ -183,16 +200,7 @@ def parse_import(document: Any) -> tuple[list[ConfigEntry], list[tuple[str, str,
             raise ConfigError(f"scope {scope}: expected an object with 'config' and 'secrets'")
         for key, item in (body.get("config") or {}).items():
             validate_config_key(key)
-            description = None
-            if isinstance(item, dict) and "secret_ref" in item:
-                value_type, value = validate_value("secret_ref", item["secret_ref"])
-            elif isinstance(item, dict):
-                value_type, value = validate_value(item.get("type", "string"), item.get("value"))
-                description = item.get("description")
-            else:
-                kind = {bool: "bool", int: "int", float: "float", str: "string"}.get(
-                    type(item), "json")
-                value_type, value = validate_value(kind, item)
+            value_type, value, description = _import_item(scope, key, item)
             entries.append(ConfigEntry(scope, key, value, value_type, description,
                                        updated_by="cli:import"))
         for name, value in (body.get("secrets") or {}).items():
@@ -203,9 +211,31 @@ def parse_import(document: Any) -> tuple[list[ConfigEntry], list[tuple[str, str,
     return entries, secrets
 
 
+def _import_item(scope: str, key: str, item: Any) -> tuple[ValueType, str, str | None]:
+    """One config item of an import file; errors name the scope and key, never the value."""
+    try:
+        if isinstance(item, dict) and "secret_ref" in item:
+            return (*validate_value("secret_ref", item["secret_ref"]), None)
+        if isinstance(item, dict):
+            return (*validate_value(item.get("type", "string"), item.get("value")),
+                    item.get("description"))
+        kind = {bool: "bool", int: "int", float: "float", str: "string"}.get(type(item), "json")
+        return (*validate_value(kind, item), None)
+    except InvalidNameError:
+        # the naming error would quote the name, and a secret may have been pasted there
+        raise ConfigValueError(
+            f"{scope} {key}: a secret_ref must be the bare name of a secret (letters, digits "
+            "and single '-', no scope prefix); the value is not repeated here") from None
+    except ConfigError as exc:
+        raise ConfigValueError(f"{scope} {key}: {exc}") from None
+
+
 async def cmd_import(resolver: ConfigResolver, args: argparse.Namespace, out: TextIO) -> int:
     try:
         document = json.loads(args.file.read_text())
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{args.file} is not valid JSON: {exc.msg} at line {exc.lineno} "
+                          f"column {exc.colno}") from None
     except (OSError, ValueError) as exc:
         raise ConfigError(f"cannot read {args.file}: {exc.__class__.__name__}") from None
     entries, secrets = parse_import(document)
@@ -220,6 +250,10 @@ async def cmd_import(resolver: ConfigResolver, args: argparse.Namespace, out: Te
                     entries=sum(1 for e in entries if e.scope == scope))
     print(f"imported {written} config entries and {len(secrets)} secrets "
           f"({len({e.scope for e in entries})} scopes)", file=out)
+    for entry in entries:
+        if entry.is_secret_ref:
+            warnings = await reference_warnings(resolver, entry.scope, entry.value)
+            print_warnings([f"{entry.scope} {entry.key}: {w}" for w in warnings], out)
     return 0
 
 

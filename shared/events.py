@@ -14,10 +14,14 @@ Wiring (once per vault)::
                              Microsoft.KeyVault.SecretNearExpiry \\
                              Microsoft.KeyVault.SecretExpired
 
+(``azd up`` creates this subscription: infra/app/events.bicep.)
+
 Only events of a vault this app is configured for (``AZURE_KEY_VAULT_URL``, the shards) are
 accepted; any other event, including one that names no vault, is refused, logged and
 counted (``events.refused``). An accepted event is a hint, never trusted for content:
-the secret's metadata is read from the vault before the catalog row is written.
+the secret's metadata is read from the vault before the catalog row is written. A secret
+about to expire changes no value: its catalog row is refreshed (the expiry health and
+``doctor`` report) and a warning says to rotate it, but no change is recorded.
 """
 
 from __future__ import annotations
@@ -61,9 +65,9 @@ async def handle_keyvault_event(
     resolver: ConfigResolver, event_type: str, subject: str | None, data: Any
 ) -> str | None:
     """Update the catalog from the vault and bump the change sentinel for a secret event
-    of our vault; returns the scoped name handled, or None when the event is ignored
-    (another type, or a name outside orgconfig's scheme) or refused (no vault, or not
-    ours)."""
+    of our vault; returns the scoped name whose change was recorded, or None when the
+    event is ignored (another type, a name outside orgconfig's scheme), refused (no vault,
+    or not ours) or changes no value (near expiry: catalog refreshed, warning logged)."""
     if event_type not in HANDLED:
         return None
     data = data if isinstance(data, dict) else {}
@@ -92,12 +96,17 @@ async def handle_keyvault_event(
         log.warning("catalog not updated for %s--%s after %s (%s)", scope, secret, kind,
                     exc.__class__.__name__)
         record = None
+    when = record.expires_on.isoformat(timespec="seconds") \
+        if record is not None and record.expires_on else str(data.get("EXP") or "unknown")
+    if event_type == NEAR_EXPIRY:
+        log.warning("Key Vault secret %s--%s expires at %s: rotate it (PUT "
+                    "secrets/{scope}/{name})", scope, secret, when,
+                    extra={"custom_dimensions": {"event": kind, "secret": f"{scope}--{secret}"}})
+        return None  # no value changed: nothing for the caches
     await resolver.notify_change(scope, secret=secret)
-    if event_type in (NEAR_EXPIRY, EXPIRED):
-        when = record.expires_on.isoformat(timespec="seconds") \
-            if record is not None and record.expires_on else "unknown"
-        log.warning("Key Vault reports secret %s--%s %s (expires %s): set a new version",
-                    scope, secret, "expired" if event_type == EXPIRED else "near expiry", when,
+    if event_type == EXPIRED:
+        log.warning("Key Vault secret %s--%s expired at %s: set a new version (SECRET_EXPIRED_"
+                    "POLICY decides whether reads still get it)", scope, secret, when,
                     extra={"custom_dimensions": {"event": kind, "secret": f"{scope}--{secret}"}})
     else:
         log.info("Key Vault %s for %s--%s: catalog and sentinel updated", kind, scope, secret)

@@ -8,12 +8,17 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import MappingProxyType
 from typing import Literal, cast
 from urllib.parse import urlsplit
 
 from shared.errors import ConfigError, InvalidNameError
 from shared.naming import GLOBAL, canonical_org_id, canonical_scope
+
+#: The app's folder (function_app.py, host.json): where ``func start`` runs.
+APP_ROOT = Path(__file__).resolve().parent.parent
+CA_FILE_SETTING = "AZURE_KEY_VAULT_CA_FILE"
 
 ExpiredPolicy = Literal["serve", "refuse"]
 _TRUE = {"1", "true", "yes", "on"}
@@ -55,6 +60,16 @@ def _choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str,
     if value not in choices:
         raise ConfigError(f"setting {name} must be one of {', '.join(choices)}, got {raw!r}")
     return value
+
+
+def _ca_file(env: Mapping[str, str]) -> str | None:
+    """A relative CA path is relative to the app's folder, where ``func start`` runs and
+    the committed ``local.settings.json.example`` points, so a script started from any
+    directory finds the same file."""
+    raw = (env.get(CA_FILE_SETTING) or "").strip()
+    if not raw:
+        return None
+    return raw if Path(raw).is_absolute() else str(APP_ROOT / raw)
 
 
 def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
@@ -241,7 +256,7 @@ class Settings:
             storage_endpoint=env.get("CONFIG_STORAGE_ENDPOINT") or None,
             table_name=env.get("CONFIG_TABLE_NAME") or "Config",
             key_vault_url=(env.get("AZURE_KEY_VAULT_URL") or "").strip() or None,
-            key_vault_ca_file=env.get("AZURE_KEY_VAULT_CA_FILE") or None,
+            key_vault_ca_file=_ca_file(env),
             key_vault_shards=_json_object(env, SHARDS, '{"eu": "https://eu-vault.vault.azure.net"}'),
             key_vault_org_vaults=_json_object(env, ORG_VAULTS, '{"acme": "eu"}'),
             config_cache_ttl=_number(env, "CONFIG_CACHE_TTL_SECONDS", 30),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import signal
+import socket
 import sys
 import threading
 from collections.abc import Sequence
@@ -42,6 +43,20 @@ def shard_names(count: int) -> tuple[str, ...]:
     return tuple(f"shard{i}" for i in range(1, count + 1))
 
 
+def busy_ports(*ports: int) -> list[int]:
+    """Those of ``ports`` that something on 127.0.0.1 already listens on (or holds)."""
+    busy = []
+    for port in ports:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            # as the services do: a port left in TIME_WAIT by a stopped run is free
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                busy.append(port)
+    return busy
+
+
 def settings_values(azurite: Azurite, vault: KeyVaultEmulator) -> dict[str, str]:
     """The ``local.settings.json`` Values for these services (shards when there are any)."""
     values = {
@@ -52,6 +67,8 @@ def settings_values(azurite: Azurite, vault: KeyVaultEmulator) -> dict[str, str]
         "CONFIG_TABLE_NAME": "Config",
         "AZURE_KEY_VAULT_URL": vault.url,
         "AZURE_KEY_VAULT_CA_FILE": vault.ca_file,
+        # the admin routes need a caller: trust X-MS-CLIENT-PRINCIPAL (Development only)
+        "ORGCONFIG_TRUST_DEV_PRINCIPAL": "true",
     }
     shards = {name: url for name, url in vault.urls.items() if name != vault.vaults[0]}
     if shards:
@@ -60,27 +77,37 @@ def settings_values(azurite: Azurite, vault: KeyVaultEmulator) -> dict[str, str]
     return values
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, table_port: int = TABLE_PORT,
+         vault_port: int = VAULT_PORT, control_port: int = CONTROL_PORT,
+         first_shard_port: int = FIRST_SHARD_PORT, local: Path = LOCAL) -> int:
     args = parse_args(argv)
-    try:
-        azurite = Azurite(port=TABLE_PORT, location=LOCAL / "azurite").start()
-    except ServiceStartError as exc:
-        print(f"Azurite did not start on port {TABLE_PORT} (already running?): {exc}")
-        return 1
     shards = shard_names(args.shards)
+    shard_ports = [first_shard_port + i for i in range(len(shards))]
+    busy = busy_ports(table_port, vault_port, control_port, *shard_ports)
+    if busy:
+        # Checked before anything starts: a second `make dev` fails at once, not after a
+        # service's start timeout.
+        print(f"port {', '.join(map(str, busy))} of 127.0.0.1 is in use: is `make dev` already "
+              "running in another terminal? Stop it with Ctrl-C there (or stop whatever "
+              "holds the port) and run `make dev` again.")
+        return 1
+    try:
+        azurite = Azurite(port=table_port, location=local / "azurite").start()
+    except ServiceStartError as exc:
+        print(f"Azurite did not start on port {table_port}: {exc}")
+        return 1
     try:
         vault = KeyVaultEmulator(
-            state=Path(LOCAL / "kv"), port=VAULT_PORT, control_port=CONTROL_PORT, in_memory=False,
-            vaults=("default", *shards),
-            vault_ports={name: FIRST_SHARD_PORT + i for i, name in enumerate(shards)},
+            state=local / "kv", port=vault_port, control_port=control_port, in_memory=False,
+            vaults=("default", *shards), vault_ports=dict(zip(shards, shard_ports, strict=True)),
         ).start()
     except ServiceStartError as exc:
         azurite.stop()
-        print(f"Key Vault emulator did not start on ports {VAULT_PORT}+: {exc}")
+        print(f"Key Vault emulator did not start on ports {vault_port}+: {exc}")
         return 1
     values = settings_values(azurite, vault)
-    print(f"Azurite tables on {azurite.endpoint} (data in {LOCAL / 'azurite'})")
-    print(f"Key Vault emulator on {vault.url} (state in {LOCAL / 'kv'})")
+    print(f"Azurite tables on {azurite.endpoint} (data in {local / 'azurite'})")
+    print(f"Key Vault emulator on {vault.url} (state in {local / 'kv'})")
     for name in vault.vaults[1:]:
         print(f"  vault {name} on {vault.urls[name]}")
     print("\nPut these Values in local.settings.json for `func start`:")
@@ -92,7 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     env = " ".join(f"{k}={v}" for k, v in vault.dropin_env().items())
     print(f"\nUnmodified SDK code (e.g. Microsoft's samples) runs against it with: {env}")
-    print("\nCtrl-C stops both.")
+    print("\nCtrl-C stops both.", flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:

@@ -12,22 +12,9 @@ from shared.api.audit import audit_write
 from shared.api.errors import ApiError
 from shared.api.models import ConfigEntryOut, ConfigList, ConfigWrite, ConfigWritten
 from shared.api.routing import Call, Param, Reply, RouteTable
-from shared.errors import (
-    BackendUnavailableError,
-    ConfigValueError,
-    InvalidNameError,
-    SecretAccessError,
-)
-from shared.naming import (
-    GLOBAL,
-    SECRET_NAME_MAX,
-    canonical_scope,
-    env_var_name,
-    keyvault_name,
-    validate_config_key,
-)
-from shared.resolver import ConfigResolver
-from shared.secret_admin import SecretAdmin
+from shared.errors import ConfigValueError, InvalidNameError
+from shared.naming import SECRET_NAME_MAX, canonical_scope, validate_config_key
+from shared.reference_check import reference_warnings
 from shared.values import ConfigEntry, ValueType, validate_value
 
 routes = RouteTable("config")
@@ -126,30 +113,6 @@ def _validated(body: ConfigWrite) -> tuple[ValueType, str]:
             f"{SECRET_NAME_MAX} ASCII letters, digits and single '-', without a scope prefix "
             "such as 'acme--' (the value is not repeated here in case it is a secret)"
         ) from None
-
-
-async def reference_warnings(resolver: ConfigResolver, scope: str, name: str) -> list[str]:
-    """Why a new ``secret_ref`` to ``name`` may not resolve (an empty list when it will)."""
-    scopes = [GLOBAL] if scope == GLOBAL else [scope, GLOBAL]
-    environ = resolver.secret_store.environ
-    if resolver.settings.secret_env_fallback and any(env_var_name(s, name) in environ
-                                                     for s in scopes):
-        return []
-    if not resolver.secret_store.vault_configured:
-        names = " or ".join(env_var_name(s, name) for s in scopes)
-        return [f"no Key Vault is configured and neither {names} is set in this instance's "
-                "environment: reads of this key will fail until one is"]
-    try:
-        admin = SecretAdmin(resolver)
-        for candidate in scopes:
-            if await admin.get(candidate, name) is not None:
-                return []
-    except (BackendUnavailableError, SecretAccessError) as exc:
-        return [f"could not check that secret {name!r} exists ({exc.code}); the entry was saved"]
-    looked = " or ".join(keyvault_name(s, name) for s in scopes)
-    who = "orgs without their own secret" if scope == GLOBAL else f"org {scope}"
-    return [f"no secret {looked} exists: reads of this key by {who} will fail until it is "
-            f"created (POST secrets with name {name!r})"]
 
 
 @routes.route(

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.cli import parse_import, run
+from shared.cli import load_settings_file, parse_import, run
 from shared.errors import ConfigError, InvalidNameError
 from shared.settings import Settings
 from tools.keyvault_emulator.control import EmulatorControl
@@ -135,6 +135,71 @@ async def test_settings_file_supplies_settings_and_env_secrets(
     await cli(env, "set", "acme", "api_key", "api-key", "--type", "secret_ref")
     code, out = await cli({}, "--settings", str(path), "get", "acme", "api_key", "--explain")
     assert code == 0 and "env:ACME__API_KEY" in out and "Zx-" not in out
+
+
+async def test_a_secret_ref_to_a_secret_that_exists_nowhere_warns(env: dict[str, str]) -> None:
+    code, out = await cli(env, "set", "acme", "pwd", "smtp-password", "--type", "secret_ref")
+    assert code == 0 and "warning:" in out
+    assert "acme--smtp-password" in out and "GLOBAL--smtp-password" in out
+
+
+async def test_a_secret_ref_to_an_existing_secret_does_not_warn(env: dict[str, str]) -> None:
+    await cli(env, "secret", "set", "GLOBAL", "smtp-password", stdin="Zx-exists")
+    code, out = await cli(env, "set", "acme", "pwd", "smtp-password", "--type", "secret_ref")
+    assert code == 0 and "warning" not in out
+
+
+async def test_import_warns_about_references_to_missing_secrets(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    path = tmp_path / "seed.json"
+    path.write_text(json.dumps({"acme": {"config": {"ok": {"secret_ref": "in-file"},
+                                                    "dangling": {"secret_ref": "nowhere"}},
+                                         "secrets": {"in-file": "Zx-in-file"}}}))
+    code, out = await cli(env, "import", str(path))
+    assert code == 0 and out.count("warning:") == 1
+    assert "acme dangling:" in out and "acme--nowhere" in out and "Zx-" not in out
+
+
+async def test_an_import_file_with_a_json_syntax_error_names_line_and_column(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    path = tmp_path / "seed.json"
+    path.write_text('{\n  "acme": {\n    "config": {"a": 1,}\n  }\n}\n')
+    code, out = await cli(env, "import", str(path))
+    assert code == 2 and "line 3 column" in out and "not valid JSON" in out
+
+
+async def test_an_import_value_that_does_not_parse_names_its_key(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    path = tmp_path / "seed.json"
+    path.write_text(json.dumps({"acme": {"config": {
+        "smtp_port": {"value": "Zx-not-a-port", "type": "int"}}}}))
+    code, out = await cli(env, "import", str(path))
+    assert code == 2 and "acme smtp_port" in out and "'int'" in out
+    assert "Zx-not-a-port" not in out
+
+
+def test_a_pasted_secret_as_import_reference_is_not_repeated() -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_import({"acme": {"config": {"pwd": {"secret_ref": "Zx pasted secret!"}}}})
+    assert "acme pwd" in str(caught.value) and "Zx" not in str(caught.value)
+
+
+async def test_set_lists_the_allowed_types(env: dict[str, str],
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        await cli(env, "set", "acme", "k", "v", "--type", "integer")
+    assert "string, int, float, bool, json, secret_ref" in capsys.readouterr().err.replace(
+        "'", "")
+
+
+def test_a_relative_ca_file_in_a_settings_file_is_relative_to_that_file(tmp_path: Path) -> None:
+    path = tmp_path / "local.settings.json"
+    path.write_text(json.dumps({"Values": {"AZURE_KEY_VAULT_CA_FILE": ".local/kv/ca.pem"}}))
+    assert load_settings_file(path)["AZURE_KEY_VAULT_CA_FILE"] == str(
+        tmp_path / ".local" / "kv" / "ca.pem")
 
 
 async def test_cli_writes_leave_audit_records_naming_the_local_user(

@@ -338,6 +338,18 @@ async def test_foreign_or_unrelated_events_are_ignored(
     assert resolver.metrics.get("coherence.bumps") == 0
 
 
+async def test_a_secret_near_expiry_is_logged_for_rotation_and_changes_nothing(
+    resolver: ConfigResolver, caplog: pytest.LogCaptureFixture
+) -> None:
+    data = {"ObjectName": "acme--smtp-password", "VaultName": "127", "EXP": 1790000000}
+    handled = await handle_keyvault_event(resolver, "Microsoft.KeyVault.SecretNearExpiry",
+                                          None, data)
+    assert handled is None and resolver.metrics.get("coherence.bumps") == 0
+    [record] = [r for r in caplog.records if r.name == "orgconfig.events"]
+    assert record.levelname == "WARNING" and "acme--smtp-password" in record.getMessage()
+    assert "rotate" in record.getMessage()
+
+
 async def test_concurrent_writers_never_lose_a_sentinel_bump(shared_settings: Settings) -> None:
     table = f"Cfg{uuid.uuid4().hex[:12]}"
     s = replace(shared_settings, table_name=table)

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from shared.errors import ConfigError
-from shared.settings import Settings, is_loopback_url
+from shared.settings import APP_ROOT, Settings, is_loopback_url
 
 
 def test_defaults_match_the_design() -> None:
@@ -277,3 +277,24 @@ def test_an_invalid_scope_is_a_name_error() -> None:
 
     with pytest.raises(InvalidNameError):
         Settings.from_env(SHARDED).vault_url_for("not an org")
+
+
+def test_a_relative_ca_file_is_relative_to_the_app_folder() -> None:
+    s = Settings.from_env({"AZURE_KEY_VAULT_URL": "https://127.0.0.1:8443",
+                           "AZURE_KEY_VAULT_CA_FILE": ".local/kv/keyvault-emulator-cert.pem"})
+    assert s.key_vault_ca_file == str(APP_ROOT / ".local" / "kv" / "keyvault-emulator-cert.pem")
+    assert (APP_ROOT / "function_app.py").is_file()
+
+
+def test_an_absolute_ca_file_is_kept() -> None:
+    s = Settings.from_env({"AZURE_KEY_VAULT_URL": "https://127.0.0.1:8443",
+                           "AZURE_KEY_VAULT_CA_FILE": "/etc/ssl/ca.pem"})
+    assert s.key_vault_ca_file == "/etc/ssl/ca.pem"
+
+
+def test_the_example_ca_path_is_where_make_dev_writes_the_certificate() -> None:
+    from tools.devservices import LOCAL
+    from tools.keyvault_emulator.certs import CERT_FILE
+
+    values = json.loads((APP_ROOT / "local.settings.json.example").read_text())["Values"]
+    assert Settings.from_env(values).key_vault_ca_file == str(LOCAL / "kv" / CERT_FILE)

@@ -181,7 +181,8 @@ class SecretCatalog:
             return rows
 
         self.metrics.incr("table.queries")
-        return await self.store.call("a query of the secret catalog", query)
+        return await self.store.call("a query of the secret catalog", query,
+                                     time_limit=RECONCILE_TIMEOUT_SECONDS)
 
     async def marker(self) -> CatalogMarker | None:
         """The marker row, or None while no reconcile has completed (point read)."""

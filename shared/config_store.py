@@ -158,18 +158,22 @@ class ConfigStore:
             await self._client.close()
             self._client = None
 
-    async def call(self, what: str, op: Callable[[], Awaitable[T]]) -> T:
-        """One backend call through the circuit breaker, bounded by BACKEND_TIMEOUT_SECONDS."""
-        return await self.breaker.call(lambda: self._call_mapped(what, op))
+    async def call(self, what: str, op: Callable[[], Awaitable[T]], *,
+                   time_limit: float | None = None) -> T:
+        """One backend call through the circuit breaker, bounded by BACKEND_TIMEOUT_SECONDS
+        (or ``time_limit``: a whole-table scan of the catalog reconcile takes longer)."""
+        return await self.breaker.call(lambda: self._call_mapped(what, op, time_limit))
 
-    async def _call_mapped(self, what: str, op: Callable[[], Awaitable[T]]) -> T:
+    async def _call_mapped(self, what: str, op: Callable[[], Awaitable[T]],
+                           time_limit: float | None = None) -> T:
         self.metrics.incr("table.calls")
+        limit = self.settings.backend_timeout if time_limit is None else time_limit
         try:
-            return await asyncio.wait_for(op(), self.settings.backend_timeout)
+            return await asyncio.wait_for(op(), limit)
         except TimeoutError:
             raise BackendUnavailableError(
                 BACKEND,
-                f"Table Storage did not answer {what} within {self.settings.backend_timeout}s; "
+                f"Table Storage did not answer {what} within {limit}s; "
                 "check CONFIG_STORAGE_CONNECTION / CONFIG_STORAGE_ENDPOINT and the network",
             ) from None
         except ClientAuthenticationError:

@@ -86,6 +86,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--naive-executions", type=int, default=None,
                    help=f"executions the naive contender runs (full default "
                         f"{NAIVE_FULL_EXECUTIONS:,}; quick: all)")
+    p.add_argument("--pad-secrets", type=int, default=0,
+                   help="seed this many more secrets of orgs the workload never runs (a "
+                        "larger vault to list; default 0)")
     p.add_argument("--only", default=None,
                    help="comma-separated subset of " + ",".join(WORKLOAD_CONTENDERS))
     return p.parse_args(argv)
@@ -131,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     contenders: dict[str, dict[str, Any]] = {}
     with Backends(WORK_DIR / "services", table_delay_ms=args.table_delay_ms,
                   vault_latency_ms=args.vault_latency_ms) as backends:
-        seeding = backends.seed(workload)
+        seeding = backends.seed(workload, args.pad_secrets)
         print(f"  seeded {seeding}", flush=True)
         info = backends.info
         catalog: dict[str, Any] | None = None

@@ -128,3 +128,18 @@ def test_percentiles_use_nearest_rank() -> None:
     assert percentile(values, 50) == 50 and percentile(values, 99) == 99
     summary = latency_summary([1000 * v for v in values])
     assert summary["read_p50_us"] == 50.0 and summary["read_max_us"] == 100.0
+
+
+def test_padding_secrets_are_orgconfig_names_of_orgs_the_workload_never_runs() -> None:
+    from bench.backends import padding
+    from bench.workload import org_id
+    from shared.naming import split_keyvault_name
+
+    pad = padding(25)
+    spec = WorkloadSpec.full()
+    workload_orgs = {org_id(i) for i in range(spec.orgs)}
+    assert "org-001" in workload_orgs
+    assert len(pad) == 25 and not set(pad) & set(Workload(WorkloadSpec.full()).secrets())
+    for name in pad:
+        parts = split_keyvault_name(name)
+        assert parts is not None and parts[0] not in workload_orgs

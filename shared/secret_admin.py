@@ -22,6 +22,7 @@ from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.keyvault.secrets import SecretProperties
 from pydantic import SecretStr
 
+from shared.catalog_sync import SecretCatalog
 from shared.config_store import entry_from_entity
 from shared.errors import ConfigError, SecretAccessError
 from shared.health import record_vault_success
@@ -139,6 +140,8 @@ class SecretAdmin:
     def __init__(self, resolver: ConfigResolver) -> None:
         self.resolver = resolver
         self.store = resolver.secret_store
+        #: every write here updates the secret catalog after the vault (shared.catalog_sync)
+        self.catalog = SecretCatalog(resolver)
         if not self.store.vault_configured:
             raise VaultNotConfiguredError(
                 "no Key Vault is configured (AZURE_KEY_VAULT_URL is unset): this deployment "
@@ -290,6 +293,7 @@ class SecretAdmin:
                 expires_on=expires_on,
             ),
         )
+        await self.catalog.after_write(scope, name, secret.properties)
         return _info(scope, name, secret.properties)
 
     async def rollback(self, scope: str, name: str, version: str, *, actor: str | None = None
@@ -334,6 +338,7 @@ class SecretAdmin:
             deleted = await self._call(f"deleting secret {full}", delete)
         except ResourceNotFoundError:
             raise SecretAbsentError(f"secret {full} does not exist") from None
+        await self.catalog.after_write(scope, name, None)
         return DeletedSecretInfo(full, bool(deleted.recovery_id), deleted.scheduled_purge_date)
 
     async def recover(self, scope: str, name: str) -> SecretInfo:
@@ -348,6 +353,7 @@ class SecretAdmin:
             )
         except ResourceNotFoundError:
             raise SecretAbsentError(f"no deleted secret named {full} to recover") from None
+        await self.catalog.after_write(scope, name, props)
         return _info(scope, name, props)
 
 

@@ -8,7 +8,7 @@ A secret value arrives as ``SecretStr`` (never in a repr or a log) and leaves on
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -19,6 +19,7 @@ from pydantic import (
     JsonValue,
     RootModel,
     SecretStr,
+    WithJsonSchema,
     field_validator,
 )
 
@@ -32,6 +33,9 @@ _RFC3339 = re.compile(
 )
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def _rfc3339(value: object) -> object:
     """An RFC 3339 date-time string with its offset, as the schema says; pydantic alone
     would also take a number (seconds since 1970) or a date-time without a time zone."""
@@ -41,13 +45,21 @@ def _rfc3339(value: object) -> object:
         raise ValueError("must be an RFC 3339 date-time with an offset, e.g. "
                          "2031-01-02T00:00:00Z")
     try:
-        return datetime.fromisoformat(value.upper())
+        parsed = datetime.fromisoformat(value.upper())
     except ValueError:  # e.g. month 13
         raise ValueError("is not a valid date-time") from None
+    if parsed < _EPOCH:
+        # Key Vault keeps times as seconds since 1970; the catalog's table cannot hold
+        # years before 1601 (and the SDK writes years before 1000 unreadably).
+        raise ValueError("must not be before 1970-01-01T00:00:00Z")
+    return parsed
 
 
-#: A date-time a request sends: RFC 3339 text with an offset (``2031-01-02T00:00:00Z``).
-DateTimeText = Annotated[datetime, BeforeValidator(_rfc3339)]
+#: A date-time a request sends: RFC 3339 text with an offset (``2031-01-02T00:00:00Z``),
+#: from 1970 on (the pattern states the year: 1970-9999).
+DateTimeText = Annotated[datetime, BeforeValidator(_rfc3339), WithJsonSchema({
+    "type": "string", "format": "date-time", "pattern": "^(19[7-9][0-9]|[2-9][0-9]{3})-",
+})]
 
 #: Key Vault accepts secret values up to 25 KiB.
 MAX_SECRET_CHARS = 25 * 1024
@@ -190,6 +202,8 @@ class SecretSummary(BaseModel):
     created_on: datetime | None = None
     updated_on: datetime | None = None
     expires_on: datetime | None = None
+    #: ``expired``, or ``expiring`` within SECRET_EXPIRY_WARNING_DAYS; None otherwise
+    expiry: Literal["expired", "expiring"] | None = None
     updated_by: str | None = Field(
         default=None, description="who wrote the current version through orgconfig (the "
         "`orgconfig-updated-by` tag); null when written directly in Key Vault")
@@ -319,6 +333,15 @@ class Liveness(BaseModel):
     status: Literal["ok"] = "ok"
 
 
+class ExpiringSecretInfo(BaseModel):
+    """A secret expired or expiring soon (from the secret catalog; never a value)."""
+
+    name: str
+    vault_name: str
+    expires_on: datetime
+    state: Literal["expired", "expiring"]
+
+
 class KeyVaultHealth(BaseModel):
     """Whether this instance reaches Key Vault; ``failure`` and ``guidance`` when it does not."""
 
@@ -334,6 +357,12 @@ class KeyVaultHealth(BaseModel):
     metrics: dict[str, int] = Field(default_factory=dict)
     #: circuit breaker per backend: state, consecutive failures, last error
     breakers: dict[str, dict[str, str | int | float | None]] = Field(default_factory=dict)
+    #: ``in_use`` (a reconcile has run), ``absent`` (the name index decides),
+    #: ``unavailable`` (the table did not answer in time) or ``not_configured`` (no vault)
+    catalog: Literal["in_use", "absent", "unavailable", "not_configured"] = "not_configured"
+    catalog_reconciled_at: datetime | None = None
+    #: per scope: its secrets expired or expiring within SECRET_EXPIRY_WARNING_DAYS
+    expiring_secrets: dict[str, list[ExpiringSecretInfo]] = Field(default_factory=dict)
 
 
 # -- workflows ---------------------------------------------------------------------------

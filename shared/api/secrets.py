@@ -7,6 +7,7 @@ record. The value is echoed once, in the response to the create or update.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import SecretStr
@@ -32,6 +33,7 @@ from shared.api.models import (
 )
 from shared.api.params import FORCE, SCOPE_QUERY, SECRET_NAME, SECRET_SCOPE
 from shared.api.routing import Call, Reply, RouteTable
+from shared.catalog import expiry_state
 from shared.naming import GLOBAL, canonical_scope, validate_secret_name
 from shared.secret_admin import (
     SecretAdmin,
@@ -79,7 +81,8 @@ async def list_secrets(call: Call[None]) -> SecretList:
     names = {s.name.lower() for s in secrets}
     return SecretList(
         scope=scope,
-        secrets=[_summary(s, [e for e in refs if e.value.lower() == s.name.lower()])
+        secrets=[_summary(s, [e for e in refs if e.value.lower() == s.name.lower()],
+                          call.resolver.settings.expiry_warning_days)
                  for s in secrets],
         unresolved_references=[
             DanglingRef(scope=e.scope, key=e.key, secret_name=e.value)
@@ -88,10 +91,11 @@ async def list_secrets(call: Call[None]) -> SecretList:
     )
 
 
-def _summary(info: SecretInfo, refs: list[ConfigEntry]) -> SecretSummary:
+def _summary(info: SecretInfo, refs: list[ConfigEntry], warning_days: float) -> SecretSummary:
     return SecretSummary(
         scope=info.scope, name=info.name, vault_name=info.vault_name, enabled=info.enabled,
         created_on=info.created_on, updated_on=info.updated_on, expires_on=info.expires_on,
+        expiry=expiry_state(info.expires_on, datetime.now(UTC), warning_days),
         updated_by=info.updated_by, referenced_by=_refs(refs),
     )
 

@@ -141,7 +141,8 @@ async def test_deleted_needs_a_scope(api: Api) -> None:
 
 
 @pytest.mark.parametrize("expires_on", [0, 1_900_000_000, "0", "2031-01-02", "2031-01-02T00:00:00",
-                                        "2031-01-02 00:00:00Z", "2031-13-02T00:00:00Z"])
+                                        "2031-01-02 00:00:00Z", "2031-13-02T00:00:00Z",
+                                        "0089-10-23T19:50:33Z", "1969-12-31T23:59:59Z"])
 async def test_an_expiry_that_is_not_rfc_3339_with_an_offset_is_400(
     api: Api, expires_on: object
 ) -> None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables.aio import TableClient
 
+from shared.catalog import is_catalog_row
 from shared.coherence import SENTINEL_PARTITION
 from shared.secret_store import LocalDevelopmentCredential, make_secret_client
 from shared.settings import Settings
@@ -28,8 +29,10 @@ async def read_state(settings: Settings) -> StoreState:
     client = TableClient.from_connection_string(settings.storage_connection, settings.table_name)
     async with client:
         try:
-            async for e in client.list_entities():
-                if e["PartitionKey"] != SENTINEL_PARTITION:
+            # Config entries only: not the change sentinel, not the secret catalog's rows.
+            async for e in client.list_entities(
+                    select=["PartitionKey", "RowKey", "Value", "Type"]):
+                if e["PartitionKey"] != SENTINEL_PARTITION and not is_catalog_row(e["RowKey"]):
                     table[(e["PartitionKey"], e["RowKey"])] = (str(e.get("Value")),
                                                                str(e.get("Type")))
         except ResourceNotFoundError:

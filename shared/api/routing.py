@@ -244,14 +244,16 @@ def _no_constants(name: str) -> Any:
 
 def parse_body(raw: bytes | None, model: type[BaseModel], *, optional: bool = False) -> BaseModel:
     """The request body validated against ``model``, or a 4xx ApiError. An empty body is
-    ``{}`` when ``optional``."""
+    ``{}`` when ``optional``; a body of only whitespace is not JSON (400), as the fuzzer
+    found it was taken for no body."""
     raw = raw or b""
     if len(raw) > MAX_BODY_BYTES:
         raise ApiError(413, "payload_too_large", f"the body exceeds {MAX_BODY_BYTES} bytes")
-    if not raw.strip():
+    if not raw.strip() and not (optional and not raw):
         if not optional:
             raise ApiError(400, "body_required", "this route needs a JSON body")
-        raw = b"{}"
+        raise ApiError(400, "invalid_json", "the body is not JSON (send none, or {})")
+    raw = raw or b"{}"
     try:
         data = json.loads(raw.decode("utf-8"), parse_constant=_no_constants)
     except (UnicodeDecodeError, ValueError, RecursionError):

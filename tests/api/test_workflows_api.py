@@ -136,3 +136,10 @@ async def test_each_example_workflow_rejects_unknown_params(api: Api) -> None:
     for name in ("graph-user-sync", "psa-ticket", "smtp-digest"):
         response = await api.call("workflow_run", route=run(name), json_body={"typo": 1})
         assert (response.status, response.error) == (400, "invalid_params"), name
+
+
+@pytest.mark.parametrize("body", [b" ", b"\n", b"\t \r\n"])
+async def test_a_body_of_only_whitespace_is_not_json(api: Api, body: bytes) -> None:
+    response = await api.call("workflow_run", route=run("api-test-echo"), body=body,
+                              headers={"Content-Type": "application/json"})
+    assert (response.status, response.error) == (400, "invalid_json")

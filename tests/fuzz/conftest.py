@@ -11,6 +11,7 @@ phase, ``FUZZ_SCENARIOS`` stateful scenarios of up to ``FUZZ_STEPS`` calls, ``FU
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
 import os
@@ -115,6 +116,24 @@ def _wait_until_serving(url: str, proc: subprocess.Popen[bytes], log: Path) -> N
     raise RuntimeError(f"the host did not answer within 60 s: {log.read_text()[-2000:]}")
 
 
+def _public_text(base_url: str, log: Path, initial: StoreState) -> str:
+    """Text anyone can see, so a generated "secret" equal to a piece of it is no sign of a
+    leak: the OpenAPI document, the seeded names, the app's source, and what the host
+    logs for ordinary requests that reach the table and the vault (e.g. a value sent as
+    "custom_dimensions" is in every log line)."""
+    admin = {"X-MS-CLIENT-PRINCIPAL": _ADMIN}
+    for path in ("health", "openapi.json", "orgs/acme/config", "secrets?scope=acme"):
+        requests.get(f"{base_url}/{path}", headers=admin, timeout=30)
+    sources = [p.read_text() for folder in ("shared", "workflows", "tools/localhost")
+               for p in sorted((REPO_ROOT / folder).rglob("*.py"))]
+    return "\n".join([json.dumps(document()), json.dumps(sorted(initial.table)), *sources,
+                      log.read_text(errors="replace")])
+
+
+_ADMIN = base64.b64encode(json.dumps(
+    {"userDetails": "fuzz-setup", "userRoles": ["PlatformAdmin"]}).encode()).decode()
+
+
 @pytest.fixture(scope="module")
 def fuzz_target(
     azurite: Azurite, keyvault_service: KeyVaultEmulator, tmp_path_factory: pytest.TempPathFactory
@@ -128,9 +147,7 @@ def fuzz_target(
     seeded = asyncio.run(_seed(settings))
     initial: StoreState = asyncio.run(read_state(settings))
     ledger = Ledger(table=dict(initial.table), active=dict(initial.active),
-                    deleted=dict(initial.deleted),
-                    public=json.dumps(document()) + json.dumps(sorted(initial.table)))
-    ledger.secrets.update(seeded)
+                    deleted=dict(initial.deleted))
     port = free_port()
     log = tmp_path_factory.mktemp("fuzz") / "host.log"
     with open(log, "wb") as out:
@@ -143,6 +160,8 @@ def fuzz_target(
     session = CountingSession()
     try:
         _wait_until_serving(base_url, proc, log)
+        ledger.public = _public_text(base_url, log, initial)
+        ledger.secrets.update(seeded)
         yield FuzzTarget(base_url, log, settings, ledger, session, seeded, time.monotonic())
     finally:
         session.close()

@@ -9,12 +9,12 @@ app at start with a message naming it, instead of failing request by request.
 import azure.functions as func
 
 import workflows  # noqa: F401 - registers the app's workflows (@workflow) for the run route
-from shared import events
+from shared import events, reconcile_timer
 from shared.api import blueprints
 from shared.settings import Settings
 
 Settings.from_env()
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
-for blueprint in (*blueprints(), events.bp):
+for blueprint in (*blueprints(), events.bp, reconcile_timer.bp):
     app.register_functions(blueprint)

@@ -23,7 +23,7 @@ from bench import report
 from bench.backends import Backends
 from bench.clients import BackendInfo, subprocess_env
 from bench.contenders import WORKLOAD_CONTENDERS
-from bench.scale import ScaleParams, simulate
+from bench.scale import ScaleParams, simulate, simulate_vault_sizes
 from bench.workload import Workload, WorkloadSpec
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -51,7 +51,12 @@ METHOD = [
     "per vault secret: the cost of one instance start. Its `_load_env_vars` is repeated "
     "with two SecretClient options (the emulator's CA, no challenge resource check).",
     "**orgconfig**: one `ConfigResolver` per process with the default settings; "
-    "`resolver.context(org).get_config(key)`.",
+    "`resolver.context(org).get_config(key)`. The secret catalog is built by one reconcile "
+    "(what the hourly timer does) after the contenders before it have run, so theirs is a "
+    "table without catalog rows.",
+    "**orgconfig, name index**: the same, in the mode of a deployment where no reconcile "
+    "has run yet: names the vault does not have are answered by each instance's listing "
+    "of the vault's names (once per not-found TTL), not by the catalog.",
     "Same clients for all: the resolver's Table and Key Vault client options; a pipeline "
     "policy after the retry policy delays and counts every table HTTP request (`table "
     "requests` = point reads + partition queries, retries included). Vault GETs are the "
@@ -81,6 +86,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--naive-executions", type=int, default=None,
                    help=f"executions the naive contender runs (full default "
                         f"{NAIVE_FULL_EXECUTIONS:,}; quick: all)")
+    p.add_argument("--pad-secrets", type=int, default=0,
+                   help="seed this many more secrets of orgs the workload never runs (a "
+                        "larger vault to list; default 0)")
     p.add_argument("--only", default=None,
                    help="comma-separated subset of " + ",".join(WORKLOAD_CONTENDERS))
     return p.parse_args(argv)
@@ -126,10 +134,14 @@ def main(argv: list[str] | None = None) -> int:
     contenders: dict[str, dict[str, Any]] = {}
     with Backends(WORK_DIR / "services", table_delay_ms=args.table_delay_ms,
                   vault_latency_ms=args.vault_latency_ms) as backends:
-        seeding = backends.seed(workload)
+        seeding = backends.seed(workload, args.pad_secrets)
         print(f"  seeded {seeding}", flush=True)
         info = backends.info
+        catalog: dict[str, Any] | None = None
         for name in names:
+            if name == "orgconfig":
+                catalog = backends.build_catalog()
+                print(f"  catalog reconcile: {catalog}", flush=True)
             runs = min(naive_runs, spec.executions) if name == "naive" else spec.executions
             result = run_subprocess(name, info, spec, executions=runs)
             per_1k(result)
@@ -151,12 +163,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     scale = simulate(WorkloadSpec.full(), scale_params)
     curves = scale.pop("_curves")
+    scale["vault_sizes"] = simulate_vault_sizes(WorkloadSpec.full(), scale_params, scale)
     print(f"  scale model: {time.perf_counter() - started:.1f} s so far", flush=True)
     command = "make bench QUICK=1" if args.quick else "make bench"
     results: dict[str, Any] = {
         "contenders": contenders,
         "pydantic_settings_startup": pydantic,
         "micro": micro,
+        "catalog_reconcile": catalog,
         "scale": scale,
         "mode": mode,
         "command": f"{command}  (python -m bench{' --quick' if args.quick else ''})",

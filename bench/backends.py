@@ -13,9 +13,11 @@ import uuid
 from contextlib import AbstractContextManager
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from bench.clients import BackendInfo, seeding_secret_client
 from bench.workload import Workload
+from shared.catalog_sync import ReconcileReport, SecretCatalog
 from shared.resolver import ConfigResolver
 from tools.keyvault_emulator.control import EmulatorControl
 from tools.services import Azurite, KeyVaultEmulator
@@ -74,22 +76,49 @@ class Backends(AbstractContextManager["Backends"]):
     def control(self) -> EmulatorControl:
         return EmulatorControl(self.info.control_url)
 
-    def seed(self, workload: Workload) -> dict[str, float]:
-        """Write every config entry and secret; then turn on the vault latency."""
+    def seed(self, workload: Workload, pad_secrets: int = 0) -> dict[str, float]:
+        """Write every config entry and secret, and ``pad_secrets`` more secrets of orgs the
+        workload never runs (a larger vault); then turn on the vault latency."""
         self.control.reset()
         started = time.perf_counter()
-        entries, secrets = asyncio.run(_seed(self.info, workload))
+        entries, secrets = asyncio.run(_seed(self.info, workload, pad_secrets))
         elapsed = time.perf_counter() - started
         self.control.set_latency(self.vault_latency_ms)
         self.control.reset_counters()
-        return {"entries": entries, "secrets": secrets, "seconds": round(elapsed, 2)}
+        return {"entries": entries, "secrets": secrets, "padding_secrets": pad_secrets,
+                "seconds": round(elapsed, 2)}
+
+    def build_catalog(self) -> dict[str, Any]:
+        """Run the catalog's reconcile once (what the timer does in Azure), with the vault
+        latency on; returns what it cost."""
+        self.control.reset_counters()
+        started = time.perf_counter()
+        report = asyncio.run(_reconcile(self.info))
+        elapsed = time.perf_counter() - started
+        counters = self.control.counters()
+        self.control.reset_counters()
+        return {"secrets": report.listed, "rows_written": report.drift,
+                "seconds": round(elapsed, 2),
+                "vault_requests": int(counters["total"]),
+                "vault_list_requests": int(counters["operations"].get("list_secrets", 0)),
+                "vault_gets": int(counters["operations"].get("get_secret", 0))}
 
 
-async def _seed(info: BackendInfo, workload: Workload) -> tuple[int, int]:
+async def _reconcile(info: BackendInfo) -> ReconcileReport:
+    async with ConfigResolver(info.settings()) as resolver:
+        return await SecretCatalog(resolver).reconcile()
+
+
+def padding(count: int) -> dict[str, str]:
+    """Secrets of orgs the workload never runs, 10 per org: a larger vault to list."""
+    return {f"pad-org-{i // 10:05d}--pad-secret-{i % 10}": "padding" for i in range(count)}
+
+
+async def _seed(info: BackendInfo, workload: Workload, pad_secrets: int = 0) -> tuple[int, int]:
     # The resolver's own writer (transactions of <= 100 per partition), without the delay.
     async with ConfigResolver(info.settings()) as resolver:
         entries = await resolver.config_store.upsert_many(workload.entries())
-    secrets = workload.secrets()
+    secrets = {**workload.secrets(), **padding(pad_secrets)}
     limit = asyncio.Semaphore(SEED_CONCURRENCY)
     async with seeding_secret_client(info) as vault:
 

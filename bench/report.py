@@ -25,6 +25,7 @@ LABELS = {
     "naive": "naive",
     "per_request_cache": "per-request cache",
     "powertools": "Powertools-style",
+    "orgconfig_index": "orgconfig, name index",
     "orgconfig": "orgconfig",
     "pydantic_settings": "pydantic-settings",
 }
@@ -319,12 +320,71 @@ def markdown(r: dict[str, Any]) -> str:
                 f"{_n(s['steady_gets_per_10s_per_instance'][name])} | "
                 f"{_n(at100) if at100 is not None else '-'} |"
             )
+    lines += catalog_section(r)
     lines += ["", "## How each contender reads", ""] + [f"- {line}" for line in r["method"]]
     lines += ["", "## Where orgconfig stands, and what limits it next", ""]
     lines += [f"- {line}" for line in r.get("findings", [])]
     lines += ["", "Charts: `results.png` (contenders), `scale.png` (scale model). Raw numbers: "
               "`results.json`.", ""]
     return "\n".join(lines)
+
+
+def catalog_section(r: dict[str, Any]) -> list[str]:
+    """Listing, 404s and the fleet a vault carries, per vault size (issue 11)."""
+    s, rows = r.get("scale"), r["contenders"]
+    if not s or "vault_sizes" not in s:
+        return []
+    sizes = list(s["vault_sizes"])
+    head = " / ".join(f"{int(z):,}" for z in sizes)
+    seeding = r.get("seeding", {})
+    measured = int(seeding.get("secrets", 0))
+    lines = [
+        "",
+        "## Vault size: listing, 404s, and the fleet one vault carries",
+        "",
+        f"Vault sizes {head} secrets (the workload reads the same secrets at every size; the "
+        f"others belong to orgs it does not run). **Measured** (emulator, {measured:,} "
+        "secrets): the listing requests of the steady run and the 404s of the cold burst. "
+        "**Model** (the scale model above, not measured): listing requests per hour, the peak "
+        "per 10 s at 100 instances and the largest fleet under 4,000 requests per 10 s, "
+        "scale-out one instance per second.",
+        "",
+        f"| contender | listing requests / instance / hour ({head}) | listing requests in "
+        f"the steady run (measured) | 404s in the cold burst (measured) | requests / 10 s at "
+        f"100 instances ({head}) | largest fleet, scale-out ({head}) |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for name in SCALE_CONTENDERS:
+        per = [s["vault_sizes"][z][name] for z in sizes]
+        row = rows.get(name, {})
+        burst = row.get("burst", {}).get("vault_not_found")
+        listed = (row["vault_requests"] - row["vault_gets"]) if "vault_requests" in row else None
+        listing = " / ".join(_n(p["listing_per_instance_per_hour"]) for p in per)
+        if name == "pydantic_settings":
+            listing += " (per start)"
+        if name == "orgconfig":
+            listing += " (fleet: " + " / ".join(
+                f"{p['fleet_listing_per_hour']:,}" for p in per) + " per hour, one reconcile)"
+        at100 = " / ".join("-" if p["peak_per_10s_at_100"] is None
+                           else _n(p["peak_per_10s_at_100"]) for p in per)
+        fleet = " / ".join(
+            f"{p['max_instances_scale_out']}" + ("+" if p["max_instances_scale_out"] >=
+                                                  s["params"]["max_instances"] else "")
+            for p in per)
+        lines.append(f"| {LABELS[name]} | {listing} | "
+                     f"{'-' if listed is None else f'{listed:,}'} | "
+                     f"{'-' if burst is None else f'{burst:,}'} | {at100} | {fleet} |")
+    c = r.get("catalog_reconcile")
+    if c:
+        lines += [
+            "",
+            f"Building the catalog (one reconcile, **measured**): {c['secrets']:,} secrets, "
+            f"{c['vault_list_requests']:,} listing requests, {c['vault_gets']:,} GETs (metadata "
+            f"only), {c['rows_written']:,} rows written, {c['seconds']:.1f} s. In Azure the "
+            "timer runs it hourly on one instance for the whole fleet.",
+        ]
+    lines.append(f"\n`+`: the model stops at {s['params']['max_instances']} instances.")
+    return lines
 
 
 # -- text ---------------------------------------------------------------------------------
@@ -399,24 +459,28 @@ def findings(r: dict[str, Any]) -> list[str]:
             f"{_n(steady['orgconfig'])} GETs per 10 s (naive {_n(steady['naive'])}), so warm "
             f"instances alone would allow ~{warm_max:,}."
         )
+        fleet_goal = mx["scale_out"]["orgconfig"]
         out.append(
-            f"What limits orgconfig next (1): the cache is per instance. Each new instance "
-            f"fetches every name it touches ({inst['names']:,} names the workload reads: 10 "
-            f"per org, 10 org-scoped names per org that the vault does not have, GLOBAL's), "
-            f"up to {inst['cold_first_minute_peak_per_10s']:,} vault requests in a 10 s window "
-            f"of its first minute and {inst['first_hour_gets']:,} in its first hour; scale-out "
-            "and restarts are what cross the limit. Remedies: spread the first loads "
-            "(prefetch an org's secrets with its snapshot, paced), or a cache shared by the "
-            "instances."
+            f"What limits orgconfig next: the cache is per instance. Each new instance "
+            f"fetches every secret it reads once ({inst['names'] - inst['not_found_names']:,} "
+            f"names the workload reads that exist: 10 per org and GLOBAL's), up to "
+            f"{inst['cold_first_minute_peak_per_10s']:,} GETs in a 10 s window of its first "
+            f"minute and {inst['first_hour_gets']:,} in its first hour; with one instance "
+            "added per second about ten instances are in that phase at once, which is what "
+            f"crosses the limit at {fleet_goal} instances (goal: 100). Warm, 100 instances "
+            f"ask ~{_n(100 * steady['orgconfig'])} requests per 10 s. Beyond this needs the "
+            "first loads spread (paced prefetch), the orgs split over vaults "
+            "(`AZURE_KEY_VAULT_SHARDS`), or a cache shared by the instances."
         )
+        idx = mx["scale_out"].get("orgconfig_index")
         out.append(
-            f"What limits orgconfig next (2): the name index. The "
-            f"{inst['not_found_names']:,} `{{org}}--name` lookups of secrets that live only in "
-            "GLOBAL are answered from one paged listing of the vault's names per 300 s "
-            f"(`SECRET_NAME_INDEX`), not a 404 each; the listing is "
-            f"{inst['steady_not_found_share']:.0%} of a warm instance's vault requests. For a "
-            "much larger vault the listing grows with it (25 names a page): letting a "
-            "`secret_ref` name its scope would remove both."
+            f"The secret catalog: the {inst['not_found_names']:,} `{{org}}--name` lookups of "
+            "secrets that live only in GLOBAL are answered by catalog rows that come with the "
+            "org's snapshot: no request, no 404, no listing per instance (before the catalog, "
+            "the name index listed the vault per instance every 300 s: "
+            f"{inst['steady_not_found_share']:.0%} of a warm instance's vault requests, and "
+            f"scale-out stopped at {idx} instances). The fleet lists the vault once an hour "
+            "(the reconcile timer)."
         )
     return out
 

@@ -12,12 +12,16 @@ decide which reads reach the vault:
 - ``orgconfig``: each found name cached per instance, TTL 3600 s shortened by up to 10 %
   jitter, refreshed ahead on the first read in the last 10 % of its life, single-flight
   (one GET per name at a time), GLOBAL names shared by all orgs; names the vault does not
-  have are answered by the name index: one paged listing (``ceil(secrets / 25)``
-  requests) at the first read and then per jittered 300 s TTL, instead of a 404 per
-  org name (``name_index=False`` models the 404s, cached 300 s, instead). The listing
-  runs in the background, so during an instance's first ~``pages x RTT`` (about a
-  second here) its lookups are GETs; at 10 executions/s that is a handful of 404s,
-  which the model leaves out;
+  have are known absent from the secret catalog in the config table (no request). The
+  fleet, not each instance, lists the vault: one reconcile (``ceil(secrets / 25)`` pages at
+  ``reconcile_pages_per_s``) per ``reconcile_every_s``, from the timer singleton;
+- ``orgconfig_index``: orgconfig before the catalog (a deployment where no reconcile has
+  run yet): the same cache, but names the vault does not have are answered by the name
+  index: one paged listing per instance at the first read and then per jittered 300 s TTL,
+  instead of a 404 per org name (``name_index=False`` models the 404s, cached 300 s,
+  instead). The listing runs in the background, so during an instance's first
+  ~``pages x RTT`` its lookups are GETs; the model leaves those 404s out (the measured
+  cold burst shows them);
 - ``pydantic_settings``: at start an instance lists the vault and GETs every secret at
   the rate measured by the benchmark, then never again.
 
@@ -41,9 +45,14 @@ import numpy as np
 
 from bench.workload import GLOBAL_SECRETS, KEY_INFO, ORG_OWN_SECRETS, Workload, WorkloadSpec
 
-CONTENDERS = ("naive", "per_request_cache", "powertools", "orgconfig", "pydantic_settings")
+CONTENDERS = ("naive", "per_request_cache", "powertools", "orgconfig_index", "orgconfig",
+              "pydantic_settings")
+#: the contenders whose vault requests depend on the vault's size (they list it)
+SIZE_DEPENDENT = ("orgconfig_index", "orgconfig", "pydantic_settings")
 SCENARIOS = ("scale_out", "restart")
-REPORT_N = (1, 2, 3, 5, 10, 20, 30, 50, 75, 100, 150, 200, 300, 400, 500)
+REPORT_N = (1, 2, 3, 5, 10, 20, 30, 50, 75, 100, 150, 200, 300, 400)
+VAULT_SIZES = (2_010, 10_000, 100_000)
+PAGE = 25   # names per page of a Key Vault listing
 
 
 @dataclass(frozen=True)
@@ -52,7 +61,7 @@ class ScaleParams:
     horizon_s: int = 7200               # simulated time per instance
     window_s: int = 10                  # Key Vault's throttling window
     limit: int = 4000                   # GETs per window per vault (Azure's published limit)
-    max_instances: int = 500
+    max_instances: int = 400
     ramp_per_s: float = 1.0             # scale_out: instances added per second
     found_ttl: float = 3600.0           # orgconfig SECRET_CACHE_TTL_SECONDS
     not_found_ttl: float = 300.0        # orgconfig SECRET_NOT_FOUND_TTL_SECONDS
@@ -61,6 +70,9 @@ class ScaleParams:
     refresh_ahead: float = 0.1
     powertools_max_age: float = 300.0
     pydantic_requests_per_s: float = 50.0   # measured start-up rate (overwritten by the run)
+    vault_secrets: int = 0              # vault size; 0: the workload's secrets only
+    reconcile_every_s: float = 3600.0   # the catalog's timer (hourly)
+    reconcile_pages_per_s: float = 20.0  # one listing, page after page (~50 ms a page)
     seed: int = 6
 
     def to_dict(self) -> dict[str, Any]:
@@ -154,29 +166,66 @@ def instance_series(
         return _poisson_gets(rng, model, model.naive_gets, seconds)
     if contender == "per_request_cache":
         return _poisson_gets(rng, model, model.per_request_gets, seconds)
+    size = vault_size(model, params)
     if contender == "pydantic_settings":
         series = np.zeros(seconds)
-        total = model.vault_size + math.ceil(model.vault_size / 25)  # GETs + list pages
+        total = size + math.ceil(size / PAGE)  # GETs + list pages
         rate = params.pydantic_requests_per_s
         full = int(total // rate)
         series[:full] = rate
-        series[full] = total - full * rate
+        if full < seconds:
+            series[full] = total - full * rate
         return series
     if contender == "powertools":
         found = _renewals(rng, model.found_lambda, seconds,
                           lambda n: np.full(n, params.powertools_max_age))
         uncached = _poisson_gets(rng, model, model.powertools_404s, seconds)
         return np.bincount(found.astype(int), minlength=seconds)[:seconds] + uncached
-    if contender == "orgconfig":
-        found, missing = orgconfig_series(model, params, rng)
+    if contender in ("orgconfig", "orgconfig_index"):
+        found, missing = orgconfig_series(model, params, rng,
+                                          catalog=contender == "orgconfig")
         return found + missing
     raise ValueError(contender)
 
 
+def vault_size(model: NameModel, params: ScaleParams) -> int:
+    return params.vault_secrets or model.vault_size
+
+
+def fleet_series(contender: str, model: NameModel, params: ScaleParams,
+                 seconds: int) -> np.ndarray:
+    """Requests made once for the whole fleet: the catalog's reconcile (timer singleton)."""
+    series = np.zeros(seconds)
+    if contender != "orgconfig":
+        return series
+    pages = math.ceil(vault_size(model, params) / PAGE)
+    t = 420.0  # minute 7 of the hour
+    while t < seconds:
+        at, left = t, float(pages)
+        while left > 0 and at < seconds:
+            step = min(left, params.reconcile_pages_per_s)
+            series[int(at)] += step
+            left, at = left - step, at + 1
+        t += params.reconcile_every_s
+    return series
+
+
+def listing_per_instance_hour(contender: str, model: NameModel, params: ScaleParams) -> float:
+    """Listing requests one instance makes per hour once warm (pydantic: per start)."""
+    pages = math.ceil(vault_size(model, params) / PAGE)
+    if contender == "orgconfig_index" and params.name_index:
+        interval = (1 - params.refresh_ahead) * params.not_found_ttl * (1 - params.jitter / 2)
+        return round(pages * 3600 / interval, 1)
+    if contender == "pydantic_settings":
+        return float(pages)
+    return 0.0
+
+
 def orgconfig_series(
-    model: NameModel, params: ScaleParams, rng: np.random.Generator
+    model: NameModel, params: ScaleParams, rng: np.random.Generator, *, catalog: bool = True
 ) -> tuple[np.ndarray, np.ndarray]:
-    """orgconfig's GETs per second of one instance: (found names, not-found names)."""
+    """orgconfig's GETs per second of one instance: (found names, not-found names or the
+    index's listing). With the catalog, names the vault does not have cost nothing."""
     seconds = params.horizon_s
 
     def hold(ttl: float) -> Callable[[int], np.ndarray]:
@@ -185,6 +234,8 @@ def orgconfig_series(
 
     found = _renewals(rng, model.found_lambda, seconds, hold(params.found_ttl))
     found_series = np.bincount(found.astype(int), minlength=seconds)[:seconds].astype(float)
+    if catalog:
+        return found_series, np.zeros(seconds)
     if not params.name_index:
         missing = _renewals(rng, model.not_found_lambda, seconds, hold(params.not_found_ttl))
         return (found_series,
@@ -192,7 +243,7 @@ def orgconfig_series(
     # the index: a listing of every name at the first read, then once per (jittered,
     # refreshed-ahead) not-found TTL; reads are continuous, so the first is at t ~ 0
     listing = np.zeros(seconds)
-    pages = math.ceil(model.vault_size / 25)
+    pages = math.ceil(vault_size(model, params) / PAGE)
     t = 0.0
     while t < seconds:
         listing[int(t)] += pages
@@ -211,6 +262,7 @@ def _peaks(contender: str, model: NameModel, params: ScaleParams, scenario: str,
     rng = np.random.default_rng(seed)
     ramp_len = math.ceil(params.max_instances / params.ramp_per_s)
     timeline = np.zeros(params.horizon_s + (ramp_len if scenario == "scale_out" else 0))
+    timeline += fleet_series(contender, model, params, len(timeline))
     for i in range(params.max_instances):
         start = int(i / params.ramp_per_s) if scenario == "scale_out" else 0
         timeline[start:start + params.horizon_s] += instance_series(contender, model, params, rng)
@@ -231,8 +283,8 @@ def simulate(spec: WorkloadSpec, params: ScaleParams) -> dict[str, Any]:
     for contender in CONTENDERS:
         series = instance_series(contender, model, params, rng)
         steady[contender] = round(float(series[warm:].mean()) * params.window_s, 1)
-    found, missing = orgconfig_series(model, params, rng)
-    cold_10s = _peak(found[:60] + missing[:60], params.window_s)
+    found, missing = orgconfig_series(model, params, rng, catalog=False)
+    cold_10s = _peak(found[:60], params.window_s)
     return {
         "params": params.to_dict(),
         "workload": spec.to_dict(),
@@ -244,8 +296,10 @@ def simulate(spec: WorkloadSpec, params: ScaleParams) -> dict[str, Any]:
             "steady_not_found_share": round(
                 float(missing[warm:].sum() / max(1.0, (found + missing)[warm:].sum())), 3),
             "cold_first_minute_peak_per_10s": round(cold_10s),
-            "first_hour_gets": int((found + missing)[:3600].sum()),
+            "first_hour_gets": int(found[:3600].sum()),
         },
+        "listing_per_instance_per_hour": {
+            c: listing_per_instance_hour(c, model, params) for c in CONTENDERS},
         "max_instances_under_limit": {
             s: {c: max_under(peaks[s][c], params.limit) for c in CONTENDERS}
             for s in SCENARIOS
@@ -257,6 +311,43 @@ def simulate(spec: WorkloadSpec, params: ScaleParams) -> dict[str, Any]:
         },
         "_curves": peaks,   # every N, for the chart (dropped from results.json)
     }
+
+
+def simulate_vault_sizes(spec: WorkloadSpec, params: ScaleParams, base: dict[str, Any],
+                         sizes: tuple[int, ...] = VAULT_SIZES) -> dict[str, Any]:
+    """Per vault size: the largest fleet under the limit, the peak at 100 instances and the
+    listing requests per instance per hour, for every contender. The workload reads the
+    same secrets at every size (the rest belong to orgs it does not run); only the
+    contenders that list the vault are simulated again, the others' numbers are the base
+    run's (``base``: :func:`simulate` at the workload's own size)."""
+    model = NameModel(Workload(spec), params.rate)
+    out: dict[str, Any] = {}
+    for size in sizes:
+        sized = ScaleParams(**{**params.to_dict(), "vault_secrets": size})
+        rows: dict[str, Any] = {}
+        for c_index, contender in enumerate(CONTENDERS):
+            if contender in SIZE_DEPENDENT and size != model.vault_size:
+                peaks = {}
+                for s_index, scenario in enumerate(SCENARIOS):
+                    seed = params.seed * 1000 + s_index * 10 + c_index + size
+                    peaks[scenario] = list(_peaks(contender, model, sized, scenario, seed))
+                max_n = {s: max_under(peaks[s], params.limit) for s in SCENARIOS}
+                at100 = round(peaks["scale_out"][99]) if len(peaks["scale_out"]) >= 100 \
+                    else None
+            else:
+                max_n = {s: base["max_instances_under_limit"][s][contender] for s in SCENARIOS}
+                at100 = base["peak_per_10s"]["scale_out"][contender].get("100")
+            rows[contender] = {
+                "max_instances_scale_out": max_n["scale_out"],
+                "max_instances_restart": max_n["restart"],
+                "peak_per_10s_at_100": at100,
+                "listing_per_instance_per_hour": listing_per_instance_hour(
+                    contender, model, sized),
+                "fleet_listing_per_hour": math.ceil(size / PAGE)
+                if contender == "orgconfig" else 0,
+            }
+        out[str(size)] = rows
+    return out
 
 
 def max_under(peaks: list[float], limit: float) -> int:

@@ -118,6 +118,10 @@ class ExpiringCache(Generic[K, V]):
     def __len__(self) -> int:
         return len(self._entries)
 
+    def keys(self) -> list[K]:
+        """The keys of the cached entries (fresh or expired)."""
+        return list(self._entries)
+
     def peek(self, key: K) -> CacheEntry[V] | None:
         """The entry for ``key``, fresh or expired, without loading."""
         return self._entries.get(key)

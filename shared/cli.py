@@ -1,4 +1,4 @@
-"""Admin and developer CLI: ``python -m shared.cli {get,set,list,secret,import,doctor}``.
+"""Admin and developer CLI: ``python -m shared.cli {get,set,list,secret,import,catalog,doctor}``.
 
 Settings come from the environment, or from a ``local.settings.json`` given with
 ``--settings``. Secret values are read from stdin or a hidden prompt, never from
@@ -22,6 +22,7 @@ from typing import Any, TextIO
 from pydantic import SecretStr
 
 from shared.audit import Actor, audit_write
+from shared.catalog_sync import ExpiringSecret, SecretCatalog
 from shared.errors import ConfigError, ConfigValueError, InvalidNameError
 from shared.naming import canonical_scope, validate_config_key, validate_secret_name
 from shared.reference_check import reference_warnings
@@ -80,6 +81,14 @@ def _parser() -> argparse.ArgumentParser:
 
     imp = sub.add_parser("import", help="import orgs, entries and secrets from a JSON file")
     imp.add_argument("file", type=Path)
+
+    cat = sub.add_parser("catalog", help="the secret catalog in the config table")
+    cat_sub = cat.add_subparsers(dest="catalog_command", required=True)
+    cat_sub.add_parser("reconcile", help="list the vault (names and metadata, never values) "
+                                         "and repair the catalog both ways")
+    exp = cat_sub.add_parser("expiring", help="secrets expired or expiring soon")
+    exp.add_argument("--days", type=float, help="threshold (default SECRET_EXPIRY_WARNING_DAYS)")
+    exp.add_argument("--scope", help="one org (with GLOBAL's secrets); default every scope")
 
     sub.add_parser("doctor", help="check table and vault connectivity and credentials")
     return parser
@@ -248,6 +257,59 @@ async def cmd_import(resolver: ConfigResolver, args: argparse.Namespace, out: Te
     return 0
 
 
+async def cmd_catalog(resolver: ConfigResolver, args: argparse.Namespace, out: TextIO) -> int:
+    secret_catalog = SecretCatalog(resolver)
+    if args.catalog_command == "reconcile":
+        report = await secret_catalog.reconcile()
+        print(f"catalog reconciled in {report.seconds:.1f} s: {report.listed} secrets in the "
+              f"vault; added {len(report.added)}, updated {len(report.updated)}, removed "
+              f"{len(report.removed)}", file=out)
+        for label, names in (("added", report.added), ("updated", report.updated),
+                             ("removed", report.removed)):
+            for name in names:
+                print(f"  {label} {name}", file=out)
+        if report.first:
+            print("first reconcile: the resolver now uses the catalog (no vault listing, no "
+                  "404 per org)", file=out)
+        return 0
+    return print_expiring(await secret_catalog.expiring(args.days, args.scope), out)
+
+
+def print_expiring(found: list[ExpiringSecret], out: TextIO, indent: str = "") -> int:
+    """One line per expired or expiring secret; returns 1 if any has expired."""
+    for item in found:
+        print(f"{indent}{item.state.upper()}: {item.vault_name} "
+              f"{'expired' if item.state == 'expired' else 'expires'} "
+              f"{item.expires_on.isoformat(timespec='minutes')}", file=out)
+    if not found:
+        print(f"{indent}no secret expired or expiring", file=out)
+    return 1 if any(item.state == "expired" for item in found) else 0
+
+
+async def doctor_catalog(resolver: ConfigResolver, out: TextIO) -> bool:
+    """Which mode the resolver is in, and the secrets expired or expiring soon."""
+    secret_catalog = SecretCatalog(resolver)
+    try:
+        marker = await secret_catalog.marker()
+        if marker is None:
+            print("secret catalog: absent (no reconcile yet): the resolver lists the vault's "
+                  "names per instance (name index); run `catalog reconcile` to switch", file=out)
+            return True
+        when = marker.reconciled_at.isoformat(timespec="minutes") if marker.reconciled_at \
+            else "?"
+        print(f"secret catalog: in use ({marker.secrets} secrets at the last reconcile, "
+              f"{when}); secrets created in the portal appear at the next event or reconcile",
+              file=out)
+        days = resolver.settings.expiry_warning_days
+        print(f"secret expiry (warning at {days:g} days, expired secrets "
+              f"{'refused' if resolver.settings.expired_policy == 'refuse' else 'served'}):",
+              file=out)
+        return print_expiring(await secret_catalog.expiring(), out, "  ") == 0
+    except ConfigError as exc:
+        print(f"  FAIL: secret catalog unreadable: {exc}", file=out)
+        return False
+
+
 async def cmd_doctor(resolver: ConfigResolver, out: TextIO) -> int:
     settings, ok = resolver.settings, True
     print(f"environment: {settings.environment}", file=out)
@@ -285,6 +347,7 @@ async def cmd_doctor(resolver: ConfigResolver, out: TextIO) -> int:
     except ConfigError as exc:
         ok = False
         print(f"  FAIL: {exc}", file=out)
+    ok = await doctor_catalog(resolver, out) and ok
     return 0 if ok else 1
 
 
@@ -307,6 +370,8 @@ async def run(argv: Sequence[str], out: TextIO = sys.stdout, stdin: TextIO = sys
                 return await cmd_secret(resolver, args, out, stdin)
             if args.command == "import":
                 return await cmd_import(resolver, args, out)
+            if args.command == "catalog":
+                return await cmd_catalog(resolver, args, out)
             return await cmd_doctor(resolver, out)
     except ConfigError as exc:
         print(f"error: {exc}", file=out)

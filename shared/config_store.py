@@ -29,11 +29,13 @@ from azure.core.exceptions import (
 from azure.data.tables import TableEntity, UpdateMode
 from azure.data.tables.aio import TableClient
 
+from shared import catalog
 from shared.breaker import CircuitBreaker
 from shared.cache import ExpiringCache, Lookup, StaleReporter
+from shared.catalog import CatalogMarker, CatalogRecord
 from shared.errors import BackendUnavailableError, ConcurrencyError
 from shared.metrics import Metrics
-from shared.naming import canonical_scope, validate_config_key
+from shared.naming import GLOBAL, canonical_scope, validate_config_key
 from shared.settings import Settings
 from shared.values import ConfigEntry, ValueType
 
@@ -42,15 +44,21 @@ T = TypeVar("T")
 
 MAX_BATCH = 100
 BACKEND = "Table Storage"
-_SELECT = ["PartitionKey", "RowKey", "Value", "Type", "Description", "UpdatedAt", "UpdatedBy"]
+_SELECT = ["PartitionKey", "RowKey", "Value", "Type", "Description", "UpdatedAt", "UpdatedBy",
+           *catalog.SELECT]
 
 
 @dataclass(frozen=True)
 class ConfigSnapshot:
-    """Every entry of one partition at one moment."""
+    """Every entry of one partition at one moment, and the partition's catalog rows
+    (:mod:`shared.catalog`): ``secrets`` by lower-cased name, ``marker`` in GLOBAL."""
 
     scope: str
     entries: Mapping[str, ConfigEntry] = field(default_factory=dict)
+    secrets: Mapping[str, CatalogRecord] = field(default_factory=dict)
+    marker: CatalogMarker | None = None
+    #: order in which this process started the snapshot's query (see catalog_presence)
+    seq: int = 0
 
     def get(self, key: str) -> ConfigEntry | None:
         return self.entries.get(key)
@@ -132,6 +140,10 @@ class ConfigStore:
             "table", BACKEND, metrics,
             threshold=settings.breaker_threshold, cooldown=settings.breaker_cooldown,
         )
+        self._seq = 0
+        self._catalog_on = False
+        self._last_without_catalog = 0
+        self._catalog_since = 0
 
     # -- client -------------------------------------------------------------------------
     @property
@@ -146,18 +158,22 @@ class ConfigStore:
             await self._client.close()
             self._client = None
 
-    async def call(self, what: str, op: Callable[[], Awaitable[T]]) -> T:
-        """One backend call through the circuit breaker, bounded by BACKEND_TIMEOUT_SECONDS."""
-        return await self.breaker.call(lambda: self._call_mapped(what, op))
+    async def call(self, what: str, op: Callable[[], Awaitable[T]], *,
+                   time_limit: float | None = None) -> T:
+        """One backend call through the circuit breaker, bounded by BACKEND_TIMEOUT_SECONDS
+        (or ``time_limit``: a whole-table scan of the catalog reconcile takes longer)."""
+        return await self.breaker.call(lambda: self._call_mapped(what, op, time_limit))
 
-    async def _call_mapped(self, what: str, op: Callable[[], Awaitable[T]]) -> T:
+    async def _call_mapped(self, what: str, op: Callable[[], Awaitable[T]],
+                           time_limit: float | None = None) -> T:
         self.metrics.incr("table.calls")
+        limit = self.settings.backend_timeout if time_limit is None else time_limit
         try:
-            return await asyncio.wait_for(op(), self.settings.backend_timeout)
+            return await asyncio.wait_for(op(), limit)
         except TimeoutError:
             raise BackendUnavailableError(
                 BACKEND,
-                f"Table Storage did not answer {what} within {self.settings.backend_timeout}s; "
+                f"Table Storage did not answer {what} within {limit}s; "
                 "check CONFIG_STORAGE_CONNECTION / CONFIG_STORAGE_ENDPOINT and the network",
             ) from None
         except ClientAuthenticationError:
@@ -188,17 +204,26 @@ class ConfigStore:
         scope = canonical_scope(scope)
 
         async def query() -> ConfigSnapshot:
+            self._seq += 1
+            seq = self._seq
             entries: dict[str, ConfigEntry] = {}
+            secrets: dict[str, CatalogRecord] = {}
+            marker: CatalogMarker | None = None
             pager = self.client.query_entities(
                 "PartitionKey eq @pk", parameters={"pk": scope}, select=_SELECT
             )
             try:
                 async for entity in pager:
-                    entry = entry_from_entity(entity)
-                    entries[entry.key] = entry
+                    if not catalog.is_catalog_row(str(entity["RowKey"])):
+                        entry = entry_from_entity(entity)
+                        entries[entry.key] = entry
+                    elif (record := catalog.record_from_entity(entity)) is not None:
+                        secrets[record.name.lower()] = record
+                    else:
+                        marker = catalog.marker_from_entity(entity) or marker
             except ResourceNotFoundError:
                 log.warning("table %s does not exist yet: no entries", self.settings.table_name)
-            return ConfigSnapshot(scope, entries)
+            return ConfigSnapshot(scope, entries, secrets, marker, seq)
 
         self.metrics.incr("table.queries")
         return await self.call(f"a query of partition {scope}", query)
@@ -207,13 +232,65 @@ class ConfigStore:
         """The cached snapshot of a partition, loaded on a miss (single-flight)."""
 
         async def load() -> tuple[ConfigSnapshot, float]:
-            return await self.read_partition(scope), self.settings.config_cache_ttl
+            snapshot = await self.read_partition(scope)
+            if snapshot.scope == GLOBAL:
+                self._note_catalog(snapshot)
+            return snapshot, self.settings.config_cache_ttl
 
         lookup = await self.snapshots.get(scope, load)
         self.metrics.incr("config.cache_hit" if lookup.hit else "config.cache_miss")
         if lookup.stale:
             self.metrics.incr("config.stale_served")
         return lookup
+
+    # -- the secret catalog -------------------------------------------------------------
+    def _note_catalog(self, glob: ConfigSnapshot) -> None:
+        """Follow the catalog marker in GLOBAL. An org snapshot whose query started before
+        this process last saw GLOBAL without the marker predates the catalog: it is not
+        trusted (``_catalog_since``) and, once the marker appears, dropped. (One started
+        between that and the marker's write is trusted; the reconcile's full sentinel
+        change drops it within COHERENCE_CHECK_SECONDS.)"""
+        if glob.marker is None:
+            self._catalog_on = False
+            self._last_without_catalog = glob.seq
+            return
+        if not self._catalog_on:
+            self._catalog_since = self._last_without_catalog + 1
+            for scope in list(self.snapshots.keys()):
+                cached = self.snapshots.peek(scope)
+                if scope != GLOBAL and cached is not None and \
+                        cached.value.seq < self._catalog_since:
+                    self.snapshots.invalidate(scope)
+        self._catalog_on = True
+
+    def catalog_presence(self, scope: str, name: str) -> bool | None:
+        """Whether the catalog lists secret ``name`` in ``scope``, from the cached snapshots
+        (no request): None when the catalog cannot tell (no reconcile yet, or that scope's
+        snapshot is not cached or predates the catalog)."""
+        glob = self.snapshots.peek(GLOBAL)
+        if glob is None or glob.value.marker is None or not self._catalog_on:
+            return None
+        own = glob if scope == GLOBAL else self.snapshots.peek(scope)
+        if own is None or own.value.seq < self._catalog_since:
+            return None
+        return name.lower() in own.value.secrets
+
+    def catalog_summary(self, org_id: str, name: str) -> str:
+        """What the catalog says of an org's secret ``name`` (for ``explain``; no request)."""
+        if self.catalog_presence(GLOBAL, name) is None:
+            return ("absent (no reconcile yet): the vault decides, with a listing of its "
+                    "names per instance")
+        parts = []
+        for scope in (org_id, GLOBAL):
+            present = self.catalog_presence(scope, name)
+            cached = self.snapshots.peek(scope)
+            record = None if cached is None else cached.value.secrets.get(name.lower())
+            state = "unknown" if present is None else "listed" if present else "not listed"
+            if record is not None and record.expires_on is not None:
+                state += f", expires {record.expires_on.isoformat(timespec='minutes')}"
+            parts.append(f"{scope}--{name} {state}")
+        return ("; ".join(parts) + " (a secret created in the portal is listed at the next "
+                "Key Vault event or catalog reconcile)")
 
     async def get_entry(self, scope: str, key: str) -> ConfigEntry | None:
         """Point-read one entry with its ETag (no cache): for writers and the admin API."""

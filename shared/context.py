@@ -50,6 +50,8 @@ class Explanation(BaseModel):
     stale: bool = False
     error: str | None = None
     error_message: str | None = None
+    #: for a secret_ref: what the secret catalog says of it (see shared.catalog)
+    catalog: str | None = None
 
 
 class OrganizationContext:
@@ -145,6 +147,7 @@ class OrganizationContext:
             name = parse_value(entry)
             if entry.type == "secret_ref":
                 info["secret_name"] = name
+                info["catalog"] = self._resolver.config_store.catalog_summary(self.org_id, name)
                 resolution = await self._resolver.secret_store.resolve(self.org_id, key, name)
                 info.update(
                     source=resolution.source, tried=resolution.tried,

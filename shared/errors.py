@@ -71,6 +71,20 @@ class SecretAccessError(ConfigError):
         super().__init__(message)
 
 
+class SecretExpiredError(SecretAccessError):
+    """The secret's expiry date has passed and ``SECRET_EXPIRED_POLICY=refuse``. Key Vault
+    itself still returns the value of an expired secret; orgconfig refuses to use it."""
+
+    code = "secret_expired"
+
+    def __init__(self, full_name: str, expires_on: str) -> None:
+        super().__init__(
+            f"secret {full_name} expired at {expires_on} and SECRET_EXPIRED_POLICY=refuse: "
+            "set a new version (with a later expiry) or change the expiry date in Key Vault",
+            "expired",
+        )
+
+
 class BackendUnavailableError(ConfigError):
     """A store (Table Storage or Key Vault) is unreachable and nothing cached can be served."""
 

@@ -14,6 +14,7 @@ import asyncio
 import logging
 import os
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from azure.core.credentials_async import AsyncTokenCredential
@@ -39,6 +40,8 @@ from shared.settings import Settings
 from shared.values import ConfigEntry
 
 log = logging.getLogger("orgconfig.resolver")
+#: the scope of a sentinel change that drops every cached snapshot and secret
+EVERYTHING = "*"
 _TABLE_OPTIONS: dict[str, Any] = {"retry_total": 2, "retry_backoff_factor": 0.2}
 
 
@@ -137,7 +140,8 @@ class ConfigResolver:
             raise ConfigError("this ConfigResolver is closed; create a new one")
         if self._secrets is None:
             self._secrets = SecretStore(
-                self.settings, self.metrics, self._secret_client, self._environ
+                self.settings, self.metrics, self._secret_client, self._environ,
+                catalog=lambda scope, name: self.config_store.catalog_presence(scope, name),
             )
             self._secrets.cache.on_invalidate = self.answers.clear
         return self._secrets
@@ -157,17 +161,21 @@ class ConfigResolver:
             self.invalidate()
             return
         for change in changes:
+            if change.scope == EVERYTHING:
+                self.invalidate()
+                continue
             try:
                 self._drop(change.scope, change.secret)
             except InvalidNameError:
                 log.warning("ignoring a change sentinel record with an invalid name")
 
     def _drop(self, scope: str, secret: str | None) -> None:
-        """What one admin write invalidates: a secret's cached answers, or a scope's config
-        snapshot (a config write leaves the vault, and so the cached secrets, as they were)."""
+        """What one admin write invalidates: a secret's cached answers and its scope's
+        snapshot (which holds the scope's secret catalog), or a scope's config snapshot (a
+        config write leaves the vault, and so the cached secrets, as they were)."""
         if secret is not None:
             self.invalidate(scope, secret=secret)
-        elif self._config is not None:
+        if self._config is not None:
             self._config.invalidate(scope)
 
     # -- reading --------------------------------------------------------------------------
@@ -222,12 +230,21 @@ class ConfigResolver:
         if resolution is not None:
             if resolution.stale:
                 return
+            if resolution.expires_on is not None:
+                # an expired secret is never memoized: each read applies the expiry policy
+                left = (resolution.expires_on - datetime.now(UTC)).total_seconds()
+                if left <= 0:
+                    return
+                fresh = min(fresh, left)
+            absent = resolution.catalog_absent  # answered by the snapshots' catalog rows
             names = [t[len("keyvault:"):].lower() for t in resolution.tried
-                     if t.startswith("keyvault:")]
+                     if t.startswith("keyvault:") and t[len("keyvault:"):].lower() not in absent]
             for name in names:
                 fresh = min(fresh, vault.fresh_for(name))
             if names:
                 counts.append(("secret.cache_hit", len(names)))
+            if absent:
+                counts.append(("vault.catalog_absent", len(absent)))
             if resolution.source.startswith("env:"):
                 counts.append(("env.hit", 1))
             source = resolution.source
@@ -256,6 +273,17 @@ class ConfigResolver:
         except ConfigError as exc:
             self.metrics.incr("coherence.bump_failed")
             log.warning("could not record change of %s in the sentinel: %s", scope, exc)
+
+    async def notify_everything_changed(self) -> None:
+        """Like :meth:`notify_change` for every scope (the catalog's first reconcile)."""
+        self.invalidate()
+        if self.settings.coherence_check_seconds <= 0:
+            return
+        try:
+            await self.coherence.bump(EVERYTHING)
+        except ConfigError as exc:
+            self.metrics.incr("coherence.bump_failed")
+            log.warning("could not record a full change in the sentinel: %s", exc)
 
     def invalidate(self, scope: str | None = None, *, secret: str | None = None) -> None:
         """Drop cached state after a write.

@@ -22,6 +22,7 @@ from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.keyvault.secrets import SecretProperties
 from pydantic import SecretStr
 
+from shared.catalog_sync import SecretCatalog
 from shared.config_store import entry_from_entity
 from shared.errors import ConfigError, SecretAccessError
 from shared.health import record_vault_success
@@ -92,6 +93,7 @@ class SecretInfo:
     version: str | None = None
     created_on: datetime | None = None
     updated_on: datetime | None = None
+    expires_on: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -104,7 +106,7 @@ class DeletedSecretInfo:
 def _info(scope: str, name: str, props: SecretProperties) -> SecretInfo:
     return SecretInfo(
         scope, name, props.name or keyvault_name(scope, name), props.enabled, props.version,
-        props.created_on, props.updated_on,
+        props.created_on, props.updated_on, props.expires_on,
     )
 
 
@@ -114,6 +116,8 @@ class SecretAdmin:
     def __init__(self, resolver: ConfigResolver) -> None:
         self.resolver = resolver
         self.store = resolver.secret_store
+        #: every write here updates the secret catalog after the vault (shared.catalog_sync)
+        self.catalog = SecretCatalog(resolver)
         if not self.store.vault_configured:
             raise VaultNotConfiguredError(
                 "no Key Vault is configured (AZURE_KEY_VAULT_URL is unset): this deployment "
@@ -207,6 +211,7 @@ class SecretAdmin:
             f"setting secret {full}",
             lambda: self.store.client.set_secret(full, value.get_secret_value()),
         )
+        await self.catalog.after_write(scope, name, secret.properties)
         return _info(scope, name, secret.properties)
 
     async def _deleted_conflict(self, scope: str, name: str) -> ConfigError:
@@ -233,6 +238,7 @@ class SecretAdmin:
             deleted = await self._call(f"deleting secret {full}", delete)
         except ResourceNotFoundError:
             raise SecretAbsentError(f"secret {full} does not exist") from None
+        await self.catalog.after_write(scope, name, None)
         return DeletedSecretInfo(full, bool(deleted.recovery_id), deleted.scheduled_purge_date)
 
     async def recover(self, scope: str, name: str) -> SecretInfo:
@@ -247,6 +253,7 @@ class SecretAdmin:
             )
         except ResourceNotFoundError:
             raise SecretAbsentError(f"no deleted secret named {full} to recover") from None
+        await self.catalog.after_write(scope, name, props)
         return _info(scope, name, props)
 
 

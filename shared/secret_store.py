@@ -19,6 +19,7 @@ import ssl
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
 
 import aiohttp
@@ -41,16 +42,33 @@ from shared.errors import (
     BackendUnavailableError,
     ConfigError,
     SecretAccessError,
+    SecretExpiredError,
     SecretNotFoundError,
 )
 from shared.metrics import Metrics
 from shared.name_index import VaultNameIndex
-from shared.naming import keyvault_name, lookup_chain
+from shared.naming import GLOBAL, keyvault_name, lookup_chain
 from shared.settings import Settings, is_loopback_url
 
 log = logging.getLogger("orgconfig.secret_store")
 T = TypeVar("T")
 BACKEND = "Key Vault"
+
+
+class RateLimitedWarning:
+    """Logs a warning about one key at most once per ``every`` seconds."""
+
+    def __init__(self, logger: logging.Logger, event: str, every: float = 300.0) -> None:
+        self.logger, self.event, self.every = logger, event, every
+        self._logged: dict[str, float] = {}
+
+    def __call__(self, key: str, message: str, *args: object) -> None:
+        now = time.monotonic()
+        if now - self._logged.get(key, -self.every) < self.every:
+            return
+        self._logged[key] = now
+        self.logger.warning(message, *args, extra={"custom_dimensions": {
+            "key": key, "event": self.event}})
 
 
 class LocalDevelopmentCredential:
@@ -131,6 +149,8 @@ class VaultAnswer:
 
     found: bool
     value: SecretStr | None = None
+    #: the version's expiry (Key Vault still returns an expired secret's value)
+    expires_on: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -143,6 +163,10 @@ class SecretResolution:
     cache_hit: bool
     age_seconds: float
     stale: bool = False
+    #: vault names the secret catalog answered "absent" (no request, no cache entry)
+    catalog_absent: tuple[str, ...] = ()
+    #: the vault version's expiry, if it has one
+    expires_on: datetime | None = None
 
 
 AccessReason = Literal["authentication", "permission", "disabled"]
@@ -173,9 +197,14 @@ class SecretStore:
     metrics: Metrics
     client_factory: Callable[[], SecretClient]
     environ: Mapping[str, str] = field(default_factory=lambda: os.environ)
+    #: ``(scope, name) -> bool | None``: whether the secret catalog lists that secret
+    #: (no request; None when it cannot tell). See :mod:`shared.catalog`.
+    catalog: Callable[[str, str], bool | None] | None = None
 
     def __post_init__(self) -> None:
         self._client: SecretClient | None = None
+        self._drift_log = RateLimitedWarning(log, "catalog")
+        self._expired_log = RateLimitedWarning(log, "expiry")
         self.cache: ExpiringCache[str, VaultAnswer] = ExpiringCache(
             max_stale=self.settings.max_stale_seconds,
             on_stale=StaleReporter(self.metrics, "secret.stale_refresh_failed", "secret", log),
@@ -250,12 +279,17 @@ class SecretStore:
                 "AZURE_KEY_VAULT_URL, DNS and the network",
             ) from None
 
-    async def lookup_vault(self, full_name: str) -> Lookup[VaultAnswer]:
-        """The cached vault answer for one full name (single-flight on a miss)."""
+    async def lookup_vault(
+        self, full_name: str, *, cataloged: bool | None = None
+    ) -> Lookup[VaultAnswer]:
+        """The cached vault answer for one full name (single-flight on a miss).
+        ``cataloged=True``: the catalog lists it, so the name index is not consulted and
+        a 404 is drift."""
         settings = self.settings
 
         async def load() -> tuple[VaultAnswer, float]:
-            if self.index is not None and not self.index.may_exist(full_name):
+            if cataloged is None and self.index is not None and \
+                    not self.index.may_exist(full_name):
                 self.metrics.incr("vault.index_not_found")
                 return VaultAnswer(False), settings.secret_not_found_ttl
             self.metrics.incr("vault.get")
@@ -264,11 +298,19 @@ class SecretStore:
             except ResourceNotFoundError:
                 self.metrics.incr("vault.not_found")
                 audit.secret_fetched("keyvault", full_name, found=False)
+                if cataloged:
+                    self.metrics.incr("catalog.drift")
+                    self._drift_log(
+                        full_name, "the catalog lists secret %s but Key Vault has no such "
+                        "secret: falling back along the chain; the next reconcile repairs "
+                        "the catalog", full_name,
+                    )
                 return VaultAnswer(False), settings.secret_not_found_ttl
             audit.secret_fetched("keyvault", full_name, found=secret.value is not None)
             if secret.value is None:
                 return VaultAnswer(False), settings.secret_not_found_ttl
-            return VaultAnswer(True, SecretStr(secret.value)), settings.secret_cache_ttl
+            return VaultAnswer(True, SecretStr(secret.value), secret.properties.expires_on), \
+                settings.secret_cache_ttl
 
         lookup = await self.cache.get(full_name.lower(), load)
         self.metrics.incr("secret.cache_hit" if lookup.hit else "secret.cache_miss")
@@ -307,11 +349,17 @@ class SecretStore:
     ) -> SecretResolution | None:
         vault_error: Exception | None = None
         vault_names, env_names = lookup_chain(org_id, secret_name)
+        absent: list[str] = []
         if self.vault_configured:
-            for full_name in vault_names:
+            for scope, full_name in zip((org_id, GLOBAL), vault_names, strict=True):
                 tried.append(f"keyvault:{full_name}")
+                cataloged = self.catalog(scope, secret_name) if self.catalog else None
+                if cataloged is False:
+                    self.metrics.incr("vault.catalog_absent")  # known absent: no request
+                    absent.append(full_name.lower())
+                    continue
                 try:
-                    lookup = await self.lookup_vault(full_name)
+                    lookup = await self.lookup_vault(full_name, cataloged=cataloged)
                 except (BackendUnavailableError, SecretAccessError) as exc:
                     if not self._may_fall_back(exc):
                         raise
@@ -323,9 +371,10 @@ class SecretStore:
                     break
                 answer = lookup.value
                 if answer.found and answer.value is not None:
+                    self._check_expiry(full_name, answer.expires_on)
                     return SecretResolution(
                         answer.value, f"keyvault:{full_name}", tried, lookup.hit,
-                        lookup.age, lookup.stale,
+                        lookup.age, lookup.stale, tuple(absent), answer.expires_on,
                     )
         if self.settings.secret_env_fallback:
             for env_name in env_names:
@@ -333,10 +382,26 @@ class SecretStore:
                 value = self.environ.get(env_name)
                 if value:
                     self.metrics.incr("env.hit")
-                    return SecretResolution(SecretStr(value), f"env:{env_name}", tried, False, 0.0)
+                    return SecretResolution(SecretStr(value), f"env:{env_name}", tried, False,
+                                            0.0, catalog_absent=tuple(absent))
         if vault_error is not None:
             raise vault_error
         return None
+
+    def _check_expiry(self, full_name: str, expires_on: datetime | None) -> None:
+        """An expired secret is served with a warning, or refused, by SECRET_EXPIRED_POLICY
+        (Key Vault returns it either way)."""
+        if expires_on is None or expires_on > datetime.now(UTC):
+            return
+        when = expires_on.isoformat(timespec="seconds")
+        if self.settings.expired_policy == "refuse":
+            self.metrics.incr("secret.expired_refused")
+            raise SecretExpiredError(full_name, when)
+        self.metrics.incr("secret.expired_served")
+        self._expired_log(
+            full_name, "serving secret %s although it expired at %s (SECRET_EXPIRED_POLICY="
+            "serve): set a new version before its consumers are locked out", full_name, when,
+        )
 
     def _may_fall_back(self, exc: Exception) -> bool:
         """Only Development may use env after a vault auth/network failure; a 403 never."""

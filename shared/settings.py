@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
+from typing import Literal, cast
 from urllib.parse import urlsplit
 
 from shared.errors import ConfigError, InvalidNameError
@@ -19,6 +20,7 @@ from shared.naming import GLOBAL, canonical_org_id, canonical_scope
 APP_ROOT = Path(__file__).resolve().parent.parent
 CA_FILE_SETTING = "AZURE_KEY_VAULT_CA_FILE"
 
+ExpiredPolicy = Literal["serve", "refuse"]
 _TRUE = {"1", "true", "yes", "on"}
 _SHARD_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,62}")
 SHARDS = "AZURE_KEY_VAULT_SHARDS"
@@ -47,6 +49,16 @@ def _number(env: Mapping[str, str], name: str, default: float, *, minimum: float
         raise ConfigError(f"setting {name} must be a number of seconds, got {raw!r}") from None
     if value < minimum or value != value or value == float("inf"):
         raise ConfigError(f"setting {name} must be a finite number >= {minimum}, got {raw!r}")
+    return value
+
+
+def _choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    value = raw.strip().lower()
+    if value not in choices:
+        raise ConfigError(f"setting {name} must be one of {', '.join(choices)}, got {raw!r}")
     return value
 
 
@@ -172,6 +184,10 @@ class Settings:
     trust_dev_principal: bool = False
     #: Whether App Service authentication (EasyAuth) is on, so its principal header is trusted.
     platform_auth_enabled: bool = False
+    #: a secret expiring within this many days is reported (health, doctor, secrets list)
+    expiry_warning_days: float = 30.0
+    #: what a read of an expired secret does: ``serve`` (with a warning) or ``refuse``
+    expired_policy: ExpiredPolicy = "serve"
     #: Running on App Service / Azure Functions (``WEBSITE_INSTANCE_ID`` is set there).
     running_in_azure: bool = False
 
@@ -256,5 +272,8 @@ class Settings:
             breaker_cooldown=_number(env, "BREAKER_COOLDOWN_SECONDS", 10),
             trust_dev_principal=_flag(env, "ORGCONFIG_TRUST_DEV_PRINCIPAL", False),
             platform_auth_enabled=_flag(env, "WEBSITE_AUTH_ENABLED", False),
+            expiry_warning_days=_number(env, "SECRET_EXPIRY_WARNING_DAYS", 30),
+            expired_policy=cast(ExpiredPolicy, _choice(
+                env, "SECRET_EXPIRED_POLICY", "serve", ("serve", "refuse"))),
             running_in_azure=bool((env.get("WEBSITE_INSTANCE_ID") or "").strip()),
         )

@@ -12,7 +12,16 @@ from dataclasses import replace
 import numpy as np
 
 from bench.harness import latency_summary, percentile
-from bench.scale import NameModel, ScaleParams, instance_series, max_under, simulate
+from bench.scale import (
+    NameModel,
+    ScaleParams,
+    fleet_series,
+    instance_series,
+    listing_per_instance_hour,
+    max_under,
+    simulate,
+    simulate_vault_sizes,
+)
 from bench.workload import KEY_INFO, Workload, WorkloadSpec
 
 
@@ -72,6 +81,33 @@ def test_orgconfig_instance_asks_far_less_than_naive_over_an_hour() -> None:
     assert ours.sum() < naive.sum() / 5
 
 
+def test_with_the_catalog_an_instance_never_lists_and_the_fleet_lists_once_an_hour() -> None:
+    model = NameModel(Workload(WorkloadSpec.quick()), rate=10)
+    params = ScaleParams(horizon_s=7200, vault_secrets=100_000)
+    rng = np.random.default_rng(2)
+    catalog = instance_series("orgconfig", model, params, rng)
+    index = instance_series("orgconfig_index", model, params, rng)
+    assert index.sum() - catalog.sum() > 20 * 4_000  # ~14 listings of 4,000 pages an hour
+    assert listing_per_instance_hour("orgconfig", model, params) == 0
+    assert listing_per_instance_hour("orgconfig_index", model, params) > 50_000
+    fleet = fleet_series("orgconfig", model, params, 7200)
+    assert fleet.sum() == 2 * 4_000 and fleet.max() == params.reconcile_pages_per_s
+    assert fleet_series("orgconfig_index", model, params, 7200).sum() == 0
+
+
+def test_vault_size_changes_only_the_contenders_that_list_the_vault() -> None:
+    spec, params = WorkloadSpec.quick(), ScaleParams(horizon_s=600, max_instances=3)
+    base = simulate(spec, params)
+    sizes = simulate_vault_sizes(spec, params, base, sizes=(40 * 10 + 10, 100_000))
+    small, large = sizes["410"], sizes["100000"]
+    for name in ("naive", "per_request_cache", "powertools"):
+        assert small[name] == large[name]
+    assert large["orgconfig_index"]["listing_per_instance_per_hour"] > \
+        small["orgconfig_index"]["listing_per_instance_per_hour"]
+    assert large["orgconfig"]["listing_per_instance_per_hour"] == 0
+    assert large["orgconfig"]["fleet_listing_per_hour"] == 4_000
+
+
 def test_scale_peaks_grow_with_instances() -> None:
     params = ScaleParams(horizon_s=600, max_instances=4)
     result = simulate(WorkloadSpec.quick(), params)
@@ -92,3 +128,18 @@ def test_percentiles_use_nearest_rank() -> None:
     assert percentile(values, 50) == 50 and percentile(values, 99) == 99
     summary = latency_summary([1000 * v for v in values])
     assert summary["read_p50_us"] == 50.0 and summary["read_max_us"] == 100.0
+
+
+def test_padding_secrets_are_orgconfig_names_of_orgs_the_workload_never_runs() -> None:
+    from bench.backends import padding
+    from bench.workload import org_id
+    from shared.naming import split_keyvault_name
+
+    pad = padding(25)
+    spec = WorkloadSpec.full()
+    workload_orgs = {org_id(i) for i in range(spec.orgs)}
+    assert "org-001" in workload_orgs
+    assert len(pad) == 25 and not set(pad) & set(Workload(WorkloadSpec.full()).secrets())
+    for name in pad:
+        parts = split_keyvault_name(name)
+        assert parts is not None and parts[0] not in workload_orgs

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from dataclasses import asdict
+from typing import Any
 
-from shared.api.models import KeyVaultHealth, Liveness
+from shared.api.models import ExpiringSecretInfo, KeyVaultHealth, Liveness
 from shared.api.routing import Call, Reply, RouteTable
-from shared.health import probe_keyvault
+from shared.catalog_sync import SecretCatalog
+from shared.errors import ConfigError
+from shared.health import PROBE_BUDGET_SECONDS, probe_keyvault
+from shared.resolver import ConfigResolver
+
+log = logging.getLogger("orgconfig.health")
 
 routes = RouteTable("health")
 
@@ -27,11 +35,37 @@ async def liveness(call: Call[None]) -> Liveness:
 )
 async def keyvault(call: Call[None]) -> Reply:
     resolver = call.resolver
-    probe = await probe_keyvault(resolver)
+    probe, catalog = await asyncio.gather(probe_keyvault(resolver), catalog_health(resolver))
     health = KeyVaultHealth(
-        **asdict(probe), metrics=resolver.metrics.snapshot(),
+        **asdict(probe), **catalog, metrics=resolver.metrics.snapshot(),
         breakers={"vault": resolver.secret_store.breaker.snapshot(),
                   "table": resolver.config_store.breaker.snapshot()},
     )
     # 503 lets an availability monitor alert on the status code alone.
     return Reply(health, 503 if probe.status == "disconnected" else 200)
+
+
+async def catalog_health(resolver: ConfigResolver) -> dict[str, Any]:
+    """The catalog's mode and the secrets expired or expiring, per scope, within the
+    probe's budget (two table queries, concurrent with the vault probe)."""
+    if not resolver.settings.key_vault_url:
+        return {"catalog": "not_configured"}
+    secret_catalog = SecretCatalog(resolver)
+
+    async def read() -> dict[str, Any]:
+        marker = await secret_catalog.marker()
+        if marker is None:
+            return {"catalog": "absent"}
+        by_scope: dict[str, list[ExpiringSecretInfo]] = {}
+        for item in await secret_catalog.expiring():
+            by_scope.setdefault(item.scope, []).append(ExpiringSecretInfo(
+                name=item.name, vault_name=item.vault_name, expires_on=item.expires_on,
+                state=item.state))
+        return {"catalog": "in_use", "catalog_reconciled_at": marker.reconciled_at,
+                "expiring_secrets": by_scope}
+
+    try:
+        return await asyncio.wait_for(read(), PROBE_BUDGET_SECONDS)
+    except (ConfigError, TimeoutError) as exc:
+        log.warning("secret catalog unreadable for health (%s)", exc.__class__.__name__)
+        return {"catalog": "unavailable"}

@@ -124,6 +124,9 @@ class SecretSummary(BaseModel):
     enabled: bool | None = None
     created_on: datetime | None = None
     updated_on: datetime | None = None
+    expires_on: datetime | None = None
+    #: ``expired``, or ``expiring`` within SECRET_EXPIRY_WARNING_DAYS; None otherwise
+    expiry: Literal["expired", "expiring"] | None = None
     referenced_by: list[ConfigRef] = []
 
 
@@ -187,6 +190,15 @@ class Liveness(BaseModel):
     status: Literal["ok"] = "ok"
 
 
+class ExpiringSecretInfo(BaseModel):
+    """A secret expired or expiring soon (from the secret catalog; never a value)."""
+
+    name: str
+    vault_name: str
+    expires_on: datetime
+    state: Literal["expired", "expiring"]
+
+
 class KeyVaultHealth(BaseModel):
     """Whether this instance reaches Key Vault; ``failure`` and ``guidance`` when it does not."""
 
@@ -202,6 +214,12 @@ class KeyVaultHealth(BaseModel):
     metrics: dict[str, int] = Field(default_factory=dict)
     #: circuit breaker per backend: state, consecutive failures, last error
     breakers: dict[str, dict[str, str | int | float | None]] = Field(default_factory=dict)
+    #: ``in_use`` (a reconcile has run), ``absent`` (the name index decides),
+    #: ``unavailable`` (the table did not answer in time) or ``not_configured`` (no vault)
+    catalog: Literal["in_use", "absent", "unavailable", "not_configured"] = "not_configured"
+    catalog_reconciled_at: datetime | None = None
+    #: per scope: its secrets expired or expiring within SECRET_EXPIRY_WARNING_DAYS
+    expiring_secrets: dict[str, list[ExpiringSecretInfo]] = Field(default_factory=dict)
 
 
 # -- workflows ---------------------------------------------------------------------------

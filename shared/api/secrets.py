@@ -7,6 +7,7 @@ record. The value is echoed once, in the response to the create or update.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import SecretStr
@@ -25,6 +26,7 @@ from shared.api.models import (
     SecretUpdate,
 )
 from shared.api.routing import Call, Param, Reply, RouteTable
+from shared.catalog import expiry_state
 from shared.naming import GLOBAL, canonical_scope, validate_secret_name
 from shared.secret_admin import (
     SecretAdmin,
@@ -76,7 +78,8 @@ async def list_secrets(call: Call[None]) -> SecretList:
     names = {s.name.lower() for s in secrets}
     return SecretList(
         scope=scope,
-        secrets=[_summary(s, [e for e in refs if e.value.lower() == s.name.lower()])
+        secrets=[_summary(s, [e for e in refs if e.value.lower() == s.name.lower()],
+                          call.resolver.settings.expiry_warning_days)
                  for s in secrets],
         unresolved_references=[
             DanglingRef(scope=e.scope, key=e.key, secret_name=e.value)
@@ -85,10 +88,12 @@ async def list_secrets(call: Call[None]) -> SecretList:
     )
 
 
-def _summary(info: SecretInfo, refs: list[ConfigEntry]) -> SecretSummary:
+def _summary(info: SecretInfo, refs: list[ConfigEntry], warning_days: float) -> SecretSummary:
     return SecretSummary(
         scope=info.scope, name=info.name, vault_name=info.vault_name, enabled=info.enabled,
-        created_on=info.created_on, updated_on=info.updated_on, referenced_by=_refs(refs),
+        created_on=info.created_on, updated_on=info.updated_on, expires_on=info.expires_on,
+        expiry=expiry_state(info.expires_on, datetime.now(UTC), warning_days),
+        referenced_by=_refs(refs),
     )
 
 

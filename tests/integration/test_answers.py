@@ -14,7 +14,7 @@ import pytest
 from azure.keyvault.secrets.aio import SecretClient
 
 from shared.errors import ConfigError, ConfigNotFoundError
-from shared.events import handle_keyvault_event
+from shared.events import configured_vaults, handle_keyvault_event
 from shared.resolver import ConfigResolver
 from shared.settings import Settings
 from shared.values import ConfigEntry
@@ -232,7 +232,8 @@ async def test_a_keyvault_event_drops_the_memo(
     await vault.set_secret("GLOBAL--smtp-password", "v2")
     handled = await handle_keyvault_event(
         memo_resolver, "Microsoft.KeyVault.SecretNewVersionCreated", "GLOBAL--smtp-password",
-        {"ObjectName": "GLOBAL--smtp-password"},
+        {"ObjectName": "GLOBAL--smtp-password",
+         "VaultName": next(iter(configured_vaults(memo_resolver.settings)))},
     )
     assert handled == "GLOBAL--smtp-password"
     assert await memo_resolver.context("acme").get_config("pwd") == "v2"

@@ -99,4 +99,5 @@ def test_demo_runs_end_to_end(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert "env:FABRIKAM__GRAPH_CLIENT_SECRET" in out and "keyvault:GLOBAL--psa-api-key" in out
     assert "table queries 0, vault GETs 0" in out  # the warm passes
+    assert "(of which not-found 0), vault listings 0" in out  # the secret catalog answers
     assert "demo-" not in out  # no secret value of the seed is printed

@@ -19,6 +19,13 @@ def test_defaults_match_the_design() -> None:
     assert s.key_vault_url is None and s.storage_connection is None
 
 
+def test_expiry_settings_default_to_serve_and_thirty_days() -> None:
+    s = Settings.from_env({})
+    assert (s.expired_policy, s.expiry_warning_days) == ("serve", 30)
+    s = Settings.from_env({"SECRET_EXPIRED_POLICY": "Refuse", "SECRET_EXPIRY_WARNING_DAYS": "7"})
+    assert (s.expired_policy, s.expiry_warning_days) == ("refuse", 7)
+
+
 def test_connection_defaults_to_azure_webjobs_storage() -> None:
     s = Settings.from_env({"AzureWebJobsStorage": "UseDevelopmentStorage=true"})
     assert s.storage_connection == "UseDevelopmentStorage=true"
@@ -47,7 +54,8 @@ def test_every_setting_is_read() -> None:
     [("CONFIG_CACHE_TTL_SECONDS", "soon"), ("SECRET_CACHE_TTL_SECONDS", "-1"),
      ("BACKEND_TIMEOUT_SECONDS", "0"), ("MAX_STALE_SECONDS", "nan"),
      ("SECRET_ENV_FALLBACK", "maybe"), ("CONFIG_TABLE_NAME", "Config;drop"),
-     ("AZURE_KEY_VAULT_URL", "http://v.vault.azure.net")],
+     ("AZURE_KEY_VAULT_URL", "http://v.vault.azure.net"),
+     ("SECRET_EXPIRY_WARNING_DAYS", "a month"), ("SECRET_EXPIRED_POLICY", "ignore")],
 )
 def test_bad_values_are_clear_errors(name: str, value: str) -> None:
     with pytest.raises(ConfigError, match=name):
@@ -88,7 +96,8 @@ def test_the_example_local_settings_name_every_setting() -> None:
                  "AZURE_FUNCTIONS_ENVIRONMENT", "BREAKER_FAILURE_THRESHOLD",
                  "BREAKER_COOLDOWN_SECONDS", "WEBSITE_AUTH_ENABLED",
                  "ORGCONFIG_TRUST_DEV_PRINCIPAL", "AZURE_KEY_VAULT_SHARDS",
-                 "AZURE_KEY_VAULT_ORG_VAULTS"):
+                 "AZURE_KEY_VAULT_ORG_VAULTS", "SECRET_EXPIRY_WARNING_DAYS",
+                 "SECRET_EXPIRED_POLICY"):
         assert name in values, name
 
 

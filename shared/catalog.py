@@ -1,0 +1,154 @@
+"""The secret catalog: which secrets exist in each scope, kept in the config table.
+
+A ``secret_ref`` read by org ``acme`` tries ``acme--name`` before ``GLOBAL--name``.
+Without knowing which of those exist, every org pays a 404 (or every instance lists
+the whole vault). The catalog records each secret of a scope as a row *in that scope's
+partition*, so the partition query the resolver already makes for a cold snapshot also
+says which of the org's and GLOBAL's secrets exist: one vault GET for a secret that
+exists, no request at all to learn that one does not.
+
+Rows (never a value, only metadata)::
+
+    PartitionKey  acme | GLOBAL
+    RowKey        ~secret~smtp-password      (lower-cased: Key Vault names ignore case)
+    Name, Enabled, ExpiresOn, UpdatedOn, ContentType, UpdatedBy
+
+A config key starts with a letter (:mod:`shared.naming`), so a RowKey starting with
+``~`` (allowed by Table Storage, which forbids ``/ \\ # ?`` and control characters)
+can never be a config key, and the config readers skip every such row.
+
+The marker row ``GLOBAL/~catalog`` says a reconcile has completed: until it exists (a
+deployment that predates the catalog) the catalog is not trusted and the resolver
+behaves as before (the vault name index). Kept true by the admin writes, the Key Vault
+events and the reconcile (:mod:`shared.catalog_sync`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from shared.naming import GLOBAL
+
+RESERVED_PREFIX = "~"
+RECORD_PREFIX = "~secret~"
+MARKER_ROW = "~catalog"
+#: every secret row sorts in [RECORD_PREFIX, RECORD_END)
+RECORD_END = "~secret\x7f"
+SELECT = ["Name", "Enabled", "ExpiresOn", "UpdatedOn", "ContentType", "UpdatedBy",
+          "ReconciledAt", "Secrets"]
+
+ExpiryState = Literal["expired", "expiring"]
+
+
+def is_catalog_row(row_key: str) -> bool:
+    """True for a catalog row (secret or marker): never a config entry."""
+    return row_key.startswith(RESERVED_PREFIX)
+
+
+def record_row_key(name: str) -> str:
+    return f"{RECORD_PREFIX}{name.lower()}"
+
+
+@dataclass(frozen=True)
+class CatalogRecord:
+    """One secret of one scope, as the catalog knows it (metadata, never the value)."""
+
+    scope: str
+    name: str
+    enabled: bool = True
+    expires_on: datetime | None = None
+    updated_on: datetime | None = None
+    content_type: str | None = None
+    updated_by: str | None = None
+
+    @property
+    def vault_name(self) -> str:
+        return f"{self.scope}--{self.name}"
+
+    def expiry(self, now: datetime, warning_days: float) -> ExpiryState | None:
+        """``expired``, ``expiring`` (within ``warning_days``) or None."""
+        return expiry_state(self.expires_on, now, warning_days)
+
+    def same_as(self, other: CatalogRecord) -> bool:
+        """Equal in what the vault says (enabled, expiry, last update, content type)."""
+        return (self.name, self.enabled, _second(self.expires_on), _second(self.updated_on),
+                self.content_type) == (other.name, other.enabled, _second(other.expires_on),
+                                       _second(other.updated_on), other.content_type)
+
+
+@dataclass(frozen=True)
+class CatalogMarker:
+    """The ``GLOBAL/~catalog`` row: a reconcile has completed (the catalog is trusted)."""
+
+    reconciled_at: datetime | None
+    secrets: int = 0
+
+
+def expiry_state(expires_on: datetime | None, now: datetime,
+                 warning_days: float) -> ExpiryState | None:
+    if expires_on is None:
+        return None
+    if expires_on <= now:
+        return "expired"
+    if expires_on <= now + timedelta(days=warning_days):
+        return "expiring"
+    return None
+
+
+def _second(value: datetime | None) -> datetime | None:
+    return None if value is None else value.replace(microsecond=0)
+
+
+def _time(value: Any) -> datetime | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    try:
+        parsed = datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def record_from_entity(entity: Mapping[str, Any]) -> CatalogRecord | None:
+    """A secret row as a record; None for a row that is not a well-formed secret row."""
+    row = str(entity.get("RowKey", ""))
+    if not row.startswith(RECORD_PREFIX):
+        return None
+    name = str(entity.get("Name") or row[len(RECORD_PREFIX):])
+    return CatalogRecord(
+        scope=str(entity["PartitionKey"]), name=name,
+        enabled=entity.get("Enabled") is not False,
+        expires_on=_time(entity.get("ExpiresOn")), updated_on=_time(entity.get("UpdatedOn")),
+        content_type=entity.get("ContentType") or None, updated_by=entity.get("UpdatedBy") or None,
+    )
+
+
+def entity_from_record(record: CatalogRecord) -> dict[str, Any]:
+    entity: dict[str, Any] = {
+        "PartitionKey": record.scope, "RowKey": record_row_key(record.name),
+        "Name": record.name, "Enabled": record.enabled,
+    }
+    optional = {"ExpiresOn": record.expires_on, "UpdatedOn": record.updated_on,
+                "ContentType": record.content_type, "UpdatedBy": record.updated_by}
+    entity.update({k: v for k, v in optional.items() if v is not None})
+    return entity
+
+
+def marker_from_entity(entity: Mapping[str, Any]) -> CatalogMarker | None:
+    if entity.get("PartitionKey") != GLOBAL or entity.get("RowKey") != MARKER_ROW:
+        return None
+    try:
+        secrets = int(entity.get("Secrets") or 0)
+    except (TypeError, ValueError):
+        secrets = 0
+    return CatalogMarker(_time(entity.get("ReconciledAt")), secrets)
+
+
+def marker_entity(reconciled_at: datetime, secrets: int) -> dict[str, Any]:
+    return {"PartitionKey": GLOBAL, "RowKey": MARKER_ROW, "ReconciledAt": reconciled_at,
+            "Secrets": secrets}

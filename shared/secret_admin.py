@@ -30,6 +30,8 @@ from shared.naming import GLOBAL, canonical_scope, keyvault_name, split_keyvault
 from shared.values import ConfigEntry
 
 if TYPE_CHECKING:
+    from azure.keyvault.secrets.aio import SecretClient
+
     from shared.resolver import ConfigResolver
 
 T = TypeVar("T")
@@ -94,6 +96,8 @@ class SecretInfo:
     created_on: datetime | None = None
     updated_on: datetime | None = None
     expires_on: datetime | None = None
+    #: the vault holding it: ``default`` (AZURE_KEY_VAULT_URL) or a shard's name
+    vault: str = "default"
 
 
 @dataclass(frozen=True)
@@ -103,10 +107,10 @@ class DeletedSecretInfo:
     scheduled_purge_date: datetime | None = None
 
 
-def _info(scope: str, name: str, props: SecretProperties) -> SecretInfo:
+def _info(scope: str, name: str, props: SecretProperties, vault: str) -> SecretInfo:
     return SecretInfo(
         scope, name, props.name or keyvault_name(scope, name), props.enabled, props.version,
-        props.created_on, props.updated_on, props.expires_on,
+        props.created_on, props.updated_on, props.expires_on, vault,
     )
 
 
@@ -124,9 +128,15 @@ class SecretAdmin:
                 "reads secrets from environment variables, which the API cannot manage"
             )
 
-    async def _call(self, what: str, op: Callable[[], Awaitable[T]]) -> T:
+    def _client(self, scope: str) -> SecretClient:
+        """The client of ``scope``'s vault (:mod:`shared.vaults`)."""
+        return self.store.vault_for(scope).client
+
+    async def _call(self, what: str, op: Callable[[], Awaitable[T]], scope: str) -> T:
+        """``op`` on ``scope``'s vault, through that vault's breaker and error mapping."""
+        vault = self.store.vault_for(scope)
         try:
-            result = await self.store.call_vault(what, op)
+            result = await vault.call(what, op)
         except SecretAccessError as exc:
             if exc.reason != "permission":
                 raise
@@ -135,22 +145,31 @@ class SecretAdmin:
                 "'Key Vault Secrets Officer' (RBAC) or get/list/set/delete/recover secret "
                 "permissions (access policy)", "permission",
             ) from None
-        record_vault_success(self.store.settings.key_vault_url or "")
+        record_vault_success(vault.url)
         return result
 
     # -- reads -------------------------------------------------------------------------------
     async def list_secrets(self, *scopes: str) -> list[SecretInfo]:
-        """Every active secret of the given scopes, sorted by scope then name."""
+        """Every active secret of the given scopes, sorted by scope then name. Each scope's
+        vault is listed (once per vault); a name of a scope that another vault holds (a
+        copy left in the vault an org moved from) is not that scope's secret."""
         wanted = {canonical_scope(s) for s in scopes}
-
-        async def collect() -> list[SecretProperties]:
-            return [p async for p in self.store.client.list_properties_of_secrets()]
+        by_vault: dict[str, set[str]] = {}
+        for scope in wanted:
+            by_vault.setdefault(self.store.vault_for(scope).name, set()).add(scope)
 
         found = []
-        for props in await self._call("listing secrets", collect):
-            parts = split_keyvault_name(props.name or "")
-            if parts is not None and parts[0] in wanted:
-                found.append(_info(parts[0], parts[1], props))
+        for vault_name, in_vault in by_vault.items():
+            client = self.store.vaults.named(vault_name).client
+
+            async def collect(client: SecretClient = client) -> list[SecretProperties]:
+                return [p async for p in client.list_properties_of_secrets()]
+
+            listing = await self._call("listing secrets", collect, next(iter(in_vault)))
+            for props in listing:
+                parts = split_keyvault_name(props.name or "")
+                if parts is not None and parts[0] in in_vault:
+                    found.append(_info(parts[0], parts[1], props, vault_name))
         return sorted(found, key=lambda s: (s.scope != GLOBAL, s.scope, s.name.lower()))
 
     async def get(self, scope: str, name: str) -> SecretInfo | None:
@@ -159,22 +178,24 @@ class SecretAdmin:
 
         async def versions() -> list[SecretProperties]:
             try:
-                return [v async for v in self.store.client.list_properties_of_secret_versions(full)]
+                return [v async for v in
+                        self._client(scope).list_properties_of_secret_versions(full)]
             except ResourceNotFoundError:
                 return []
 
-        found = await self._call(f"listing versions of {full}", versions)
+        found = await self._call(f"listing versions of {full}", versions, scope)
         if not found:
             return None
         latest = max(found, key=lambda v: v.created_on or datetime.min.replace(tzinfo=UTC))
-        return _info(scope, name, latest)
+        return _info(scope, name, latest, self.store.vault_for(scope).name)
 
     async def get_deleted(self, scope: str, name: str) -> DeletedSecretInfo | None:
         """The soft-deleted secret of that name, or None."""
         full = keyvault_name(scope, name)
         try:
             deleted = await self._call(
-                f"reading deleted secret {full}", lambda: self.store.client.get_deleted_secret(full)
+                f"reading deleted secret {full}",
+                lambda: self._client(scope).get_deleted_secret(full), scope,
             )
         except ResourceNotFoundError:
             return None
@@ -209,10 +230,10 @@ class SecretAdmin:
         scope, full = canonical_scope(scope), keyvault_name(scope, name)
         secret = await self._call(
             f"setting secret {full}",
-            lambda: self.store.client.set_secret(full, value.get_secret_value()),
+            lambda: self._client(scope).set_secret(full, value.get_secret_value()), scope,
         )
         await self.catalog.after_write(scope, name, secret.properties)
-        return _info(scope, name, secret.properties)
+        return _info(scope, name, secret.properties, self.store.vault_for(scope).name)
 
     async def _deleted_conflict(self, scope: str, name: str) -> ConfigError:
         full = keyvault_name(scope, name)
@@ -232,10 +253,10 @@ class SecretAdmin:
 
         async def delete() -> Any:
             # The SDK polls until the deletion is visible; no secret value is read.
-            return await self.store.client.delete_secret(full)
+            return await self._client(scope).delete_secret(full)
 
         try:
-            deleted = await self._call(f"deleting secret {full}", delete)
+            deleted = await self._call(f"deleting secret {full}", delete, scope)
         except ResourceNotFoundError:
             raise SecretAbsentError(f"secret {full} does not exist") from None
         await self.catalog.after_write(scope, name, None)
@@ -249,12 +270,12 @@ class SecretAdmin:
             # process inside the SDK's result and is dropped; only metadata is returned.
             props = await self._call(
                 f"recovering secret {full}",
-                lambda: self.store.client.recover_deleted_secret(full),
+                lambda: self._client(scope).recover_deleted_secret(full), scope,
             )
         except ResourceNotFoundError:
             raise SecretAbsentError(f"no deleted secret named {full} to recover") from None
         await self.catalog.after_write(scope, name, props)
-        return _info(scope, name, props)
+        return _info(scope, name, props, self.store.vault_for(scope).name)
 
 
 # -- references --------------------------------------------------------------------------------

@@ -16,9 +16,10 @@ Only settings, never table data, decide where a scope's secrets live.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Literal, TypeVar
 from urllib.parse import urlsplit
 
 from azure.core.exceptions import (
@@ -37,6 +38,7 @@ from shared.naming import GLOBAL, canonical_scope, lookup_chain
 from shared.settings import Settings, is_loopback_url
 
 T = TypeVar("T")
+AccessReason = Literal["authentication", "permission", "disabled"]
 BACKEND = "Key Vault"
 #: the name of ``AZURE_KEY_VAULT_URL`` in metrics, health and the CLI (a shard cannot use it)
 DEFAULT_VAULT = "default"
@@ -66,7 +68,7 @@ def vault_lookup_plan(settings: Settings, org_id: str, secret_name: str) -> list
     return [(vault_name_for(settings, org_id), own), (DEFAULT_VAULT, glob)]
 
 
-def access_error(reason: str, full_name: str) -> SecretAccessError:
+def access_error(reason: AccessReason, full_name: str) -> SecretAccessError:
     """A SecretAccessError with what to do for ``reason`` (authentication/permission/disabled)."""
     guidance = {
         "authentication": (
@@ -81,7 +83,7 @@ def access_error(reason: str, full_name: str) -> SecretAccessError:
             "the secret is disabled or expired in Key Vault; enable it or set a new version"
         ),
     }[reason]
-    return SecretAccessError(f"cannot read secret {full_name}: {guidance}", reason)  # type: ignore[arg-type]
+    return SecretAccessError(f"cannot read secret {full_name}: {guidance}", reason)
 
 
 def event_vault_name(url: str) -> str:
@@ -197,7 +199,7 @@ class VaultSet:
         )
         for name, url in settings.key_vault_shards.items():
             self._vaults[name] = Vault(
-                name, url, metrics, settings, lambda u=url: factory(u), labelled,
+                name, url, metrics, settings, functools.partial(factory, url), labelled,
             )
         self._by_event_name = _event_names(self._vaults)
 

@@ -45,7 +45,7 @@ from shared.metrics import Metrics
 from shared.name_index import VaultNameIndex
 from shared.naming import GLOBAL, keyvault_name, lookup_chain, split_keyvault_name
 from shared.settings import Settings, is_loopback_url
-from shared.vaults import ClientFactory, Vault, VaultSet
+from shared.vaults import ClientFactory, Vault, VaultSet, vault_lookup_plan
 
 log = logging.getLogger("orgconfig.secret_store")
 T = TypeVar("T")
@@ -236,13 +236,13 @@ class SecretStore:
         return self.vaults.default if parts is None else self.vault_for(parts[0])
 
     async def lookup_vault(
-        self, full_name: str, *, cataloged: bool | None = None
+        self, full_name: str, *, cataloged: bool | None = None, vault: Vault | None = None
     ) -> Lookup[VaultAnswer]:
         """The cached vault answer for one full name (single-flight on a miss).
         ``cataloged=True``: the catalog lists it, so the name index is not consulted and
-        a 404 is drift."""
+        a 404 is drift. ``vault``: where to ask (default: the vault of the name's scope)."""
         settings = self.settings
-        vault = self._vault_of(full_name)
+        vault = vault if vault is not None else self._vault_of(full_name)
 
         async def load() -> tuple[VaultAnswer, float]:
             if cataloged is None and vault.index is not None and \
@@ -305,10 +305,11 @@ class SecretStore:
         self, org_id: str, secret_name: str, tried: list[str]
     ) -> SecretResolution | None:
         vault_error: Exception | None = None
-        vault_names, env_names = lookup_chain(org_id, secret_name)
+        env_names = lookup_chain(org_id, secret_name)[1]
         absent: list[str] = []
         if self.vault_configured:
-            for scope, full_name in zip((org_id, GLOBAL), vault_names, strict=True):
+            plan = vault_lookup_plan(self.settings, org_id, secret_name)
+            for scope, (vault_name, full_name) in zip((org_id, GLOBAL), plan, strict=True):
                 tried.append(f"keyvault:{full_name}")
                 cataloged = self.catalog(scope, secret_name) if self.catalog else None
                 if cataloged is False:
@@ -316,7 +317,8 @@ class SecretStore:
                     absent.append(full_name.lower())
                     continue
                 try:
-                    lookup = await self.lookup_vault(full_name, cataloged=cataloged)
+                    lookup = await self.lookup_vault(
+                        full_name, cataloged=cataloged, vault=self.vaults.named(vault_name))
                 except (BackendUnavailableError, SecretAccessError) as exc:
                     if not self._may_fall_back(exc):
                         raise

@@ -8,7 +8,7 @@ NPM_STAMP := node_modules/.installed
 INFRA_VENV := .venv-checkov
 INFRA_STAMP := $(INFRA_VENV)/.installed
 
-.PHONY: install test lint typecheck pytest demo dev serve bench clean checkov doctor
+.PHONY: install test lint typecheck pytest demo dev serve bench bench-shards clean checkov doctor
 
 install: $(PIP_STAMP) $(NPM_STAMP)
 
@@ -62,6 +62,10 @@ serve: install
 
 bench: install
 	$(PY) -m bench $(if $(QUICK),--quick,)
+
+# the scale model's several-vaults comparison only (a model: seconds, no servers)
+bench-shards: install
+	$(PY) -m bench.shards
 
 clean:
 	rm -rf $(VENV) $(INFRA_VENV) node_modules .local .mypy_cache .ruff_cache .pytest_cache

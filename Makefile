@@ -8,7 +8,7 @@ NPM_STAMP := node_modules/.installed
 INFRA_VENV := .venv-checkov
 INFRA_STAMP := $(INFRA_VENV)/.installed
 
-.PHONY: install test lint typecheck pytest demo dev serve bench bench-shards clean checkov doctor
+.PHONY: install test lint typecheck pytest demo dev serve bench bench-shards clean checkov doctor chromium
 
 install: $(PIP_STAMP) $(NPM_STAMP)
 
@@ -26,6 +26,20 @@ $(NPM_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+# The browser tests drive Debian's chromium (Playwright's own download cannot work here).
+# As root (CI) it is installed when missing; otherwise make stops with the command to run.
+CHROMIUM ?= /usr/bin/chromium
+chromium:
+	@if [ ! -x "$(CHROMIUM)" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update && apt-get install -y chromium; \
+	  else \
+	    echo "Chromium is missing (the browser tests need it): run" >&2; \
+	    echo "  sudo apt-get update && sudo apt-get install -y chromium" >&2; \
+	    exit 1; \
+	  fi; \
+	fi
+
 lint: $(PIP_STAMP)
 	$(VENV)/bin/ruff check .
 
@@ -33,7 +47,7 @@ typecheck: $(PIP_STAMP)
 	$(VENV)/bin/mypy
 
 pytest: install
-	$(PY) -m pytest $(PYTEST_ARGS)
+	ORGCONFIG_CHROMIUM=$(CHROMIUM) $(PY) -m pytest $(PYTEST_ARGS)
 
 # checkov over infra/ (Bicep): zero failed checks, skips only inline with their reason.
 checkov: $(PIP_STAMP) $(INFRA_STAMP)
@@ -43,7 +57,7 @@ checkov: $(PIP_STAMP) $(INFRA_STAMP)
 doctor: $(INFRA_STAMP)
 	$(INFRA_VENV)/bin/azure-functions-doctor doctor --path . --profile full
 
-test: install lint typecheck checkov pytest
+test: install chromium lint typecheck checkov pytest
 
 demo: install
 	$(PY) -m tools.demo

@@ -22,7 +22,7 @@ import logging
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from azure.core.exceptions import (
@@ -161,14 +161,21 @@ class SecretCatalog:
         return record
 
     # -- the whole catalog -----------------------------------------------------------------
-    async def read_all(self) -> dict[Key, CatalogRecord]:
-        """Every secret row of the table (one range query over the RowKey prefix)."""
+    async def read_all(self, *, expiring_before: datetime | None = None
+                       ) -> dict[Key, CatalogRecord]:
+        """Every secret row of the table (one range query over the RowKey prefix), or only
+        those expiring before ``expiring_before`` (filtered by the service, so a health
+        check does not page through every row)."""
+        query_filter = "RowKey ge @lo and RowKey lt @hi"
+        parameters: dict[str, Any] = {"lo": catalog.RECORD_PREFIX, "hi": catalog.RECORD_END}
+        if expiring_before is not None:
+            query_filter += " and ExpiresOn le @until"
+            parameters["until"] = expiring_before
 
         async def query() -> dict[Key, CatalogRecord]:
             rows: dict[Key, CatalogRecord] = {}
             pager = self.store.client.query_entities(
-                "RowKey ge @lo and RowKey lt @hi",
-                parameters={"lo": catalog.RECORD_PREFIX, "hi": catalog.RECORD_END},
+                query_filter, parameters=parameters,
                 select=["PartitionKey", "RowKey", *catalog.SELECT],
             )
             try:
@@ -321,7 +328,8 @@ class SecretCatalog:
         wanted = None if scope is None else {canonical_scope(scope), GLOBAL}
         now = datetime.now(UTC)
         found = []
-        for record in (await self.read_all()).values():
+        rows = await self.read_all(expiring_before=now + timedelta(days=days))
+        for record in rows.values():
             if wanted is not None and record.scope not in wanted:
                 continue
             state = record.expiry(now, days)

@@ -172,7 +172,8 @@ def cli_actor() -> Actor:
 
 async def set_secret(resolver: ConfigResolver, scope: str, name: str, value: str) -> str:
     """Write a secret (a new version if it exists) and tell every instance."""
-    info = await SecretAdmin(resolver).put(scope, name, SecretStr(value))
+    info = await SecretAdmin(resolver).put(scope, name, SecretStr(value),
+                                           actor=f"cli:{getpass.getuser()}")
     await resolver.notify_change(info.scope, secret=info.name)
     audit_write("secret.put", cli_actor(), info.scope, name=info.name, vault=info.vault,
                 via="cli")

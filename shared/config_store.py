@@ -33,7 +33,7 @@ from shared import catalog
 from shared.breaker import CircuitBreaker
 from shared.cache import ExpiringCache, Lookup, StaleReporter
 from shared.catalog import CatalogMarker, CatalogRecord
-from shared.errors import BackendUnavailableError, ConcurrencyError
+from shared.errors import BackendUnavailableError, ConcurrencyError, InvalidNameError
 from shared.metrics import Metrics
 from shared.naming import GLOBAL, canonical_scope, validate_config_key
 from shared.settings import Settings
@@ -85,6 +85,13 @@ def _text(value: Any) -> str | None:
     if value is None:
         return None
     return value.isoformat() if isinstance(value, datetime) else str(value)
+
+
+def _is_scope(partition: str) -> bool:
+    try:
+        return canonical_scope(partition) == partition
+    except InvalidNameError:
+        return False
 
 
 def entity_from_entry(entry: ConfigEntry) -> dict[str, Any]:
@@ -291,6 +298,29 @@ class ConfigStore:
             parts.append(f"{scope}--{name} {state}")
         return ("; ".join(parts) + " (a secret created in the portal is listed at the next "
                 "Key Vault event or catalog reconcile)")
+
+    async def list_scopes(self) -> list[str]:
+        """Every partition holding config: org ids and ``GLOBAL`` (no cache).
+
+        Table Storage has no distinct query; this pages through the table projected to
+        ``PartitionKey`` alone (about 60 bytes per entity, 1,000 per page), so 200 orgs
+        of 20 keys cost 4 small requests and no index row has to be kept in step with
+        every write. Partitions that are not a scope (the ``_orgconfig`` sentinel, other
+        bookkeeping rows) are left out.
+        """
+
+        async def query() -> list[str]:
+            seen: set[str] = set()
+            pager = self.client.list_entities(select=["PartitionKey"])
+            try:
+                async for entity in pager:
+                    seen.add(str(entity["PartitionKey"]))
+            except ResourceNotFoundError:
+                return []  # no table yet: no scopes
+            return sorted(s for s in seen if _is_scope(s))
+
+        self.metrics.incr("table.queries")
+        return await self.call("a listing of partitions", query)
 
     async def get_entry(self, scope: str, key: str) -> ConfigEntry | None:
         """Point-read one entry with its ETag (no cache): for writers and the admin API."""

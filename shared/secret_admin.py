@@ -36,6 +36,13 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
+#: Key Vault records no author: writes through the admin API and the CLI tag each new
+#: version with who made it (an audit actor, never a value).
+UPDATED_BY_TAG = "orgconfig-updated-by"
+#: On a version made by :meth:`SecretAdmin.rollback`: the version whose value it copies.
+ROLLED_BACK_FROM_TAG = "orgconfig-rolled-back-from"
+_MAX_TAG_VALUE = 256
+
 
 # -- errors ----------------------------------------------------------------------------------
 class VaultNotConfiguredError(ConfigError):
@@ -96,6 +103,9 @@ class SecretInfo:
     created_on: datetime | None = None
     updated_on: datetime | None = None
     expires_on: datetime | None = None
+    #: from the ``orgconfig-updated-by`` tag: None when written outside orgconfig
+    updated_by: str | None = None
+    rolled_back_from: str | None = None
     #: the vault holding it: ``default`` (AZURE_KEY_VAULT_URL) or a shard's name
     vault: str = "default"
 
@@ -105,13 +115,27 @@ class DeletedSecretInfo:
     vault_name: str
     recoverable: bool
     scheduled_purge_date: datetime | None = None
+    deleted_on: datetime | None = None
 
 
 def _info(scope: str, name: str, props: SecretProperties, vault: str) -> SecretInfo:
+    tags = props.tags or {}
     return SecretInfo(
         scope, name, props.name or keyvault_name(scope, name), props.enabled, props.version,
-        props.created_on, props.updated_on, props.expires_on, vault,
+        props.created_on, props.updated_on, props.expires_on, tags.get(UPDATED_BY_TAG),
+        tags.get(ROLLED_BACK_FROM_TAG), vault,
     )
+
+
+def _tags(actor: str | None, **more: str) -> dict[str, str] | None:
+    tags = {UPDATED_BY_TAG: actor[:_MAX_TAG_VALUE]} if actor else {}
+    tags.update(more)
+    return tags or None
+
+
+def _newest_first(versions: list[SecretProperties]) -> list[SecretProperties]:
+    return sorted(versions, key=lambda v: v.created_on or datetime.min.replace(tzinfo=UTC),
+                  reverse=True)
 
 
 class SecretAdmin:
@@ -131,6 +155,10 @@ class SecretAdmin:
     def _client(self, scope: str) -> SecretClient:
         """The client of ``scope``'s vault (:mod:`shared.vaults`)."""
         return self.store.vault_for(scope).client
+
+    def _vault(self, scope: str) -> str:
+        """The name of ``scope``'s vault."""
+        return self.store.vault_for(scope).name
 
     async def _call(self, what: str, op: Callable[[], Awaitable[T]], scope: str) -> T:
         """``op`` on ``scope``'s vault, through that vault's breaker and error mapping."""
@@ -153,24 +181,25 @@ class SecretAdmin:
         """Every active secret of the given scopes, sorted by scope then name. Each scope's
         vault is listed (once per vault); a name of a scope that another vault holds (a
         copy left in the vault an org moved from) is not that scope's secret."""
-        wanted = {canonical_scope(s) for s in scopes}
-        by_vault: dict[str, set[str]] = {}
-        for scope in wanted:
-            by_vault.setdefault(self.store.vault_for(scope).name, set()).add(scope)
-
         found = []
-        for vault_name, in_vault in by_vault.items():
-            client = self.store.vaults.named(vault_name).client
+        for vault, in_vault in self._by_vault(scopes).items():
+            client = self.store.vaults.named(vault).client
 
             async def collect(client: SecretClient = client) -> list[SecretProperties]:
                 return [p async for p in client.list_properties_of_secrets()]
 
-            listing = await self._call("listing secrets", collect, next(iter(in_vault)))
-            for props in listing:
+            for props in await self._call("listing secrets", collect, next(iter(in_vault))):
                 parts = split_keyvault_name(props.name or "")
                 if parts is not None and parts[0] in in_vault:
-                    found.append(_info(parts[0], parts[1], props, vault_name))
+                    found.append(_info(parts[0], parts[1], props, vault))
         return sorted(found, key=lambda s: (s.scope != GLOBAL, s.scope, s.name.lower()))
+
+    def _by_vault(self, scopes: tuple[str, ...]) -> dict[str, set[str]]:
+        """The canonical scopes grouped by the name of the vault holding them."""
+        by_vault: dict[str, set[str]] = {}
+        for scope in {canonical_scope(s) for s in scopes}:
+            by_vault.setdefault(self._vault(scope), set()).add(scope)
+        return by_vault
 
     async def get(self, scope: str, name: str) -> SecretInfo | None:
         """The latest version's metadata, or None when no active secret has that name."""
@@ -186,8 +215,58 @@ class SecretAdmin:
         found = await self._call(f"listing versions of {full}", versions, scope)
         if not found:
             return None
-        latest = max(found, key=lambda v: v.created_on or datetime.min.replace(tzinfo=UTC))
-        return _info(scope, name, latest, self.store.vault_for(scope).name)
+        return _info(scope, name, _newest_first(found)[0], self._vault(scope))
+
+    async def versions(self, scope: str, name: str) -> list[SecretInfo]:
+        """Every version's metadata, newest first; :class:`SecretAbsentError` if absent."""
+        scope, full = canonical_scope(scope), keyvault_name(scope, name)
+
+        async def collect() -> list[SecretProperties]:
+            try:
+                return [v async for v in
+                        self._client(scope).list_properties_of_secret_versions(full)]
+            except ResourceNotFoundError:
+                return []
+
+        found = await self._call(f"listing versions of {full}", collect, scope)
+        if not found:
+            raise SecretAbsentError(f"secret {full} does not exist")
+        # Timestamps have one-second resolution, so two versions written in one second
+        # tie: the vault's own answer says which one reads return.
+        current = await self._current_version(scope, full)
+        ordered = sorted(_newest_first(found), key=lambda v: v.version != current)
+        return [_info(scope, name, v, self._vault(scope)) for v in ordered]
+
+    async def _current_version(self, scope: str, full: str) -> str | None:
+        """The version id reads return (None if that version is disabled). Key Vault has
+        no metadata-only read of the latest version: the value arrives in the SDK's result
+        and is dropped here."""
+        try:
+            secret = await self._call(f"reading {full}",
+                                      lambda: self._client(scope).get_secret(full), scope)
+        except (SecretAccessError, ResourceNotFoundError):
+            return None
+        return secret.properties.version
+
+    async def list_deleted(self, *scopes: str) -> list[tuple[SecretInfo, DeletedSecretInfo]]:
+        """The soft-deleted secrets of the given scopes (recoverable until their purge date)."""
+        found = []
+        for vault, in_vault in self._by_vault(scopes).items():
+            client = self.store.vaults.named(vault).client
+
+            async def collect(client: SecretClient = client) -> list[Any]:
+                return [d async for d in client.list_deleted_secrets()]
+
+            listing = await self._call("listing deleted secrets", collect, next(iter(in_vault)))
+            for deleted in listing:
+                parts = split_keyvault_name(deleted.name or "")
+                if parts is not None and parts[0] in in_vault:
+                    found.append((_info(parts[0], parts[1], deleted.properties, vault),
+                                  DeletedSecretInfo(
+                                      deleted.name or "", bool(deleted.recovery_id),
+                                      deleted.scheduled_purge_date, deleted.deleted_date,
+                                  )))
+        return sorted(found, key=lambda d: (d[0].scope != GLOBAL, d[0].scope, d[0].name.lower()))
 
     async def get_deleted(self, scope: str, name: str) -> DeletedSecretInfo | None:
         """The soft-deleted secret of that name, or None."""
@@ -202,7 +281,10 @@ class SecretAdmin:
         return DeletedSecretInfo(full, bool(deleted.recovery_id), deleted.scheduled_purge_date)
 
     # -- writes ------------------------------------------------------------------------------
-    async def create(self, scope: str, name: str, value: SecretStr) -> SecretInfo:
+    async def create(
+        self, scope: str, name: str, value: SecretStr, *, actor: str | None = None,
+        expires_on: datetime | None = None,
+    ) -> SecretInfo:
         """A new secret; :class:`SecretExistsError` or :class:`SecretDeletedError` if the
         name is taken. (Key Vault has no create-if-absent: two racing creates both win.)"""
         scope, full = canonical_scope(scope), keyvault_name(scope, name)
@@ -211,11 +293,14 @@ class SecretAdmin:
                 f"secret {full} already exists; change its value with PUT secrets/{scope}/{name}"
             )
         try:
-            return await self.put(scope, name, value)
+            return await self.put(scope, name, value, actor=actor, expires_on=expires_on)
         except ResourceExistsError:
             raise await self._deleted_conflict(scope, name) from None
 
-    async def update(self, scope: str, name: str, value: SecretStr) -> SecretInfo:
+    async def update(
+        self, scope: str, name: str, value: SecretStr, *, actor: str | None = None,
+        expires_on: datetime | None = None,
+    ) -> SecretInfo:
         """A new version of an existing secret; :class:`SecretAbsentError` otherwise."""
         scope, full = canonical_scope(scope), keyvault_name(scope, name)
         if await self.get(scope, name) is None:
@@ -223,17 +308,42 @@ class SecretAdmin:
             hint = (f"; it is soft-deleted: POST secrets/{scope}/{name}/recover restores it"
                     if deleted else "; create it with POST secrets")
             raise SecretAbsentError(f"secret {full} does not exist{hint}", deleted)
-        return await self.put(scope, name, value)
+        return await self.put(scope, name, value, actor=actor, expires_on=expires_on)
 
-    async def put(self, scope: str, name: str, value: SecretStr) -> SecretInfo:
-        """Write a new version whether or not the secret exists (the CLI's ``secret set``)."""
+    async def put(
+        self, scope: str, name: str, value: SecretStr, *, actor: str | None = None,
+        expires_on: datetime | None = None, tags: dict[str, str] | None = None,
+    ) -> SecretInfo:
+        """Write a new version whether or not the secret exists (the CLI's ``secret set``),
+        tagged with ``actor`` (who wrote it)."""
         scope, full = canonical_scope(scope), keyvault_name(scope, name)
         secret = await self._call(
             f"setting secret {full}",
-            lambda: self._client(scope).set_secret(full, value.get_secret_value()), scope,
+            lambda: self._client(scope).set_secret(
+                full, value.get_secret_value(), tags=_tags(actor, **(tags or {})),
+                expires_on=expires_on,
+            ), scope,
         )
         await self.catalog.after_write(scope, name, secret.properties)
-        return _info(scope, name, secret.properties, self.store.vault_for(scope).name)
+        return _info(scope, name, secret.properties, self._vault(scope))
+
+    async def rollback(self, scope: str, name: str, version: str, *, actor: str | None = None
+                       ) -> SecretInfo:
+        """Make ``version``'s value current again as a new version (Key Vault has no
+        "current version" pointer). The value is read and written here, never returned;
+        a still-future expiry is kept. :class:`SecretAbsentError` if there is no such
+        version; a disabled version is refused by the vault (:class:`SecretAccessError`)."""
+        scope, full = canonical_scope(scope), keyvault_name(scope, name)
+        known = {v.version: v for v in await self.versions(scope, name)}
+        if version not in known:
+            raise SecretAbsentError(f"secret {full} has no version {version!r}")
+        old = await self._call(f"reading a version of {full}",
+                               lambda: self._client(scope).get_secret(full, version), scope)
+        expires = old.properties.expires_on
+        if expires is not None and expires <= datetime.now(UTC):
+            expires = None
+        return await self.put(scope, name, SecretStr(old.value or ""), actor=actor,
+                              expires_on=expires, tags={ROLLED_BACK_FROM_TAG: version})
 
     async def _deleted_conflict(self, scope: str, name: str) -> ConfigError:
         full = keyvault_name(scope, name)
@@ -275,7 +385,7 @@ class SecretAdmin:
         except ResourceNotFoundError:
             raise SecretAbsentError(f"no deleted secret named {full} to recover") from None
         await self.catalog.after_write(scope, name, props)
-        return _info(scope, name, props, self.store.vault_for(scope).name)
+        return _info(scope, name, props, self._vault(scope))
 
 
 # -- references --------------------------------------------------------------------------------

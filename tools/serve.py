@@ -106,13 +106,16 @@ async def run(args: argparse.Namespace, azurite: Azurite, vault: KeyVaultEmulato
     settings = Settings.from_env()
     if await seed_if_empty(settings):
         print(f"seeded {REPO_ROOT / 'examples' / 'seed.json'} into the empty table")
-    host = LocalFunctionsHost(app, host="127.0.0.1", port=args.port)
+    # The browser is signed in as a PlatformAdmin, as App Service authentication would
+    # sign it in: the admin page works without a principal header from the browser.
+    host = LocalFunctionsHost(app, host="127.0.0.1", port=args.port, sign_in=dev_principal())
     try:
         async with host:
             principal = dev_principal()
             print(f"Functions on {host.base_url} (function keys off, as under Core Tools):")
             print("\n".join(host.describe()))
-            print(f"\nadmin page: {host.base_url}/admin")
+            print(f"\nadmin page: {host.base_url}/admin (signed in as dev-admin@localhost, "
+                  "PlatformAdmin)")
             print("try:\n  curl -H 'X-MS-CLIENT-PRINCIPAL: "
                   f"{principal}' {host.base_url}/orgs/acme/config")
             print("\nCtrl-C stops the host, Azurite and the Key Vault emulator.")

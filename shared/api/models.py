@@ -101,6 +101,46 @@ class ConfigWritten(ConfigEntryOut):
     warnings: list[str] = []
 
 
+# -- orgs ----------------------------------------------------------------------------------
+class ScopeList(BaseModel):
+    """``GLOBAL`` and every org that has config entries."""
+
+    scopes: list[str]
+
+
+class SecretResolutionOut(BaseModel):
+    """Where a ``secret_ref`` resolves for an org, and the names tried in order. No value."""
+
+    secret_name: str
+    resolved_from: Literal["org_secret", "global_secret", "env", "nowhere", "error"]
+    source: str | None = Field(default=None, examples=["keyvault:acme--smtp-password"])
+    tried: list[str] = []
+
+
+class EffectiveEntryOut(BaseModel):
+    """One key as an org sees it: its entry (the org's own or GLOBAL's) and, for a
+    ``secret_ref``, where the secret resolves. ``value`` is null for a ``secret_ref``."""
+
+    key: str
+    type: str
+    scope: str = Field(description="where the entry lives: the org itself or GLOBAL")
+    value: str | None = None
+    description: str | None = None
+    updated_at: str | None = None
+    updated_by: str | None = None
+    etag: str | None = None
+    secret: SecretResolutionOut | None = None
+    problem: str | None = Field(default=None, description="why a workflow's read would fail")
+
+
+class EffectiveConfig(BaseModel):
+    """Every key an org (or GLOBAL) sees, sorted by key."""
+
+    scope: str
+    entries: list[EffectiveEntryOut]
+    problems: int = Field(description="entries with a problem (e.g. a dangling secret_ref)")
+
+
 # -- secrets -----------------------------------------------------------------------------
 class ConfigRef(BaseModel):
     """A config entry that references a secret by name."""
@@ -129,6 +169,9 @@ class SecretSummary(BaseModel):
     expires_on: datetime | None = None
     #: ``expired``, or ``expiring`` within SECRET_EXPIRY_WARNING_DAYS; None otherwise
     expiry: Literal["expired", "expiring"] | None = None
+    updated_by: str | None = Field(
+        default=None, description="who wrote the current version through orgconfig (the "
+        "`orgconfig-updated-by` tag); null when written directly in Key Vault")
     referenced_by: list[ConfigRef] = []
 
 
@@ -146,12 +189,73 @@ class SecretCreate(Request):
     scope: str
     name: str = Field(description="bare name: ASCII letters, digits, single '-'")
     value: SecretValue
+    expires_on: datetime | None = Field(default=None, description="optional expiry (Key "
+                                        "Vault's `exp`; reads keep working after it)")
 
 
 class SecretUpdate(Request):
     """PUT secrets/{scope}/{name}: the value of a new version."""
 
     value: SecretValue
+    expires_on: datetime | None = Field(default=None, description="optional expiry of the "
+                                        "new version")
+
+
+class SecretVersionOut(BaseModel):
+    """One version's metadata (never its value)."""
+
+    version: str
+    current: bool = Field(description="the version reads return")
+    enabled: bool | None = None
+    created_on: datetime | None = None
+    updated_on: datetime | None = None
+    expires_on: datetime | None = None
+    updated_by: str | None = None
+    rolled_back_from: str | None = Field(default=None, description="for a version made by a "
+                                         "rollback: the version whose value it copies")
+
+
+class SecretVersions(BaseModel):
+    """A secret's versions, newest (current) first."""
+
+    scope: str
+    name: str
+    vault_name: str
+    versions: list[SecretVersionOut]
+
+
+class SecretRollback(Request):
+    """POST secrets/{scope}/{name}/rollback: the earlier version to make current."""
+
+    version: str = Field(pattern=r"^[A-Za-z0-9]{1,64}$")
+
+
+class SecretRolledBack(BaseModel):
+    """The new current version, which carries ``restored_from``'s value (not shown)."""
+
+    scope: str
+    name: str
+    vault_name: str
+    version: str | None = None
+    restored_from: str
+
+
+class DeletedSecretOut(BaseModel):
+    """A soft-deleted secret, recoverable until ``scheduled_purge_date``."""
+
+    scope: str
+    name: str
+    vault_name: str
+    recoverable: bool
+    deleted_on: datetime | None = None
+    scheduled_purge_date: datetime | None = None
+
+
+class DeletedSecretList(BaseModel):
+    """The soft-deleted secrets of an org and GLOBAL."""
+
+    scope: str
+    secrets: list[DeletedSecretOut]
 
 
 class SecretEcho(BaseModel):

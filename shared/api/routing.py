@@ -48,11 +48,13 @@ _ROUTE_PARAM = re.compile(r"{(\w+)}")
 
 @dataclass
 class Reply:
-    """A successful answer: a model (or plain dict), a status and extra headers."""
+    """A successful answer: a model (or plain dict), a status and extra headers; or raw
+    ``bytes`` of ``media_type`` (the admin page and its assets)."""
 
-    body: BaseModel | dict[str, Any] | None
+    body: BaseModel | dict[str, Any] | bytes | None
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
+    media_type: str = "application/json"
 
 
 @dataclass
@@ -65,6 +67,7 @@ class Call(Generic[B]):
     query: Mapping[str, str] = field(default_factory=dict)
     headers: Mapping[str, str] = field(default_factory=dict)
     resolver_factory: Callable[[], ConfigResolver] = get_resolver
+    url: str = ""
 
     @cached_property
     def resolver(self) -> ConfigResolver:
@@ -216,7 +219,8 @@ async def _answer(endpoint: Endpoint, req: func.HttpRequest) -> Reply:
     body = None
     if endpoint.body is not None:
         body = parse_body(req.get_body(), endpoint.body, optional=endpoint.body_optional)
-    call: Call[Any] = Call(principal, route, body, dict(req.params or {}), req.headers)
+    call: Call[Any] = Call(principal, route, body, dict(req.params or {}), req.headers,
+                           url=req.url)
     result = await endpoint.handler(call)
     return result if isinstance(result, Reply) else Reply(result, endpoint.status)
 
@@ -260,12 +264,14 @@ _SECURITY_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nos
 
 def _http(reply: Reply) -> func.HttpResponse:
     if reply.body is None:
-        text = None
+        text: str | bytes | None = None
+    elif isinstance(reply.body, bytes):
+        text = reply.body
     elif isinstance(reply.body, BaseModel):
         text = reply.body.model_dump_json()
     else:
         text = json.dumps(reply.body)
     return func.HttpResponse(
         text, status_code=reply.status, headers={**_SECURITY_HEADERS, **reply.headers},
-        mimetype="application/json", charset="utf-8",
+        mimetype=reply.media_type, charset="utf-8",
     )

@@ -17,13 +17,19 @@ from shared.api.errors import ApiError
 from shared.api.models import (
     ConfigRef,
     DanglingRef,
+    DeletedSecretList,
+    DeletedSecretOut,
     SecretCreate,
     SecretDeleted,
     SecretEcho,
     SecretList,
     SecretRecovered,
+    SecretRollback,
+    SecretRolledBack,
     SecretSummary,
     SecretUpdate,
+    SecretVersionOut,
+    SecretVersions,
 )
 from shared.api.routing import Call, Param, Reply, RouteTable
 from shared.catalog import expiry_state
@@ -67,10 +73,7 @@ def _flag(raw: str | None, name: str) -> bool:
     summary="Names of the secrets of an org and GLOBAL, with the config keys referencing each",
 )
 async def list_secrets(call: Call[None]) -> SecretList:
-    raw = call.query.get("scope")
-    if not raw:
-        raise ApiError(400, "scope_required", "give ?scope={org_id} (or ?scope=GLOBAL)")
-    scope = canonical_scope(raw)
+    scope = _scope_query(call)
     admin = SecretAdmin(call.resolver)
     secrets = await admin.list_secrets(*{scope, GLOBAL})
     refs = [e for e in (await effective_entries(call.resolver, scope)).values()
@@ -94,7 +97,7 @@ def _summary(info: SecretInfo, refs: list[ConfigEntry], warning_days: float) -> 
         enabled=info.enabled,
         created_on=info.created_on, updated_on=info.updated_on, expires_on=info.expires_on,
         expiry=expiry_state(info.expires_on, datetime.now(UTC), warning_days),
-        referenced_by=_refs(refs),
+        updated_by=info.updated_by, referenced_by=_refs(refs),
     )
 
 
@@ -110,7 +113,8 @@ def _echo(info: SecretInfo, value: SecretStr) -> SecretEcho:
 )
 async def create_secret(call: Call[SecretCreate]) -> Reply:
     scope, name = canonical_scope(call.body.scope), validate_secret_name(call.body.name)
-    info = await SecretAdmin(call.resolver).create(scope, name, call.body.value)
+    info = await SecretAdmin(call.resolver).create(
+        scope, name, call.body.value, actor=str(call.actor), expires_on=call.body.expires_on)
     await call.resolver.notify_change(scope, secret=name)
     audit_write("secret.create", call.actor, scope, name=name, version=info.version)
     return Reply(_echo(info, call.body.value), 201)
@@ -123,7 +127,8 @@ async def create_secret(call: Call[SecretCreate]) -> Reply:
 )
 async def update_secret(call: Call[SecretUpdate]) -> Reply:
     scope, name = _target(call)
-    info = await SecretAdmin(call.resolver).update(scope, name, call.body.value)
+    info = await SecretAdmin(call.resolver).update(
+        scope, name, call.body.value, actor=str(call.actor), expires_on=call.body.expires_on)
     await call.resolver.notify_change(scope, secret=name)
     audit_write("secret.update", call.actor, scope, name=name, version=info.version)
     return Reply(_echo(info, call.body.value))
@@ -168,3 +173,61 @@ async def recover_secret(call: Call[None]) -> SecretRecovered:
     await call.resolver.notify_change(scope, secret=name)
     audit_write("secret.recover", call.actor, scope, name=name)
     return SecretRecovered(scope=scope, name=name, vault_name=info.vault_name)
+
+
+def _scope_query(call: Call[None]) -> str:
+    raw = call.query.get("scope")
+    if not raw:
+        raise ApiError(400, "scope_required", "give ?scope={org_id} (or ?scope=GLOBAL)")
+    return canonical_scope(raw)
+
+
+@routes.route(
+    "GET", "secrets/{scope}/{name}/versions", name="secrets_versions", access="admin",
+    response=SecretVersions, errors=(*_VAULT_ERRORS, 404),
+    summary="A secret's versions, newest first: created, enabled, expiry, by whom (no values)",
+)
+async def list_versions(call: Call[None]) -> SecretVersions:
+    scope, name = _target(call)
+    versions = await SecretAdmin(call.resolver).versions(scope, name)
+    return SecretVersions(
+        scope=scope, name=name, vault_name=versions[0].vault_name,
+        versions=[SecretVersionOut(
+            version=v.version or "", current=i == 0, enabled=v.enabled, created_on=v.created_on,
+            updated_on=v.updated_on, expires_on=v.expires_on, updated_by=v.updated_by,
+            rolled_back_from=v.rolled_back_from,
+        ) for i, v in enumerate(versions)],
+    )
+
+
+@routes.route(
+    "POST", "secrets/{scope}/{name}/rollback", name="secrets_rollback", access="admin",
+    body=SecretRollback, response=SecretRolledBack, errors=(*_VAULT_ERRORS, 404),
+    summary="Make an earlier version's value current again, as a new version; the value "
+            "stays on the server",
+)
+async def rollback_secret(call: Call[SecretRollback]) -> SecretRolledBack:
+    scope, name = _target(call)
+    info = await SecretAdmin(call.resolver).rollback(scope, name, call.body.version,
+                                                     actor=str(call.actor))
+    await call.resolver.notify_change(scope, secret=name)
+    audit_write("secret.rollback", call.actor, scope, name=name, version=info.version,
+                restored_from=call.body.version)
+    return SecretRolledBack(scope=scope, name=name, vault_name=info.vault_name,
+                            version=info.version, restored_from=call.body.version)
+
+
+@routes.route(
+    "GET", "secrets/deleted", name="secrets_deleted", access="admin",
+    response=DeletedSecretList, params=(_SCOPE,), errors=_VAULT_ERRORS,
+    summary="Soft-deleted secrets of an org and GLOBAL, recoverable until their purge date",
+)
+async def list_deleted(call: Call[None]) -> DeletedSecretList:
+    scope = _scope_query(call)
+    found = await SecretAdmin(call.resolver).list_deleted(*{scope, GLOBAL})
+    return DeletedSecretList(scope=scope, secrets=[
+        DeletedSecretOut(scope=info.scope, name=info.name, vault_name=d.vault_name,
+                         recoverable=d.recoverable, deleted_on=d.deleted_on,
+                         scheduled_purge_date=d.scheduled_purge_date)
+        for info, d in found
+    ])

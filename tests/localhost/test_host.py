@@ -224,3 +224,42 @@ def test_the_repos_host_json_prefix_is_api() -> None:
 def test_only_loopback_addresses_are_allowed() -> None:
     with pytest.raises(ValueError, match="loopback"):
         LocalFunctionsHost(sample_app(), host="0.0.0.0")
+
+
+# -- sign-in (make serve's stand-in for App Service authentication) ------------------------------
+@pytest.fixture
+async def signed_in() -> AsyncIterator[LocalFunctionsHost]:
+    async with LocalFunctionsHost(sample_app(), route_prefix="api", sign_in="cHJpbmNpcGFs") as h:
+        yield h
+
+
+async def test_sign_in_adds_the_principal_to_a_request_without_one(
+    signed_in: LocalFunctionsHost, http: aiohttp.ClientSession
+) -> None:
+    _, _, body = await fetch(http, "GET", f"{signed_in.base_url}/echo/1")
+    assert json.loads(body)["headers"]["x-ms-client-principal"] == "cHJpbmNpcGFs"
+
+
+async def test_sign_in_keeps_a_principal_the_request_carries(
+    signed_in: LocalFunctionsHost, http: aiohttp.ClientSession
+) -> None:
+    _, _, body = await fetch(http, "GET", f"{signed_in.base_url}/echo/1",
+                             headers={"X-MS-CLIENT-PRINCIPAL": "b3RoZXI="})
+    assert json.loads(body)["headers"]["x-ms-client-principal"] == "b3RoZXI="
+
+
+@pytest.mark.parametrize("host_header", ["evil.example", "evil.example:7071", "10.0.0.8"])
+async def test_sign_in_is_not_added_for_a_host_that_is_not_loopback(
+    signed_in: LocalFunctionsHost, http: aiohttp.ClientSession, host_header: str
+) -> None:
+    # a page on another domain rebound to 127.0.0.1 sends its own name as Host
+    _, _, body = await fetch(http, "GET", f"{signed_in.base_url}/echo/1",
+                             headers={"Host": host_header})
+    assert "x-ms-client-principal" not in json.loads(body)["headers"]
+
+
+async def test_without_sign_in_no_principal_is_added(
+    host: LocalFunctionsHost, http: aiohttp.ClientSession
+) -> None:
+    _, _, body = await fetch(http, "GET", f"{host.base_url}/echo/1")
+    assert "x-ms-client-principal" not in json.loads(body)["headers"]

@@ -39,6 +39,7 @@ import azure.functions as func
 from aiohttp import web
 from azure.functions.http import HttpRequestConverter, HttpResponseConverter
 from azure.functions.meta import Datum
+from yarl import URL
 
 from tools.localhost.routes import Route, RouteTable
 
@@ -49,6 +50,7 @@ DEFAULT_MAX_BODY_BYTES = 104_857_600
 BODY_LIMIT_SETTING = "FUNCTIONS_REQUEST_BODY_SIZE_LIMIT"
 KEY_HEADER = "x-functions-key"
 KEY_QUERY = "code"
+PRINCIPAL_HEADER = "X-MS-CLIENT-PRINCIPAL"
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -115,9 +117,10 @@ def _joined(pairs: Iterable[tuple[str, str]], *, lower: bool, drop_empty: bool) 
     return {k: v for k, v in out.items() if v != ""} if drop_empty else out
 
 
-def build_request(request: web.Request, route_values: dict[str, str], body: bytes
-                  ) -> func.HttpRequest:
-    """The ``func.HttpRequest`` the worker would build for ``request``."""
+def build_request(request: web.Request, route_values: dict[str, str], body: bytes,
+                  added_headers: dict[str, str] | None = None) -> func.HttpRequest:
+    """The ``func.HttpRequest`` the worker would build for ``request`` (with
+    ``added_headers``, as the platform adds ``X-MS-CLIENT-PRINCIPAL``)."""
     url = f"{request.scheme}://{request.host}{request.rel_url.raw_path}"
     if request.rel_url.raw_query_string:
         url += "?" + request.rel_url.raw_query_string
@@ -128,7 +131,8 @@ def build_request(request: web.Request, route_values: dict[str, str], body: byte
     datum = Datum({
         "method": Datum(request.method, "string"),
         "url": Datum(url, "string"),
-        "headers": strings(_joined(request.headers.items(), lower=True, drop_empty=False)),
+        "headers": strings(_joined([*request.headers.items(), *(added_headers or {}).items()],
+                                   lower=True, drop_empty=False)),
         "query": strings(_joined(request.rel_url.query.items(), lower=False, drop_empty=True)),
         "params": strings(route_values),
         "body": Datum(body, "bytes"),
@@ -165,6 +169,10 @@ class LocalFunctionsHost:
     several) are then required for ``function``-level functions, in the
     ``x-functions-key`` header or the ``code`` query parameter; ``master_key`` also
     opens ``admin``-level ones.
+    ``sign_in``: a base64 ``X-MS-CLIENT-PRINCIPAL`` added to every request that carries
+    none, as App Service authentication does for a signed-in browser (``make serve``:
+    the admin page works in any browser). Only for requests whose ``Host`` is a loopback
+    name, so a page that rebinds its own domain to 127.0.0.1 cannot borrow it.
 
     >>> async with LocalFunctionsHost(app) as host:           # doctest: +SKIP
     ...     url = f"{host.base_url}/health"
@@ -181,6 +189,7 @@ class LocalFunctionsHost:
         function_keys: str | Iterable[str] | None = None,
         master_key: str | None = None,
         max_body_bytes: int | None = None,
+        sign_in: str | None = None,
     ) -> None:
         if not ipaddress.ip_address(host).is_loopback:
             raise ValueError(f"the local host listens on loopback only, not {host!r}")
@@ -196,6 +205,7 @@ class LocalFunctionsHost:
         if max_body_bytes is None:
             max_body_bytes = int(os.environ.get(BODY_LIMIT_SETTING) or DEFAULT_MAX_BODY_BYTES)
         self.max_body_bytes = max_body_bytes
+        self.sign_in = sign_in
         self._runner: web.AppRunner | None = None
 
     @property
@@ -253,6 +263,16 @@ class LocalFunctionsHost:
             valid += list(self.function_keys or ())
         return any(hmac.compare_digest(given.encode(), key.encode()) for key in valid)
 
+    def _platform_headers(self, request: web.Request) -> dict[str, str]:
+        if self.sign_in is None or PRINCIPAL_HEADER in request.headers:
+            return {}
+        try:
+            name = URL(f"http://{request.host}").host or ""
+            loopback = name == "localhost" or ipaddress.ip_address(name).is_loopback
+        except ValueError:
+            loopback = False
+        return {PRINCIPAL_HEADER: self.sign_in} if loopback else {}
+
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         found = self.table.find(request.rel_url.raw_path, request.method)
         if found is None:
@@ -267,7 +287,7 @@ class LocalFunctionsHost:
             body = await request.read()
         except web.HTTPRequestEntityTooLarge:
             return web.Response(status=413)
-        req = build_request(request, values, body)
+        req = build_request(request, values, body, self._platform_headers(request))
         try:
             if inspect.iscoroutinefunction(function.user_function):
                 result = await function.user_function(**{function.binding: req})

@@ -1,0 +1,173 @@
+// The admin page: boots by asking the API for the org list (which needs the
+// PlatformAdmin role); a 401/403 shows which role is needed and loads nothing else.
+// Views are chosen by the URL hash (#/config/acme, #/secrets/GLOBAL): the hash holds
+// only a view and an org id, never data.
+
+import { ApiError, call, describe, hasFunctionKey, isAccessError, setFunctionKey } from "./api.js";
+import { h, replace } from "./dom.js";
+import { renderConfig } from "./config_view.js";
+import { renderSecrets } from "./secrets_view.js";
+
+const main = document.getElementById("main");
+const nav = document.getElementById("nav");
+const banner = document.getElementById("health");
+const statusLine = document.getElementById("status");
+const VIEWS = { config: renderConfig, secrets: renderSecrets };
+let scopes = [];
+
+/** Announce a message in the status region ("error" ones are styled as such). */
+export function status(message, kind = "info") {
+  statusLine.className = `status ${kind}`;
+  statusLine.textContent = message;
+}
+
+function go(view, org) {
+  location.hash = `#/${view}/${encodeURIComponent(org)}`;
+}
+
+function current() {
+  const [, view, org] = location.hash.split("/");
+  return {
+    view: VIEWS[view] ? view : "config",
+    org: org ? decodeURIComponent(org) : "GLOBAL",
+  };
+}
+
+async function route() {
+  const { view, org } = current();
+  for (const link of nav.querySelectorAll("a")) {
+    if (link.dataset.view === view) link.setAttribute("aria-current", "page");
+    else link.removeAttribute("aria-current");
+    link.href = `#/${link.dataset.view}/${encodeURIComponent(org)}`;
+  }
+  status("");
+  refreshHealth();
+  const ctx = { org, scopes, go, status, reloadScopes, view };
+  try {
+    await VIEWS[view](main, ctx);
+  } catch (err) {
+    if (isAccessError(err)) return denied(err);
+    replace(main, h("h1", { text: "Something went wrong" }),
+      h("p", { class: "error", role: "alert", text: describe(err) }));
+  }
+}
+
+async function reloadScopes() {
+  scopes.splice(0, scopes.length, ...(await call("GET", ["orgs"])).body.scopes);
+  return scopes;
+}
+
+// -- health -------------------------------------------------------------------------------
+async function refreshHealth() {
+  let health;
+  try {
+    health = (await call("GET", ["health", "keyvault"])).body;
+  } catch (err) {
+    if (err instanceof ApiError && err.body && err.body.status) health = err.body;
+    else return showHealth({ status: "unknown", guidance: describe(err) });
+  }
+  showHealth(health);
+}
+
+function showHealth(health) {
+  const kind = { connected: "ok", not_configured: "neutral" }[health.status] || "bad";
+  const title = {
+    connected: "Key Vault connected",
+    disconnected: "Key Vault unreachable",
+    not_configured: "No Key Vault configured: secrets come from environment variables",
+  }[health.status] || "Key Vault status unknown";
+  const facts = [];
+  if (health.latency_ms !== null && health.latency_ms !== undefined) {
+    facts.push(`${Math.round(health.latency_ms)} ms`);
+  }
+  if (health.vault_url) facts.push(health.vault_url);
+  // several vaults: each one's state (the status above is the worst of them)
+  if (health.vaults && health.vaults.length > 1) {
+    facts.push(health.vaults.map((v) => `${v.vault} ${v.status}`).join(", "));
+  }
+  if (health.failure) facts.push(`failure: ${health.failure}`);
+  banner.className = `health ${kind}`;
+  replace(banner,
+    h("span", { class: "dot", "aria-hidden": "true" }),
+    h("strong", { text: title }),
+    facts.length ? h("span", { class: "facts", text: facts.join(" · ") }) : null,
+    h("button", { type: "button", class: "link", onclick: refreshHealth, text: "Check again" }),
+    health.guidance ? h("span", { class: "guidance", text: health.guidance }) : null,
+  );
+}
+
+// -- access -------------------------------------------------------------------------------
+function denied(err) {
+  nav.hidden = true;
+  banner.hidden = true;
+  status("");
+  const needsKey = err.status === 401 && !err.code;
+  const forbidden = err.status === 403;
+  const rejectedKey = needsKey && hasFunctionKey();
+  if (rejectedKey) {
+    setFunctionKey("");
+    document.getElementById("key-note").textContent = "";
+  }
+  replace(main,
+    h("h1", { text: needsKey ? "Function key required" : "Access denied" }),
+    needsKey
+      ? h("p", { text: "The API of this app needs a function key. Enter one above " +
+          "(App keys or Function keys in the Azure portal); it is kept in this tab's " +
+          "memory only and forgotten on reload." })
+      : h("p", {},
+          forbidden ? "Your account does not have the role this page needs. " :
+            "You are not signed in with an account this app trusts. ",
+          "The admin page requires the ", h("strong", { text: "PlatformAdmin" }),
+          " role (an app role of the app's Entra ID registration). Ask a platform " +
+          "administrator to assign it to you, then reload."),
+    rejectedKey ? h("p", { class: "error", role: "alert",
+      text: "The key you entered was not accepted: check it and enter it again." }) : null,
+    err.message && !needsKey ? h("p", { class: "muted", text: `The API said: ${err.message}` }) : null,
+  );
+}
+
+// -- the function key (memory only) ----------------------------------------------------------
+function keyForm() {
+  const form = document.getElementById("key-form");
+  const input = document.getElementById("function-key");
+  const note = document.getElementById("key-note");
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    setFunctionKey(input.value);
+    input.value = "";
+    note.textContent = hasFunctionKey() ? "Key in use (this tab only)" : "";
+    boot();
+  });
+}
+
+async function boot() {
+  nav.hidden = true;
+  try {
+    await reloadScopes();
+  } catch (err) {
+    if (isAccessError(err)) return denied(err);
+    replace(main, h("h1", { text: "The API is not answering" }),
+      h("p", { class: "error", role: "alert", text: describe(err) }));
+    return;
+  }
+  nav.hidden = false;
+  banner.hidden = false;
+  await route();
+}
+
+// Escape closes the open panel (a form, a confirmation, a shown value) and returns the
+// focus to the view.
+document.addEventListener("keydown", (event) => {
+  if (event.key !== "Escape" || !(event.target instanceof Element)) return;
+  const slot = event.target.closest(".panel-slot");
+  if (slot && slot.firstChild) {
+    slot.replaceChildren();
+    main.focus();
+  }
+});
+
+// A page restored from the back/forward cache must not bring back a one-time value.
+window.addEventListener("pagehide", () => main.replaceChildren());
+window.addEventListener("hashchange", () => { if (!nav.hidden) route(); });
+keyForm();
+boot();

@@ -1,0 +1,142 @@
+// The org view: every key an org sees, its effective value (secrets: only where they
+// resolve), where it comes from, and edit/delete/override actions.
+
+import { call, describe } from "./api.js";
+import { h, replace, uid } from "./dom.js";
+import { openEntryForm } from "./entry_form.js";
+import { RESOLVED, when } from "./format.js";
+
+/** The org picker shared by both views: the orgs that have config plus GLOBAL, and a
+ * field to open any other org id. */
+export function scopePicker(ctx) {
+  const selectId = uid("org");
+  const otherId = uid("other-org");
+  const options = ctx.scopes.includes(ctx.org) ? ctx.scopes : [...ctx.scopes, ctx.org];
+  const select = h("select", { id: selectId, onchange: () => ctx.go(ctx.view, select.value) },
+    options.map((s) => h("option", { value: s, selected: s === ctx.org, text: s })));
+  const other = h("input", { id: otherId, type: "text", placeholder: "org id", size: 16,
+    autocomplete: "off", spellcheck: "false" });
+  return h("div", { class: "picker" },
+    h("label", { for: selectId, text: "Organization" }), select,
+    h("form", { class: "inline", onsubmit: (event) => {
+      event.preventDefault();
+      const org = other.value.trim();
+      if (org) ctx.go(ctx.view, org.toUpperCase() === "GLOBAL" ? "GLOBAL" : org.toLowerCase());
+    } },
+      h("label", { for: otherId, text: "Other org" }), other,
+      h("button", { type: "submit", text: "Open" })));
+}
+
+export async function renderConfig(main, ctx) {
+  const { org } = ctx;
+  const effective = (await call("GET", ["orgs", org, "effective"])).body;
+  const panel = h("div", { class: "panel-slot" });
+  const refresh = async (message) => {
+    await ctx.reloadScopes();
+    await renderConfig(main, ctx);
+    if (message) ctx.status(message, "ok");
+  };
+  const form = (options) => openEntryForm(panel, { scope: org, ctx, onDone: refresh, ...options });
+
+  replace(main,
+    h("div", { class: "view-head" },
+      h("h1", { text: org === "GLOBAL" ? "Configuration: GLOBAL" : `Configuration: ${org}` }),
+      scopePicker(ctx)),
+    h("p", { class: "muted", text: org === "GLOBAL"
+      ? "Platform-wide entries: every org sees them unless it has its own entry of that key."
+      : `Every key ${org} sees: its own entries over GLOBAL's. Secret values are never shown.` }),
+    h("div", { class: "toolbar" },
+      h("button", { type: "button", class: "primary", text: "Add entry",
+        onclick: () => form({}) })),
+    effective.problems
+      ? h("p", { class: "problem-summary", role: "alert",
+          text: effective.problems === 1
+            ? "1 key would fail when a workflow reads it: see the row marked Problem."
+            : `${effective.problems} keys would fail when a workflow reads them: see the rows marked Problem.` })
+      : null,
+    panel,
+    entriesTable(effective, ctx, { form, panel, refresh }),
+  );
+}
+
+function entriesTable(effective, ctx, actions) {
+  if (!effective.entries.length) {
+    return h("p", { class: "empty", text: `No config entries for ${effective.scope} yet.` });
+  }
+  return h("table", { class: "grid" },
+    h("caption", { text: effective.scope === "GLOBAL" ? `GLOBAL entries (${effective.entries.length})`
+      : `Keys ${effective.scope} sees (${effective.entries.length})` }),
+    h("thead", {}, h("tr", {}, ["Key", "Type", "Value", "From", "Actions"].map(
+      (name) => h("th", { scope: "col", text: name })))),
+    h("tbody", {}, effective.entries.map((entry) => entryRow(entry, effective.scope, actions))));
+}
+
+function entryRow(entry, scope, { form, panel, refresh }) {
+  const own = entry.scope === scope;
+  const inherited = !own;
+  return h("tr", { class: entry.problem ? "problem" : "" },
+    h("th", { scope: "row" },
+      h("span", { class: "key", text: entry.key }),
+      entry.description ? h("span", { class: "description", text: entry.description }) : null),
+    h("td", {}, h("span", { class: `type type-${entry.type}`, text: entry.type })),
+    h("td", { class: "value" }, valueCell(entry)),
+    h("td", {},
+      h("span", { class: inherited ? "scope inherited" : "scope", text: entry.scope }),
+      entry.updated_at ? h("span", { class: "meta",
+        text: `${when(entry.updated_at)}${entry.updated_by ? ` by ${entry.updated_by}` : ""}` })
+        : null),
+    h("td", { class: "actions" }, own
+      ? [
+          h("button", { type: "button", text: "Edit", "aria-label": `Edit ${entry.key}`,
+            onclick: () => form({ entry }) }),
+          h("button", { type: "button", class: "danger", text: "Delete",
+            "aria-label": `Delete ${entry.key}`,
+            onclick: () => confirmDelete(panel, entry, refresh) }),
+        ]
+      : h("button", { type: "button", text: "Override", "aria-label": `Override ${entry.key}`,
+          onclick: () => form({ entry, override: true }) })),
+  );
+}
+
+function valueCell(entry) {
+  if (entry.type !== "secret_ref") {
+    if (entry.value === null) return h("span", { class: "muted", text: "(stored value does not parse; not shown)" });
+    const shown = entry.value.length > 160 ? `${entry.value.slice(0, 160)}…` : entry.value;
+    return h("code", { class: "val", title: entry.value.length > 160 ? entry.value : null, text: shown });
+  }
+  const secret = entry.secret;
+  const where = RESOLVED[secret.resolved_from] || secret.resolved_from;
+  return h("div", { class: "secret-cell" },
+    h("span", {}, "secret ", h("code", { text: secret.secret_name })),
+    h("span", { class: `resolves ${secret.resolved_from}` },
+      `resolves from: ${where}`, secret.source ? ` (${secret.source})` : ""),
+    entry.problem ? h("span", { class: "problem-text" }, h("strong", { text: "Problem: " }),
+      secret.resolved_from === "nowhere"
+        ? "no secret of this name exists for this org, in GLOBAL or in the environment; a workflow reading this key fails."
+        : entry.problem) : null,
+    secret.tried.length ? h("span", { class: "tried", text: `names tried: ${secret.tried.join(", ")}` }) : null);
+}
+
+function confirmDelete(panel, entry, refresh) {
+  const headingId = uid("del");
+  replace(panel, h("section", { class: "panel warn", "aria-labelledby": headingId },
+    h("h2", { id: headingId, text: `Delete ${entry.key} from ${entry.scope}?` }),
+    h("p", { text: entry.scope === "GLOBAL"
+      ? "Orgs without their own entry of this key will no longer find it."
+      : "This org will then read GLOBAL's entry of this key, if there is one." }),
+    h("div", { class: "buttons" },
+      h("button", { type: "button", class: "danger", text: "Delete entry", onclick: async () => {
+        try {
+          await call("DELETE", ["orgs", entry.scope, "config", entry.key], { ifMatch: entry.etag });
+          await refresh(`Deleted ${entry.key} from ${entry.scope}.`);
+        } catch (err) {
+          const text = err.status === 412
+            ? "The entry changed since this page loaded it; it was not deleted. Reload to see the change."
+            : describe(err);
+          replace(panel, h("p", { class: "error", role: "alert", text }),
+            h("button", { type: "button", text: "Reload", onclick: () => refresh() }));
+        }
+      } }),
+      h("button", { type: "button", text: "Cancel", onclick: () => panel.replaceChildren() }))));
+  panel.querySelector("button").focus();
+}

@@ -1,0 +1,44 @@
+// Building DOM without HTML strings: text always goes in as text nodes (textContent),
+// so a value like "<script>" or "\"><img onerror=...>" is shown, never parsed.
+
+/**
+ * h("button", {class: "primary", onclick: save, type: "button"}, "Save")
+ * Props: "class", "text", "on<event>" handlers, "dataset", booleans (true sets an empty
+ * attribute, false/null/undefined leaves it out), anything else as an attribute.
+ */
+export function h(tag, props = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [name, value] of Object.entries(props || {})) {
+    if (value === false || value === null || value === undefined) continue;
+    if (name === "class") el.className = value;
+    else if (name === "text") el.textContent = value;
+    else if (name === "value") el.value = value;
+    else if (name === "dataset") Object.assign(el.dataset, value);
+    else if (name.startsWith("on") && typeof value === "function") {
+      el.addEventListener(name.slice(2), value);
+    } else el.setAttribute(name, value === true ? "" : String(value));
+  }
+  append(el, children);
+  return el;
+}
+
+function append(el, children) {
+  for (const child of children.flat(Infinity)) {
+    if (child === null || child === undefined || child === false) continue;
+    el.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+}
+
+/** Replace everything inside `el` (old nodes, and whatever text they held, are dropped). */
+export function replace(el, ...children) {
+  el.replaceChildren();
+  append(el, children);
+  return el;
+}
+
+let ids = 0;
+/** A unique id for label/aria wiring. */
+export function uid(prefix) {
+  ids += 1;
+  return `${prefix}-${ids}`;
+}

@@ -238,3 +238,21 @@ async def test_a_failing_shard_opens_only_its_own_breaker(
         states = {name: b["state"] for name, b in breakers(resolver).items()}
     assert states["vault[shard2]"] == "open"
     assert states["vault[shard1]"] == states["vault[default]"] == "closed"
+
+
+async def test_versions_rollback_and_deleted_listing_use_the_scopes_vault(
+    shard_resolver: ConfigResolver, sharded_keyvault: KeyVaultEmulator,
+) -> None:
+    admin = SecretAdmin(shard_resolver)
+    first = await admin.create("beta", "token", SecretStr("beta-1"))
+    await admin.update("beta", "token", SecretStr("beta-2"))
+    versions = await admin.versions("beta", "token")
+    assert len(versions) == 2 and {v.vault for v in versions} == {"shard2"}
+    rolled = await admin.rollback("beta", "token", str(first.version))
+    assert (rolled.vault, rolled.rolled_back_from) == ("shard2", first.version)
+    assert sharded_keyvault.control("shard2").count("set_secret", "beta--token") == 3
+    await admin.delete("beta", "token")
+    [(info, deleted)] = await admin.list_deleted("beta", "GLOBAL")
+    assert (info.vault, deleted.vault_name) == ("shard2", "beta--token")
+    for vault in ("default", "shard1"):
+        assert sharded_keyvault.control(vault).count("set_secret") == 0

@@ -4,6 +4,10 @@ For a ``secret_ref`` named ``name`` read by org ``acme`` the chain is::
 
     Key Vault  acme--name  ->  Key Vault  GLOBAL--name  ->  env ACME__NAME  ->  env GLOBAL__NAME
 
+With several vaults (:mod:`shared.vaults`) ``acme--name`` is read from acme's vault and
+``GLOBAL--name`` from the default vault; a full name lives in one vault only, so one cache
+serves them all.
+
 Each Key Vault answer, found or not-found, is cached under its full (case-folded)
 vault name, so a GLOBAL secret is fetched once for every org and a GLOBAL-only
 secret costs each org one 404 per ``SECRET_NOT_FOUND_TTL_SECONDS``. Concurrent

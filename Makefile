@@ -32,7 +32,7 @@ CHROMIUM ?= /usr/bin/chromium
 chromium:
 	@if [ ! -x "$(CHROMIUM)" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
-	    apt-get update && apt-get install -y chromium; \
+	    apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; \
 	  else \
 	    echo "Chromium is missing (the browser tests need it): run" >&2; \
 	    echo "  sudo apt-get update && sudo apt-get install -y chromium" >&2; \

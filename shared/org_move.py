@@ -173,10 +173,11 @@ class OrgMove:
         the target (each only when the target has it with the same value or a newer one)."""
         source = self.resolver.secret_store.vaults.named(source_name)
         if self.current.name != self.target.name:
+            mapping = mapping_after_move(self.resolver.settings, self.org, self.target.name)
             raise MoveRefusedError(
                 f"{ORG_VAULTS} still maps org {self.org!r} to vault {self.current.name!r}: "
-                f"switch it to {mapping_after_move(self.resolver.settings, self.org, self.target.name)} "  # noqa: E501
-                "first (the app must read the new vault before the old copies go)"
+                f"switch it to {mapping} first (the app must read the new vault before the "
+                "old copies go)"
             )
         if source.name == self.target.name:
             raise MoveRefusedError(f"--from {source.name} is the org's vault now: nothing to "

@@ -8,7 +8,7 @@ NPM_STAMP := node_modules/.installed
 INFRA_VENV := .venv-checkov
 INFRA_STAMP := $(INFRA_VENV)/.installed
 
-.PHONY: install test lint typecheck pytest demo dev serve bench fuzz clean checkov doctor chromium
+.PHONY: install test lint typecheck pytest demo dev serve bench bench-shards fuzz clean checkov doctor chromium
 
 install: $(PIP_STAMP) $(NPM_STAMP)
 
@@ -32,7 +32,7 @@ CHROMIUM ?= /usr/bin/chromium
 chromium:
 	@if [ ! -x "$(CHROMIUM)" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
-	    apt-get update && apt-get install -y chromium; \
+	    apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; \
 	  else \
 	    echo "Chromium is missing (the browser tests need it): run" >&2; \
 	    echo "  sudo apt-get update && sudo apt-get install -y chromium" >&2; \
@@ -85,6 +85,10 @@ fuzz: install
 
 bench: install
 	$(PY) -m bench $(if $(QUICK),--quick,)
+
+# the scale model's several-vaults comparison only (a model: seconds, no servers)
+bench-shards: install
+	$(PY) -m bench.shards
 
 clean:
 	rm -rf $(VENV) $(INFRA_VENV) node_modules .local .mypy_cache .ruff_cache .pytest_cache

@@ -24,6 +24,7 @@ from bench.backends import Backends
 from bench.clients import BackendInfo, subprocess_env
 from bench.contenders import WORKLOAD_CONTENDERS
 from bench.scale import ScaleParams, simulate, simulate_vault_sizes
+from bench.shards import simulate_shards
 from bench.workload import Workload, WorkloadSpec
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -164,6 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     scale = simulate(WorkloadSpec.full(), scale_params)
     curves = scale.pop("_curves")
     scale["vault_sizes"] = simulate_vault_sizes(WorkloadSpec.full(), scale_params, scale)
+    scale["shards"] = simulate_shards(WorkloadSpec.full(), scale_params)
     print(f"  scale model: {time.perf_counter() - started:.1f} s so far", flush=True)
     command = "make bench QUICK=1" if args.quick else "make bench"
     results: dict[str, Any] = {

@@ -14,6 +14,7 @@ import psutil
 
 from bench.contenders import WORKLOAD_CONTENDERS
 from bench.scale import CONTENDERS as SCALE_CONTENDERS
+from bench.scale import ScaleParams
 from bench.workload import (
     GLOBAL_SECRETS_PER_WORKFLOW,
     ORG_SECRETS_PER_WORKFLOW,
@@ -321,12 +322,24 @@ def markdown(r: dict[str, Any]) -> str:
                 f"{_n(at100) if at100 is not None else '-'} |"
             )
     lines += catalog_section(r)
+    lines += shards_section(r)
     lines += ["", "## How each contender reads", ""] + [f"- {line}" for line in r["method"]]
     lines += ["", "## Where orgconfig stands, and what limits it next", ""]
     lines += [f"- {line}" for line in r.get("findings", [])]
     lines += ["", "Charts: `results.png` (contenders), `scale.png` (scale model). Raw numbers: "
               "`results.json`.", ""]
     return "\n".join(lines)
+
+
+def shards_section(r: dict[str, Any]) -> list[str]:
+    """One vault vs orgs spread over 4 (issue 14; :mod:`bench.shards`, a model)."""
+    s = r.get("scale")
+    if not s or "shards" not in s:
+        return []
+    from bench.shards import markdown as shards_markdown
+
+    return ["", "## Several vaults: the fleet per vault layout (model)", "",
+            *shards_markdown(s["shards"], ScaleParams(**s["params"]))]
 
 
 def catalog_section(r: dict[str, Any]) -> list[str]:

@@ -91,6 +91,7 @@ class NameModel:
     powertools_404s: np.ndarray = field(init=False)
     found_lambda: np.ndarray = field(init=False)      # org secrets and GLOBAL secrets
     not_found_lambda: np.ndarray = field(init=False)  # org names of GLOBAL-only secrets
+    found_org: np.ndarray = field(init=False)         # owner org index per found name, -1 GLOBAL
 
     def __post_init__(self) -> None:
         wl = self.workload
@@ -122,6 +123,10 @@ class NameModel:
         touch_global = global_found.sum(axis=0) * p_flow
         found = np.concatenate([np.outer(org_p, touch_found).ravel(), touch_global])
         self.found_lambda = self.rate * found[found > 0]
+        # which org each found name belongs to (-1: GLOBAL), for the shard model
+        owner = np.concatenate([np.repeat(np.arange(len(org_p)), ORG_OWN_SECRETS),
+                                np.full(GLOBAL_SECRETS, -1)])
+        self.found_org = owner[found > 0]
         nf = np.outer(org_p, touch_not_found).ravel()
         self.not_found_lambda = self.rate * nf[nf > 0]
 

@@ -37,6 +37,7 @@ from shared.catalog import CatalogMarker, CatalogRecord, ExpiryState
 from shared.config_store import MAX_BATCH
 from shared.errors import BackendUnavailableError, ConfigError, SecretAccessError
 from shared.naming import GLOBAL, canonical_scope, keyvault_name, split_keyvault_name
+from shared.vaults import Vault, vault_name_for
 
 if TYPE_CHECKING:
     from azure.keyvault.secrets import SecretProperties
@@ -142,16 +143,15 @@ class SecretCatalog:
         """Record what the vault says of one secret now (metadata of its versions, never a
         value); remove the row when the vault has no such secret. Returns the record."""
         full = keyvault_name(scope, name)
-        client = self.resolver.secret_store.client
+        vault = self.resolver.secret_store.vault_for(scope)
 
         async def versions() -> list[SecretProperties]:
             try:
-                return [v async for v in client.list_properties_of_secret_versions(full)]
+                return [v async for v in vault.client.list_properties_of_secret_versions(full)]
             except ResourceNotFoundError:
                 return []
 
-        found = await self.resolver.secret_store.call_vault(f"listing versions of {full}",
-                                                            versions)
+        found = await vault.call(f"listing versions of {full}", versions)
         if not found:
             await self.remove(scope, name)
             return None
@@ -204,15 +204,28 @@ class SecretCatalog:
         return None if entity is None else catalog.marker_from_entity(entity)
 
     async def list_vault(self) -> dict[Key, CatalogRecord]:
-        """Every orgconfig secret of the vault as a record (one paged metadata listing)."""
-        client = self.resolver.secret_store.client
+        """Every orgconfig secret of every configured vault as a record (one paged metadata
+        listing per vault). A vault's name counts only for a scope that lives in that vault
+        (:mod:`shared.vaults`): a copy left behind in the vault an org moved from is not
+        the org's secret, since the resolver never reads it there."""
+        found: dict[Key, CatalogRecord] = {}
+        for vault in self.resolver.secret_store.vaults:
+            found.update(await self._list_one_vault(vault))
+        return found
+
+    async def _list_one_vault(self, vault: Vault) -> dict[Key, CatalogRecord]:
+        settings = self.resolver.settings
 
         async def collect() -> dict[Key, CatalogRecord]:
             found: dict[Key, CatalogRecord] = {}
-            async for props in client.list_properties_of_secrets():
+            async for props in vault.client.list_properties_of_secrets():
                 parts = split_keyvault_name(props.name or "")
-                if parts is not None:
-                    found[(parts[0], parts[1].lower())] = record_from_properties(*parts, props)
+                if parts is None:
+                    continue
+                if vault_name_for(settings, parts[0]) != vault.name:
+                    self.metrics.incr("catalog.stray_names")
+                    continue
+                found[(parts[0], parts[1].lower())] = record_from_properties(*parts, props)
             return found
 
         try:
@@ -220,16 +233,18 @@ class SecretCatalog:
         except HttpResponseError as exc:
             if exc.status_code in (401, 403):
                 raise SecretAccessError(
-                    "Key Vault refused to list secrets: grant the identity list permission "
-                    "('Key Vault Secrets User' or a list access policy) to reconcile the "
-                    "catalog", "permission",
+                    f"Key Vault {vault.name!r} ({vault.url}) refused to list secrets: grant "
+                    "the identity list permission ('Key Vault Secrets User' or a list access "
+                    "policy) on every vault to reconcile the catalog", "permission",
                 ) from None
             raise BackendUnavailableError(
-                "Key Vault", f"listing the vault failed (HTTP {exc.status_code}); retry later",
+                "Key Vault", f"listing vault {vault.name!r} failed (HTTP {exc.status_code}); "
+                "retry later",
             ) from None
         except (AzureError, TimeoutError) as exc:
             raise BackendUnavailableError(
-                "Key Vault", f"listing the vault failed ({exc.__class__.__name__}); retry later",
+                "Key Vault", f"listing vault {vault.name!r} failed ({exc.__class__.__name__}); "
+                "retry later",
             ) from None
 
     async def reconcile(self) -> ReconcileReport:

@@ -1,4 +1,5 @@
-"""Admin and developer CLI: ``python -m shared.cli {get,set,list,secret,import,catalog,doctor}``.
+"""Admin and developer CLI: ``python -m shared.cli {get,set,list,secret,import,catalog,doctor,
+move-org}``.
 
 Settings come from the environment, or from a ``local.settings.json`` given with
 ``--settings``. Secret values are read from stdin or a hidden prompt, never from
@@ -23,6 +24,7 @@ from pydantic import SecretStr
 
 from shared.audit import Actor, audit_write
 from shared.catalog_sync import ExpiringSecret, SecretCatalog
+from shared.cli_vaults import add_move_parser, cmd_move_org, doctor_vaults
 from shared.errors import ConfigError, ConfigValueError, InvalidNameError
 from shared.naming import canonical_scope, validate_config_key, validate_secret_name
 from shared.reference_check import reference_warnings
@@ -91,6 +93,7 @@ def _parser() -> argparse.ArgumentParser:
     exp.add_argument("--scope", help="one org (with GLOBAL's secrets); default every scope")
 
     sub.add_parser("doctor", help="check table and vault connectivity and credentials")
+    add_move_parser(sub)
     return parser
 
 
@@ -172,8 +175,10 @@ async def set_secret(resolver: ConfigResolver, scope: str, name: str, value: str
     info = await SecretAdmin(resolver).put(scope, name, SecretStr(value),
                                            actor=f"cli:{getpass.getuser()}")
     await resolver.notify_change(info.scope, secret=info.name)
-    audit_write("secret.put", cli_actor(), info.scope, name=info.name, via="cli")
-    return info.vault_name
+    audit_write("secret.put", cli_actor(), info.scope, name=info.name, vault=info.vault,
+                via="cli")
+    return info.vault_name if not resolver.settings.key_vault_shards else \
+        f"{info.vault_name} (vault {info.vault!r})"
 
 
 async def cmd_secret(resolver: ConfigResolver, args: argparse.Namespace, out: TextIO,
@@ -332,22 +337,7 @@ async def cmd_doctor(resolver: ConfigResolver, out: TextIO) -> int:
     credential = "local development (emulator)" if uses_local_vault(settings) else \
         "DefaultAzureCredential"
     print(f"key vault: {settings.key_vault_url} with {credential}", file=out)
-    secrets = resolver.secret_store
-    started = time.perf_counter()
-
-    async def first_page() -> int:
-        pages = secrets.client.list_properties_of_secrets(max_page_size=1).by_page()
-        async for page in pages:
-            return len([item async for item in page])
-        return 0
-
-    try:
-        await secrets.call_vault("a list of secret names", first_page)
-        print(f"  ok: vault reachable and listable in "
-              f"{(time.perf_counter() - started) * 1000:.0f} ms", file=out)
-    except ConfigError as exc:
-        ok = False
-        print(f"  FAIL: {exc}", file=out)
+    ok = await doctor_vaults(resolver, out) and ok
     ok = await doctor_catalog(resolver, out) and ok
     return 0 if ok else 1
 
@@ -373,6 +363,8 @@ async def run(argv: Sequence[str], out: TextIO = sys.stdout, stdin: TextIO = sys
                 return await cmd_import(resolver, args, out)
             if args.command == "catalog":
                 return await cmd_catalog(resolver, args, out)
+            if args.command == "move-org":
+                return await cmd_move_org(resolver, args, out)
             return await cmd_doctor(resolver, out)
     except ConfigError as exc:
         print(f"error: {exc}", file=out)

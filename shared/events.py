@@ -17,9 +17,11 @@ Wiring (once per vault)::
 (``azd up`` creates this subscription: infra/app/events.bicep.)
 
 Only events of a vault this app is configured for (``AZURE_KEY_VAULT_URL``, the shards) are
-accepted; any other event, including one that names no vault, is refused, logged and
-counted (``events.refused``). An accepted event is a hint, never trusted for content:
-the secret's metadata is read from the vault before the catalog row is written. A secret
+accepted, and only for a secret whose scope lives in that vault (GLOBAL's and unmapped orgs'
+in the default vault, a mapped org's in its shard: :mod:`shared.vaults`); any other event,
+including one that names no vault, is refused, logged and counted (``events.refused``).
+An accepted event is a hint, never trusted for content: the secret's metadata is read
+from the vault before the catalog row is written. A secret
 about to expire changes no value: its catalog row is refreshed (the expiry health and
 ``doctor`` report) and a warning says to rotate it, but no change is recorded.
 """
@@ -28,7 +30,6 @@ from __future__ import annotations
 
 import logging
 from typing import Any
-from urllib.parse import urlsplit
 
 import azure.functions as func
 
@@ -37,6 +38,7 @@ from shared.errors import ConfigError
 from shared.naming import split_keyvault_name
 from shared.resolver import ConfigResolver, get_resolver
 from shared.settings import Settings
+from shared.vaults import event_vault_name, vault_name_for
 
 log = logging.getLogger("orgconfig.events")
 
@@ -52,8 +54,7 @@ def configured_vaults(settings: Settings) -> set[str]:
     """The names (first label of the host, lower-case) of the vaults this app is configured
     for: ``AZURE_KEY_VAULT_URL`` and the ``AZURE_KEY_VAULT_SHARDS``."""
     urls = [settings.key_vault_url, *settings.key_vault_shards.values()]
-    hosts = [urlsplit(url).hostname or "" for url in urls if url]
-    return {host.split(".")[0].lower() for host in hosts if host}
+    return {event_vault_name(url) for url in urls if url and event_vault_name(url)}
 
 
 def _refuse(resolver: ConfigResolver, why: str, *args: object) -> None:
@@ -72,11 +73,12 @@ async def handle_keyvault_event(
         return None
     data = data if isinstance(data, dict) else {}
     vault_name = str(data.get("VaultName") or "").lower()
-    ours = configured_vaults(resolver.settings)
     if not vault_name:
         _refuse(resolver, "%s names no vault", event_type)
         return None
-    if vault_name not in ours:
+    vault = resolver.secret_store.vaults.by_event_name(vault_name) \
+        if resolver.settings.key_vault_url else None
+    if vault is None:
         _refuse(resolver, "%s of vault %r, which this app is not configured for",
                 event_type, vault_name[:64])
         return None
@@ -86,6 +88,14 @@ async def handle_keyvault_event(
         log.info("ignoring Key Vault event for %r: not an orgconfig secret name", name[:130])
         return None
     scope, secret = parsed
+    home = vault_name_for(resolver.settings, scope)
+    if home != vault.name:
+        # e.g. the copy left in the vault an org moved from: the resolver never reads it
+        # there, so its events must not touch the catalog row or the caches of the org
+        _refuse(resolver, "%s for %s--%s from vault %r, but that scope's secrets live in "
+                "vault %r (AZURE_KEY_VAULT_ORG_VAULTS)", event_type, scope, secret[:64],
+                vault.name, home)
+        return None
     kind = event_type.rsplit(".", 1)[-1]
     resolver.metrics.incr(f"events.{kind}")
     try:

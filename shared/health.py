@@ -12,7 +12,7 @@ import asyncio
 import logging
 import socket
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal
 
@@ -87,7 +87,9 @@ def last_vault_success(vault_url: str) -> datetime | None:
 
 @dataclass(frozen=True)
 class VaultHealth:
-    """The probe's answer (see :class:`shared.api.models.KeyVaultHealth`)."""
+    """The probe's answer (see :class:`shared.api.models.KeyVaultHealth`): for one vault,
+    or overall (the worst status, the default vault's details, and ``vaults``: one answer
+    per configured vault)."""
 
     status: Status
     checked_at: datetime
@@ -96,31 +98,52 @@ class VaultHealth:
     last_success: datetime | None = None
     failure: Failure | None = None
     guidance: str | None = None
+    #: the vault's name: ``default`` (AZURE_KEY_VAULT_URL) or a shard's
+    vault: str | None = None
+    vaults: tuple[VaultHealth, ...] = ()
 
 
 async def probe_keyvault(
     resolver: ConfigResolver, budget: float = PROBE_BUDGET_SECONDS
 ) -> VaultHealth:
-    """Probe the resolver's vault within ``budget`` seconds; never raises for vault failures."""
+    """Probe every configured vault at once, each within ``budget`` seconds; never raises
+    for vault failures. Overall ``disconnected`` when any vault is."""
     now = datetime.now(UTC)
-    url = resolver.settings.key_vault_url
-    if not url:
+    if not resolver.settings.key_vault_url:
         return VaultHealth(
             "not_configured", now,
             guidance="AZURE_KEY_VAULT_URL is not set: secrets come from environment variables",
         )
+    vaults = list(resolver.secret_store.vaults)
+    probes = await asyncio.gather(*(probe_vault(v.name, v.url, v.client, budget, now)
+                                    for v in vaults))
+    default = probes[0]
+    down = [p for p in probes if p.status == "disconnected"]
+    if down and default.status != "disconnected":
+        names = ", ".join(str(p.vault) for p in down)
+        return replace(default, status="disconnected", failure=down[0].failure,
+                       guidance=f"vault {names} unreachable: {down[0].guidance}",
+                       vaults=tuple(probes))
+    return replace(default, vaults=tuple(probes))
+
+
+async def probe_vault(
+    name: str, url: str, client: SecretClient, budget: float, now: datetime
+) -> VaultHealth:
+    """Probe one vault within ``budget`` seconds (lists one name, no value)."""
     started = time.perf_counter()
     try:
-        await asyncio.wait_for(_list_one(resolver.secret_store.client), budget)
+        await asyncio.wait_for(_list_one(client), budget)
     except Exception as exc:
         failure = classify(exc)
-        log.warning("Key Vault probe failed: %s (%s)", failure, exc.__class__.__name__)
+        log.warning("Key Vault probe of %s failed: %s (%s)", name, failure,
+                    exc.__class__.__name__)
         return VaultHealth(
             "disconnected", now, url, _ms(started), last_vault_success(url), failure,
-            GUIDANCE[failure],
+            GUIDANCE[failure], name,
         )
     record_vault_success(url)
-    return VaultHealth("connected", now, url, _ms(started), last_vault_success(url))
+    return VaultHealth("connected", now, url, _ms(started), last_vault_success(url), vault=name)
 
 
 async def _list_one(client: SecretClient) -> None:

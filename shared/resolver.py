@@ -58,6 +58,7 @@ class ConfigResolver:
         #: memoized final answers per org and key: the warm path of get_config
         self.answers = AnswerMemo(self.metrics)
         self._credential: AsyncTokenCredential | None = None
+        self._local_credential = LocalDevelopmentCredential()
         self._config: ConfigStore | None = None
         self._secrets: SecretStore | None = None
         self._coherence: ChangeSentinel | None = None
@@ -67,7 +68,8 @@ class ConfigResolver:
     def __repr__(self) -> str:
         return (
             f"ConfigResolver(table={self.settings.table_name!r}, "
-            f"vault={self.settings.key_vault_url!r})"
+            f"vault={self.settings.key_vault_url!r}, "
+            f"shards={len(self.settings.key_vault_shards)})"
         )
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -117,13 +119,15 @@ class ConfigResolver:
             "to a connection string, or CONFIG_STORAGE_ENDPOINT for managed identity"
         )
 
-    def _secret_client(self) -> SecretClient:
+    def _secret_client(self, vault_url: str | None = None) -> SecretClient:
+        """A client of the default vault, or of the shard at ``vault_url``; every vault's
+        client shares this resolver's one credential."""
         credential: AsyncTokenCredential
         if uses_local_vault(self.settings):
-            credential = LocalDevelopmentCredential()
+            credential = self._local_credential
         else:
             credential = self._azure_credential()
-        return make_secret_client(self.settings, credential)
+        return make_secret_client(self.settings, credential, vault_url)
 
     @property
     def config_store(self) -> ConfigStore:

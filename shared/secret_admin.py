@@ -30,6 +30,8 @@ from shared.naming import GLOBAL, canonical_scope, keyvault_name, split_keyvault
 from shared.values import ConfigEntry
 
 if TYPE_CHECKING:
+    from azure.keyvault.secrets.aio import SecretClient
+
     from shared.resolver import ConfigResolver
 
 T = TypeVar("T")
@@ -104,6 +106,8 @@ class SecretInfo:
     #: from the ``orgconfig-updated-by`` tag: None when written outside orgconfig
     updated_by: str | None = None
     rolled_back_from: str | None = None
+    #: the vault holding it: ``default`` (AZURE_KEY_VAULT_URL) or a shard's name
+    vault: str = "default"
 
 
 @dataclass(frozen=True)
@@ -114,12 +118,12 @@ class DeletedSecretInfo:
     deleted_on: datetime | None = None
 
 
-def _info(scope: str, name: str, props: SecretProperties) -> SecretInfo:
+def _info(scope: str, name: str, props: SecretProperties, vault: str) -> SecretInfo:
     tags = props.tags or {}
     return SecretInfo(
         scope, name, props.name or keyvault_name(scope, name), props.enabled, props.version,
         props.created_on, props.updated_on, props.expires_on, tags.get(UPDATED_BY_TAG),
-        tags.get(ROLLED_BACK_FROM_TAG),
+        tags.get(ROLLED_BACK_FROM_TAG), vault,
     )
 
 
@@ -148,9 +152,19 @@ class SecretAdmin:
                 "reads secrets from environment variables, which the API cannot manage"
             )
 
-    async def _call(self, what: str, op: Callable[[], Awaitable[T]]) -> T:
+    def _client(self, scope: str) -> SecretClient:
+        """The client of ``scope``'s vault (:mod:`shared.vaults`)."""
+        return self.store.vault_for(scope).client
+
+    def _vault(self, scope: str) -> str:
+        """The name of ``scope``'s vault."""
+        return self.store.vault_for(scope).name
+
+    async def _call(self, what: str, op: Callable[[], Awaitable[T]], scope: str) -> T:
+        """``op`` on ``scope``'s vault, through that vault's breaker and error mapping."""
+        vault = self.store.vault_for(scope)
         try:
-            result = await self.store.call_vault(what, op)
+            result = await vault.call(what, op)
         except SecretAccessError as exc:
             if exc.reason != "permission":
                 raise
@@ -159,23 +173,33 @@ class SecretAdmin:
                 "'Key Vault Secrets Officer' (RBAC) or get/list/set/delete/recover secret "
                 "permissions (access policy)", "permission",
             ) from None
-        record_vault_success(self.store.settings.key_vault_url or "")
+        record_vault_success(vault.url)
         return result
 
     # -- reads -------------------------------------------------------------------------------
     async def list_secrets(self, *scopes: str) -> list[SecretInfo]:
-        """Every active secret of the given scopes, sorted by scope then name."""
-        wanted = {canonical_scope(s) for s in scopes}
-
-        async def collect() -> list[SecretProperties]:
-            return [p async for p in self.store.client.list_properties_of_secrets()]
-
+        """Every active secret of the given scopes, sorted by scope then name. Each scope's
+        vault is listed (once per vault); a name of a scope that another vault holds (a
+        copy left in the vault an org moved from) is not that scope's secret."""
         found = []
-        for props in await self._call("listing secrets", collect):
-            parts = split_keyvault_name(props.name or "")
-            if parts is not None and parts[0] in wanted:
-                found.append(_info(parts[0], parts[1], props))
+        for vault, in_vault in self._by_vault(scopes).items():
+            client = self.store.vaults.named(vault).client
+
+            async def collect(client: SecretClient = client) -> list[SecretProperties]:
+                return [p async for p in client.list_properties_of_secrets()]
+
+            for props in await self._call("listing secrets", collect, next(iter(in_vault))):
+                parts = split_keyvault_name(props.name or "")
+                if parts is not None and parts[0] in in_vault:
+                    found.append(_info(parts[0], parts[1], props, vault))
         return sorted(found, key=lambda s: (s.scope != GLOBAL, s.scope, s.name.lower()))
+
+    def _by_vault(self, scopes: tuple[str, ...]) -> dict[str, set[str]]:
+        """The canonical scopes grouped by the name of the vault holding them."""
+        by_vault: dict[str, set[str]] = {}
+        for scope in {canonical_scope(s) for s in scopes}:
+            by_vault.setdefault(self._vault(scope), set()).add(scope)
+        return by_vault
 
     async def get(self, scope: str, name: str) -> SecretInfo | None:
         """The latest version's metadata, or None when no active secret has that name."""
@@ -183,14 +207,15 @@ class SecretAdmin:
 
         async def versions() -> list[SecretProperties]:
             try:
-                return [v async for v in self.store.client.list_properties_of_secret_versions(full)]
+                return [v async for v in
+                        self._client(scope).list_properties_of_secret_versions(full)]
             except ResourceNotFoundError:
                 return []
 
-        found = await self._call(f"listing versions of {full}", versions)
+        found = await self._call(f"listing versions of {full}", versions, scope)
         if not found:
             return None
-        return _info(scope, name, _newest_first(found)[0])
+        return _info(scope, name, _newest_first(found)[0], self._vault(scope))
 
     async def versions(self, scope: str, name: str) -> list[SecretInfo]:
         """Every version's metadata, newest first; :class:`SecretAbsentError` if absent."""
@@ -198,44 +223,49 @@ class SecretAdmin:
 
         async def collect() -> list[SecretProperties]:
             try:
-                return [v async for v in self.store.client.list_properties_of_secret_versions(full)]
+                return [v async for v in
+                        self._client(scope).list_properties_of_secret_versions(full)]
             except ResourceNotFoundError:
                 return []
 
-        found = await self._call(f"listing versions of {full}", collect)
+        found = await self._call(f"listing versions of {full}", collect, scope)
         if not found:
             raise SecretAbsentError(f"secret {full} does not exist")
         # Timestamps have one-second resolution, so two versions written in one second
         # tie: the vault's own answer says which one reads return.
-        current = await self._current_version(full)
+        current = await self._current_version(scope, full)
         ordered = sorted(_newest_first(found), key=lambda v: v.version != current)
-        return [_info(scope, name, v) for v in ordered]
+        return [_info(scope, name, v, self._vault(scope)) for v in ordered]
 
-    async def _current_version(self, full: str) -> str | None:
+    async def _current_version(self, scope: str, full: str) -> str | None:
         """The version id reads return (None if that version is disabled). Key Vault has
         no metadata-only read of the latest version: the value arrives in the SDK's result
         and is dropped here."""
         try:
-            secret = await self._call(f"reading {full}", lambda: self.store.client.get_secret(full))
+            secret = await self._call(f"reading {full}",
+                                      lambda: self._client(scope).get_secret(full), scope)
         except (SecretAccessError, ResourceNotFoundError):
             return None
         return secret.properties.version
 
     async def list_deleted(self, *scopes: str) -> list[tuple[SecretInfo, DeletedSecretInfo]]:
         """The soft-deleted secrets of the given scopes (recoverable until their purge date)."""
-        wanted = {canonical_scope(s) for s in scopes}
-
-        async def collect() -> list[Any]:
-            return [d async for d in self.store.client.list_deleted_secrets()]
-
         found = []
-        for deleted in await self._call("listing deleted secrets", collect):
-            parts = split_keyvault_name(deleted.name or "")
-            if parts is not None and parts[0] in wanted:
-                found.append((_info(parts[0], parts[1], deleted.properties), DeletedSecretInfo(
-                    deleted.name or "", bool(deleted.recovery_id),
-                    deleted.scheduled_purge_date, deleted.deleted_date,
-                )))
+        for vault, in_vault in self._by_vault(scopes).items():
+            client = self.store.vaults.named(vault).client
+
+            async def collect(client: SecretClient = client) -> list[Any]:
+                return [d async for d in client.list_deleted_secrets()]
+
+            listing = await self._call("listing deleted secrets", collect, next(iter(in_vault)))
+            for deleted in listing:
+                parts = split_keyvault_name(deleted.name or "")
+                if parts is not None and parts[0] in in_vault:
+                    found.append((_info(parts[0], parts[1], deleted.properties, vault),
+                                  DeletedSecretInfo(
+                                      deleted.name or "", bool(deleted.recovery_id),
+                                      deleted.scheduled_purge_date, deleted.deleted_date,
+                                  )))
         return sorted(found, key=lambda d: (d[0].scope != GLOBAL, d[0].scope, d[0].name.lower()))
 
     async def get_deleted(self, scope: str, name: str) -> DeletedSecretInfo | None:
@@ -243,7 +273,8 @@ class SecretAdmin:
         full = keyvault_name(scope, name)
         try:
             deleted = await self._call(
-                f"reading deleted secret {full}", lambda: self.store.client.get_deleted_secret(full)
+                f"reading deleted secret {full}",
+                lambda: self._client(scope).get_deleted_secret(full), scope,
             )
         except ResourceNotFoundError:
             return None
@@ -288,13 +319,13 @@ class SecretAdmin:
         scope, full = canonical_scope(scope), keyvault_name(scope, name)
         secret = await self._call(
             f"setting secret {full}",
-            lambda: self.store.client.set_secret(
+            lambda: self._client(scope).set_secret(
                 full, value.get_secret_value(), tags=_tags(actor, **(tags or {})),
                 expires_on=expires_on,
-            ),
+            ), scope,
         )
         await self.catalog.after_write(scope, name, secret.properties)
-        return _info(scope, name, secret.properties)
+        return _info(scope, name, secret.properties, self._vault(scope))
 
     async def rollback(self, scope: str, name: str, version: str, *, actor: str | None = None
                        ) -> SecretInfo:
@@ -307,7 +338,7 @@ class SecretAdmin:
         if version not in known:
             raise SecretAbsentError(f"secret {full} has no version {version!r}")
         old = await self._call(f"reading a version of {full}",
-                               lambda: self.store.client.get_secret(full, version))
+                               lambda: self._client(scope).get_secret(full, version), scope)
         expires = old.properties.expires_on
         if expires is not None and expires <= datetime.now(UTC):
             expires = None
@@ -332,10 +363,10 @@ class SecretAdmin:
 
         async def delete() -> Any:
             # The SDK polls until the deletion is visible; no secret value is read.
-            return await self.store.client.delete_secret(full)
+            return await self._client(scope).delete_secret(full)
 
         try:
-            deleted = await self._call(f"deleting secret {full}", delete)
+            deleted = await self._call(f"deleting secret {full}", delete, scope)
         except ResourceNotFoundError:
             raise SecretAbsentError(f"secret {full} does not exist") from None
         await self.catalog.after_write(scope, name, None)
@@ -349,12 +380,12 @@ class SecretAdmin:
             # process inside the SDK's result and is dropped; only metadata is returned.
             props = await self._call(
                 f"recovering secret {full}",
-                lambda: self.store.client.recover_deleted_secret(full),
+                lambda: self._client(scope).recover_deleted_secret(full), scope,
             )
         except ResourceNotFoundError:
             raise SecretAbsentError(f"no deleted secret named {full} to recover") from None
         await self.catalog.after_write(scope, name, props)
-        return _info(scope, name, props)
+        return _info(scope, name, props, self._vault(scope))
 
 
 # -- references --------------------------------------------------------------------------------

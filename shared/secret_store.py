@@ -4,6 +4,10 @@ For a ``secret_ref`` named ``name`` read by org ``acme`` the chain is::
 
     Key Vault  acme--name  ->  Key Vault  GLOBAL--name  ->  env ACME__NAME  ->  env GLOBAL__NAME
 
+With several vaults (:mod:`shared.vaults`) ``acme--name`` is read from acme's vault and
+``GLOBAL--name`` from the default vault; a full name lives in one vault only, so one cache
+serves them all.
+
 Each Key Vault answer, found or not-found, is cached under its full (case-folded)
 vault name, so a GLOBAL secret is fetched once for every org and a GLOBAL-only
 secret costs each org one 404 per ``SECRET_NOT_FOUND_TTL_SECONDS``. Concurrent
@@ -12,7 +16,6 @@ misses share one call. Values are held as ``SecretStr`` and never logged.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import ssl
@@ -20,15 +23,12 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 import aiohttp
 from azure.core.credentials import AccessToken
 from azure.core.credentials_async import AsyncTokenCredential
 from azure.core.exceptions import (
-    AzureError,
-    ClientAuthenticationError,
-    HttpResponseError,
     ResourceNotFoundError,
 )
 from azure.core.pipeline.transport import AioHttpTransport
@@ -47,8 +47,9 @@ from shared.errors import (
 )
 from shared.metrics import Metrics
 from shared.name_index import VaultNameIndex
-from shared.naming import GLOBAL, keyvault_name, lookup_chain
+from shared.naming import GLOBAL, keyvault_name, lookup_chain, split_keyvault_name
 from shared.settings import Settings, is_loopback_url
+from shared.vaults import ClientFactory, Vault, VaultSet, vault_lookup_plan
 
 log = logging.getLogger("orgconfig.secret_store")
 T = TypeVar("T")
@@ -125,9 +126,13 @@ class LocalVaultTransport(AioHttpTransport):
         await super().open()
 
 
-def make_secret_client(settings: Settings, credential: AsyncTokenCredential) -> SecretClient:
-    """A SecretClient whose retries (which honour Retry-After) fit the backend timeout."""
-    if not settings.key_vault_url:
+def make_secret_client(
+    settings: Settings, credential: AsyncTokenCredential, vault_url: str | None = None
+) -> SecretClient:
+    """A SecretClient on ``vault_url`` (default: AZURE_KEY_VAULT_URL) whose retries (which
+    honour Retry-After) fit the backend timeout."""
+    vault_url = vault_url or settings.key_vault_url
+    if not vault_url:
         raise ValueError("no vault configured")
     options: dict[str, Any] = {
         "retry_total": 3,
@@ -140,7 +145,7 @@ def make_secret_client(settings: Settings, credential: AsyncTokenCredential) -> 
         # the emulator's self-signed certificate, and no Azure AD resource check on loopback
         options["transport"] = LocalVaultTransport(str(settings.key_vault_ca_file))
         options["verify_challenge_resource"] = False
-    return SecretClient(settings.key_vault_url, credential, **options)
+    return SecretClient(vault_url, credential, **options)
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,134 +174,90 @@ class SecretResolution:
     expires_on: datetime | None = None
 
 
-AccessReason = Literal["authentication", "permission", "disabled"]
-
-
-def access_error(reason: AccessReason, full_name: str) -> SecretAccessError:
-    guidance = {
-        "authentication": (
-            "authentication to Key Vault failed; in Azure check the Function App's managed "
-            "identity; locally run `az login` or set AZURE_KEY_VAULT_CA_FILE for the emulator"
-        ),
-        "permission": (
-            "Key Vault denied access (403); grant the identity the 'Key Vault Secrets User' "
-            "role (or a get-secret access policy) on the vault"
-        ),
-        "disabled": (
-            "the secret is disabled or expired in Key Vault; enable it or set a new version"
-        ),
-    }[reason]
-    return SecretAccessError(f"cannot read secret {full_name}: {guidance}", reason)
-
-
 @dataclass
 class SecretStore:
     """The secret chain of the module docstring, with its caches and audit records."""
 
     settings: Settings
     metrics: Metrics
-    client_factory: Callable[[], SecretClient]
+    #: builds a vault's client: called with no argument for the default vault
+    #: (AZURE_KEY_VAULT_URL), with the vault's URL for a shard (:mod:`shared.vaults`)
+    client_factory: ClientFactory
     environ: Mapping[str, str] = field(default_factory=lambda: os.environ)
     #: ``(scope, name) -> bool | None``: whether the secret catalog lists that secret
     #: (no request; None when it cannot tell). See :mod:`shared.catalog`.
     catalog: Callable[[str, str], bool | None] | None = None
 
     def __post_init__(self) -> None:
-        self._client: SecretClient | None = None
         self._drift_log = RateLimitedWarning(log, "catalog")
         self._expired_log = RateLimitedWarning(log, "expiry")
+        #: one cache for every vault: a full name lives in exactly one vault (its scope's)
         self.cache: ExpiringCache[str, VaultAnswer] = ExpiringCache(
             max_stale=self.settings.max_stale_seconds,
             on_stale=StaleReporter(self.metrics, "secret.stale_refresh_failed", "secret", log),
         )
-        settings = self.settings
-        self.index: VaultNameIndex | None = None
-        if settings.secret_name_index and self.vault_configured:
-            self.index = VaultNameIndex(
-                lambda: self.client, self.metrics, settings.secret_not_found_ttl
-            )
-        self.breaker = CircuitBreaker(
-            "vault", BACKEND, self.metrics,
-            threshold=settings.breaker_threshold, cooldown=settings.breaker_cooldown,
-        )
+        self.vaults = VaultSet(self.settings, self.metrics, self.client_factory)
 
     @property
     def vault_configured(self) -> bool:
         return bool(self.settings.key_vault_url)
 
+    def vault_for(self, scope: str) -> Vault:
+        """The vault holding ``scope``'s secrets (:mod:`shared.vaults`)."""
+        return self.vaults.for_scope(scope)
+
     @property
     def client(self) -> SecretClient:
-        """The vault client, created on first use and reused until :meth:`aclose`."""
-        if self._client is None:
-            self._client = self.client_factory()
-        return self._client
+        """The default vault's client (``AZURE_KEY_VAULT_URL``), created on first use."""
+        return self.vaults.default.client
+
+    @property
+    def breaker(self) -> CircuitBreaker:
+        """The default vault's circuit breaker (each vault has its own)."""
+        return self.vaults.default.breaker
+
+    @property
+    def index(self) -> VaultNameIndex | None:
+        """The default vault's name index (each vault has its own), if any."""
+        return self.vaults.default.index if self.vault_configured else None
 
     async def aclose(self) -> None:
         await self.cache.aclose()
-        if self.index is not None:
-            await self.index.aclose()
-        if self._client is not None:
-            await self._client.close()
-            self._client = None
+        await self.vaults.aclose()
 
     # -- the vault ---------------------------------------------------------------------
-    async def call_vault(self, what: str, op: Callable[[], Awaitable[T]]) -> T:
-        """One vault operation through the circuit breaker, within BACKEND_TIMEOUT_SECONDS,
-        its failures mapped to orgconfig's errors."""
-        return await self.breaker.call(lambda: self._call_mapped(what, op))
+    async def call_vault(self, what: str, op: Callable[[], Awaitable[T]],
+                         scope: str = GLOBAL) -> T:
+        """One operation on ``scope``'s vault (default: the default vault) through its
+        circuit breaker, within BACKEND_TIMEOUT_SECONDS, its failures mapped to orgconfig's
+        errors."""
+        return await self.vault_for(scope).call(what, op)
 
-    async def _call_mapped(self, what: str, op: Callable[[], Awaitable[T]]) -> T:
-        try:
-            return await asyncio.wait_for(op(), self.settings.backend_timeout)
-        except TimeoutError:
-            raise BackendUnavailableError(
-                BACKEND,
-                f"Key Vault did not answer {what} within {self.settings.backend_timeout}s "
-                "(slow, throttled or unreachable); check AZURE_KEY_VAULT_URL and the network",
-            ) from None
-        except ClientAuthenticationError:
-            raise access_error("authentication", what) from None
-        except ResourceNotFoundError:
-            raise
-        except HttpResponseError as exc:
-            if exc.status_code == 403:
-                message = str(getattr(exc, "message", "") or "").lower()
-                disabled = "disabled" in message or "expired" in message
-                raise access_error("disabled" if disabled else "permission", what) from None
-            if exc.status_code == 429:
-                raise BackendUnavailableError(
-                    BACKEND, f"Key Vault throttled {what} (429) beyond the retry budget",
-                ) from None
-            if exc.status_code is not None and 400 <= exc.status_code < 500:
-                raise
-            raise BackendUnavailableError(
-                BACKEND, f"Key Vault failed {what} (HTTP {exc.status_code}); retry later",
-            ) from None
-        except AzureError as exc:
-            raise BackendUnavailableError(
-                BACKEND,
-                f"Key Vault is unreachable for {what} ({exc.__class__.__name__}); check "
-                "AZURE_KEY_VAULT_URL, DNS and the network",
-            ) from None
+    def _vault_of(self, full_name: str) -> Vault:
+        """The vault a full name belongs in: its scope's (the default for a name outside
+        orgconfig's scheme, which no chain produces)."""
+        parts = split_keyvault_name(full_name)
+        return self.vaults.default if parts is None else self.vault_for(parts[0])
 
     async def lookup_vault(
-        self, full_name: str, *, cataloged: bool | None = None
+        self, full_name: str, *, cataloged: bool | None = None, vault: Vault | None = None
     ) -> Lookup[VaultAnswer]:
         """The cached vault answer for one full name (single-flight on a miss).
         ``cataloged=True``: the catalog lists it, so the name index is not consulted and
-        a 404 is drift."""
+        a 404 is drift. ``vault``: where to ask (default: the vault of the name's scope)."""
         settings = self.settings
+        vault = vault if vault is not None else self._vault_of(full_name)
 
         async def load() -> tuple[VaultAnswer, float]:
-            if cataloged is None and self.index is not None and \
-                    not self.index.may_exist(full_name):
-                self.metrics.incr("vault.index_not_found")
+            if cataloged is None and vault.index is not None and \
+                    not vault.index.may_exist(full_name):
+                vault.incr("vault.index_not_found")
                 return VaultAnswer(False), settings.secret_not_found_ttl
-            self.metrics.incr("vault.get")
+            vault.incr("vault.get")
             try:
-                secret = await self.call_vault(full_name, lambda: self.client.get_secret(full_name))
+                secret = await vault.call(full_name, lambda: vault.client.get_secret(full_name))
             except ResourceNotFoundError:
-                self.metrics.incr("vault.not_found")
+                vault.incr("vault.not_found")
                 audit.secret_fetched("keyvault", full_name, found=False)
                 if cataloged:
                     self.metrics.incr("catalog.drift")
@@ -348,10 +309,11 @@ class SecretStore:
         self, org_id: str, secret_name: str, tried: list[str]
     ) -> SecretResolution | None:
         vault_error: Exception | None = None
-        vault_names, env_names = lookup_chain(org_id, secret_name)
+        env_names = lookup_chain(org_id, secret_name)[1]
         absent: list[str] = []
         if self.vault_configured:
-            for scope, full_name in zip((org_id, GLOBAL), vault_names, strict=True):
+            plan = vault_lookup_plan(self.settings, org_id, secret_name)
+            for scope, (vault_name, full_name) in zip((org_id, GLOBAL), plan, strict=True):
                 tried.append(f"keyvault:{full_name}")
                 cataloged = self.catalog(scope, secret_name) if self.catalog else None
                 if cataloged is False:
@@ -359,7 +321,8 @@ class SecretStore:
                     absent.append(full_name.lower())
                     continue
                 try:
-                    lookup = await self.lookup_vault(full_name, cataloged=cataloged)
+                    lookup = await self.lookup_vault(
+                        full_name, cataloged=cataloged, vault=self.vaults.named(vault_name))
                 except (BackendUnavailableError, SecretAccessError) as exc:
                     if not self._may_fall_back(exc):
                         raise
@@ -413,26 +376,31 @@ class SecretStore:
 
     def invalidate(self, scope: str | None = None, secret_name: str | None = None) -> None:
         """Forget cached vault answers: of one scoped name, of a name in every scope, of a
-        scope, or everything."""
-        index = self.index
+        scope, or everything. The name index of the vault concerned (of each vault, when
+        the scope is not known) learns that the name may now exist."""
+        vaults = list(self.vaults)
         if scope is None and secret_name is None:
             self.cache.clear()
-            if index is not None:
-                index.note_change()
+            for vault in vaults:
+                if vault.index is not None:
+                    vault.index.note_change()
             return
         if scope is not None and secret_name is not None:
             full_name = keyvault_name(scope, secret_name).lower()
             self.cache.invalidate(full_name)
+            index = self.vault_for(scope).index if vaults else None
             if index is not None:
                 index.note_change(full_name)
             return
         if secret_name is not None:
             suffix = f"--{secret_name}".lower()
-            if index is not None:
-                index.note_change()
+            for vault in vaults:
+                if vault.index is not None:
+                    vault.index.note_change()
             self.cache.invalidate_where(lambda k: k.endswith(suffix))
             return
         prefix = f"{scope}--".lower()
+        index = self.vault_for(str(scope)).index if vaults else None
         if index is not None:
             index.note_change(scope=str(scope))
         self.cache.invalidate_where(lambda k: k.startswith(prefix))

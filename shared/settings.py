@@ -117,6 +117,11 @@ def _check_shards(shards: Mapping[str, str], default_url: str | None) -> dict[st
                 f"setting {SHARDS}: vault name {name!r} must be 1-63 letters, digits, '-' or "
                 "'_', starting with a letter or digit"
             )
+        if name.lower() == "default":
+            raise ConfigError(
+                f"setting {SHARDS}: the vault name 'default' means AZURE_KEY_VAULT_URL; "
+                "give the shard another name"
+            )
         parts = urlsplit(url) if isinstance(url, str) else None
         if parts is None or parts.scheme != "https" or not parts.hostname:
             raise ConfigError(

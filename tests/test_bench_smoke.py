@@ -22,6 +22,7 @@ from bench.scale import (
     simulate,
     simulate_vault_sizes,
 )
+from bench.shards import simulate_shards, vault_of_names
 from bench.workload import KEY_INFO, Workload, WorkloadSpec
 
 
@@ -143,3 +144,24 @@ def test_padding_secrets_are_orgconfig_names_of_orgs_the_workload_never_runs() -
     for name in pad:
         parts = split_keyvault_name(name)
         assert parts is not None and parts[0] not in workload_orgs
+
+
+def test_shard_layouts_put_each_org_in_one_vault_and_global_in_the_default() -> None:
+    model = NameModel(Workload(WorkloadSpec.quick()), 10.0)
+    for balanced in (False, True):
+        vaults = vault_of_names(model, 4, True, balanced)
+        assert set(vaults[model.found_org < 0]) == {0}
+        for org in set(model.found_org[model.found_org >= 0].tolist()):
+            assert len(set(vaults[model.found_org == org])) == 1
+        assert set(vaults) == {0, 1, 2, 3}
+    assert 0 not in set(vault_of_names(model, 4, False)[model.found_org >= 0])
+
+
+def test_spreading_orgs_over_vaults_splits_the_load_and_grows_the_fleet() -> None:
+    params = ScaleParams(horizon_s=900, limit=400)
+    result = simulate_shards(WorkloadSpec.quick(), params, max_instances=60)["layouts"]
+    one, four = result["1 vault"], result["4 vaults, placed by traffic"]
+    assert one["max_instances_restart"] < four["max_instances_restart"]
+    assert one["max_instances_scale_out"] < four["max_instances_scale_out"]
+    assert sum(four["names_by_vault"]) == one["names_by_vault"][0]
+    assert len(four["peak_per_10s_by_vault_at_max_restart"]) == 4

@@ -36,7 +36,7 @@ class BenchResolver(ConfigResolver):
     def _table_client(self) -> TableClient:
         return table_client(self.info)
 
-    def _secret_client(self) -> SecretClient:
+    def _secret_client(self, vault_url: str | None = None) -> SecretClient:
         return secret_client(self.info)
 
 

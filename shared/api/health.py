@@ -38,11 +38,23 @@ async def keyvault(call: Call[None]) -> Reply:
     probe, catalog = await asyncio.gather(probe_keyvault(resolver), catalog_health(resolver))
     health = KeyVaultHealth(
         **asdict(probe), **catalog, metrics=resolver.metrics.snapshot(),
-        breakers={"vault": resolver.secret_store.breaker.snapshot(),
-                  "table": resolver.config_store.breaker.snapshot()},
+        breakers=breakers(resolver),
     )
     # 503 lets an availability monitor alert on the status code alone.
     return Reply(health, 503 if probe.status == "disconnected" else 200)
+
+
+def breakers(resolver: ConfigResolver) -> dict[str, dict[str, str | int | float | None]]:
+    """Each backend's circuit breaker: ``vault`` (the default vault's), with several vaults
+    also ``vault[name]`` for each, and ``table``."""
+    found = {}
+    if resolver.settings.key_vault_url:
+        vaults = list(resolver.secret_store.vaults)
+        found["vault"] = vaults[0].breaker.snapshot()
+        if len(vaults) > 1:
+            found.update({f"vault[{v.name}]": v.breaker.snapshot() for v in vaults})
+    found["table"] = resolver.config_store.breaker.snapshot()
+    return found
 
 
 async def catalog_health(resolver: ConfigResolver) -> dict[str, Any]:

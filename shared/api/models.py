@@ -198,6 +198,8 @@ class SecretSummary(BaseModel):
     scope: str
     name: str
     vault_name: str
+    #: the vault holding it: ``default`` (AZURE_KEY_VAULT_URL) or a shard's name
+    vault: str = "default"
     enabled: bool | None = None
     created_on: datetime | None = None
     updated_on: datetime | None = None
@@ -301,6 +303,8 @@ class SecretEcho(BaseModel):
     scope: str
     name: str
     vault_name: str
+    #: the vault it was written to: ``default`` (AZURE_KEY_VAULT_URL) or a shard's name
+    vault: str = "default"
     version: str | None = None
     value: str
     notice: str = "this is the only response that shows the value; store it now if needed"
@@ -342,8 +346,23 @@ class ExpiringSecretInfo(BaseModel):
     state: Literal["expired", "expiring"]
 
 
+class VaultProbe(BaseModel):
+    """One configured vault's answer to the probe."""
+
+    vault: str
+    status: Status
+    vault_url: str | None = None
+    latency_ms: float | None = None
+    last_success: datetime | None = None
+    failure: Failure | None = None
+    guidance: str | None = None
+    checked_at: datetime
+
+
 class KeyVaultHealth(BaseModel):
-    """Whether this instance reaches Key Vault; ``failure`` and ``guidance`` when it does not."""
+    """Whether this instance reaches Key Vault; ``failure`` and ``guidance`` when it does not.
+    With several vaults the status is the worst of ``vaults`` (one probe per vault, at
+    once); the other top-level fields are the default vault's."""
 
     status: Status
     vault_url: str | None = None
@@ -352,6 +371,10 @@ class KeyVaultHealth(BaseModel):
     failure: Failure | None = None
     guidance: str | None = None
     checked_at: datetime
+    #: ``default`` (AZURE_KEY_VAULT_URL): the vault the top-level fields describe
+    vault: str | None = None
+    #: every configured vault (the default first, then AZURE_KEY_VAULT_SHARDS)
+    vaults: list[VaultProbe] = Field(default_factory=list)
     #: this instance's resolver counters (cache hits and misses, backend calls, stale
     #: serves, breaker opens and fast-fails, coherence checks)
     metrics: dict[str, int] = Field(default_factory=dict)

@@ -93,7 +93,8 @@ async def list_secrets(call: Call[None]) -> SecretList:
 
 def _summary(info: SecretInfo, refs: list[ConfigEntry], warning_days: float) -> SecretSummary:
     return SecretSummary(
-        scope=info.scope, name=info.name, vault_name=info.vault_name, enabled=info.enabled,
+        scope=info.scope, name=info.name, vault_name=info.vault_name, vault=info.vault,
+        enabled=info.enabled,
         created_on=info.created_on, updated_on=info.updated_on, expires_on=info.expires_on,
         expiry=expiry_state(info.expires_on, datetime.now(UTC), warning_days),
         updated_by=info.updated_by, referenced_by=_refs(refs),
@@ -102,7 +103,7 @@ def _summary(info: SecretInfo, refs: list[ConfigEntry], warning_days: float) -> 
 
 def _echo(info: SecretInfo, value: SecretStr) -> SecretEcho:
     return SecretEcho(scope=info.scope, name=info.name, vault_name=info.vault_name,
-                      version=info.version, value=value.get_secret_value())
+                      vault=info.vault, version=info.version, value=value.get_secret_value())
 
 
 @routes.route(

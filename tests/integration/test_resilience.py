@@ -251,7 +251,7 @@ class FailingCredential:
 
 
 class BrokenAuthResolver(ConfigResolver):
-    def _secret_client(self) -> SecretClient:
+    def _secret_client(self, vault_url: str | None = None) -> SecretClient:
         return make_secret_client(self.settings, FailingCredential())  # type: ignore[arg-type]
 
 

@@ -51,4 +51,4 @@ async def test_clients_are_created_lazily_and_closed() -> None:
     _ = store.client
     assert resolver._credential is not None
     await resolver.aclose()
-    assert resolver._credential is None and store._client is None
+    assert resolver._credential is None and store.vaults.default._client is None

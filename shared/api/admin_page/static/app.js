@@ -81,6 +81,10 @@ function showHealth(health) {
     facts.push(`${Math.round(health.latency_ms)} ms`);
   }
   if (health.vault_url) facts.push(health.vault_url);
+  // several vaults: each one's state (the status above is the worst of them)
+  if (health.vaults && health.vaults.length > 1) {
+    facts.push(health.vaults.map((v) => `${v.vault} ${v.status}`).join(", "));
+  }
   if (health.failure) facts.push(`failure: ${health.failure}`);
   banner.className = `health ${kind}`;
   replace(banner,

@@ -39,6 +39,15 @@ MARKER_ROW = "~catalog"
 RECORD_END = "~secret\x7f"
 SELECT = ["Name", "Enabled", "ExpiresOn", "UpdatedOn", "ContentType", "UpdatedBy",
           "ReconciledAt", "Secrets"]
+#: the catalog's Edm.DateTime properties (the SDK parses them while it reads a page)
+DATE_COLUMNS = ("ExpiresOn", "UpdatedOn", "ReconciledAt")
+#: Table Storage's Edm.DateTime range. Key Vault can hold dates outside it (a year 0089
+#: set in the portal); the SDK writes such a year unpadded ("89-01-01T...") and no reader
+#: can parse it back, so the catalog stores a date outside this range as unknown.
+EARLIEST = datetime(1601, 1, 1, tzinfo=UTC)
+LATEST = datetime.max.replace(tzinfo=UTC)
+#: stands for a date property the SDK could not read (see ConfigStore.query_rows)
+UNREADABLE = "<unreadable>"
 
 ExpiryState = Literal["expired", "expiring"]
 
@@ -63,6 +72,8 @@ class CatalogRecord:
     updated_on: datetime | None = None
     content_type: str | None = None
     updated_by: str | None = None
+    #: date properties the row holds but that could not be read (taken as unknown)
+    unreadable: tuple[str, ...] = ()
 
     @property
     def vault_name(self) -> str:
@@ -73,7 +84,10 @@ class CatalogRecord:
         return expiry_state(self.expires_on, now, warning_days)
 
     def same_as(self, other: CatalogRecord) -> bool:
-        """Equal in what the vault says (enabled, expiry, last update, content type)."""
+        """Equal in what the vault says (enabled, expiry, last update, content type); never
+        for a row with an unreadable date (so a reconcile rewrites it)."""
+        if self.unreadable or other.unreadable:
+            return False
         return (self.name, self.enabled, _second(self.expires_on), _second(self.updated_on),
                 self.content_type) == (other.name, other.enabled, _second(other.expires_on),
                                        _second(other.updated_on), other.content_type)
@@ -114,6 +128,21 @@ def _time(value: Any) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+def storable_time(value: datetime | None) -> datetime | None:
+    """``value`` if a catalog row can hold it and read it back, else None (unknown)."""
+    if value is None:
+        return None
+    aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+    return aware if EARLIEST <= aware <= LATEST else None
+
+
+def unreadable_dates(entity: Mapping[str, Any],
+                     columns: tuple[str, ...] = DATE_COLUMNS) -> tuple[str, ...]:
+    """The date properties (of ``columns``) an entity holds that do not read as a date."""
+    return tuple(column for column in columns
+                 if entity.get(column) not in (None, "") and _time(entity.get(column)) is None)
+
+
 def record_from_entity(entity: Mapping[str, Any]) -> CatalogRecord | None:
     """A secret row as a record; None for a row that is not a well-formed secret row."""
     row = str(entity.get("RowKey", ""))
@@ -125,6 +154,7 @@ def record_from_entity(entity: Mapping[str, Any]) -> CatalogRecord | None:
         enabled=entity.get("Enabled") is not False,
         expires_on=_time(entity.get("ExpiresOn")), updated_on=_time(entity.get("UpdatedOn")),
         content_type=entity.get("ContentType") or None, updated_by=entity.get("UpdatedBy") or None,
+        unreadable=unreadable_dates(entity, ("ExpiresOn", "UpdatedOn")),
     )
 
 
@@ -133,7 +163,8 @@ def entity_from_record(record: CatalogRecord) -> dict[str, Any]:
         "PartitionKey": record.scope, "RowKey": record_row_key(record.name),
         "Name": record.name, "Enabled": record.enabled,
     }
-    optional = {"ExpiresOn": record.expires_on, "UpdatedOn": record.updated_on,
+    optional = {"ExpiresOn": storable_time(record.expires_on),
+                "UpdatedOn": storable_time(record.updated_on),
                 "ContentType": record.content_type, "UpdatedBy": record.updated_by}
     entity.update({k: v for k, v in optional.items() if v is not None})
     return entity

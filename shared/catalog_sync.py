@@ -62,9 +62,17 @@ def record_from_properties(scope: str, name: str, props: SecretProperties,
     tags = props.tags or {}
     return CatalogRecord(
         scope=canonical_scope(scope), name=name, enabled=props.enabled is not False,
-        expires_on=props.expires_on, updated_on=props.updated_on,
+        expires_on=catalog.storable_time(props.expires_on),
+        updated_on=catalog.storable_time(props.updated_on),
         content_type=props.content_type, updated_by=tags.get(UPDATED_BY_TAG) or updated_by,
     )
+
+
+def unstorable_dates(props: SecretProperties) -> list[str]:
+    """The vault dates of a secret that a catalog row cannot hold (recorded as unknown)."""
+    dates = {"expires_on": props.expires_on, "updated_on": props.updated_on}
+    return [name for name, value in dates.items()
+            if value is not None and catalog.storable_time(value) is None]
 
 
 @dataclass(frozen=True)
@@ -102,6 +110,18 @@ class SecretCatalog:
         self.store = resolver.config_store
         self.metrics = resolver.metrics
 
+    def _from_vault(self, scope: str, name: str, props: SecretProperties,
+                    updated_by: str | None = None) -> CatalogRecord:
+        """:func:`record_from_properties`, logging (rate-limited, the name, never a value)
+        and counting a vault date the catalog cannot hold."""
+        record = record_from_properties(scope, name, props, updated_by)
+        if odd := unstorable_dates(props):
+            self.metrics.incr("catalog.unstorable_dates")
+            self.store.unreadable_log(
+                record.vault_name, "the vault date(s) %s of %s are outside what the catalog "
+                "can store: recorded as unknown", ", ".join(odd), record.vault_name)
+        return record
+
     # -- single secrets --------------------------------------------------------------------
     async def record(self, record: CatalogRecord) -> None:
         """Create or replace the row of one secret."""
@@ -133,7 +153,7 @@ class SecretCatalog:
             if props is None:
                 await self.remove(scope, name)
             else:
-                await self.record(record_from_properties(scope, name, props, updated_by))
+                await self.record(self._from_vault(scope, name, props, updated_by))
         except ConfigError as exc:
             self.metrics.incr("catalog.write_failed")
             log.warning("the catalog row of %s--%s was not updated (%s); the next reconcile "
@@ -156,7 +176,7 @@ class SecretCatalog:
             await self.remove(scope, name)
             return None
         latest = max(found, key=lambda v: v.created_on or datetime.min.replace(tzinfo=UTC))
-        record = record_from_properties(scope, name, latest)
+        record = self._from_vault(scope, name, latest)
         await self.record(record)
         return record
 
@@ -174,17 +194,15 @@ class SecretCatalog:
 
         async def query() -> dict[Key, CatalogRecord]:
             rows: dict[Key, CatalogRecord] = {}
-            pager = self.store.client.query_entities(
-                query_filter, parameters=parameters,
-                select=["PartitionKey", "RowKey", *catalog.SELECT],
-            )
             try:
-                async for entity in pager:
-                    record = catalog.record_from_entity(entity)
-                    if record is not None:
-                        rows[(record.scope, record.name.lower())] = record
+                found = await self.store.query_rows(
+                    query_filter, parameters, ["PartitionKey", "RowKey", *catalog.SELECT])
             except ResourceNotFoundError:
-                pass  # no table yet: no rows
+                return rows  # no table yet: no rows
+            for entity in found:
+                record = self.store.catalog_record(entity)
+                if record is not None:
+                    rows[(record.scope, record.name.lower())] = record
             return rows
 
         self.metrics.incr("table.queries")
@@ -225,7 +243,7 @@ class SecretCatalog:
                 if vault_name_for(settings, parts[0]) != vault.name:
                     self.metrics.incr("catalog.stray_names")
                     continue
-                found[(parts[0], parts[1].lower())] = record_from_properties(*parts, props)
+                found[(parts[0], parts[1].lower())] = self._from_vault(*parts, props)
             return found
 
         try:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
@@ -36,6 +36,7 @@ from shared.catalog import CatalogMarker, CatalogRecord
 from shared.errors import BackendUnavailableError, ConcurrencyError, InvalidNameError
 from shared.metrics import Metrics
 from shared.naming import GLOBAL, canonical_scope, validate_config_key
+from shared.secret_store import RateLimitedWarning
 from shared.settings import Settings
 from shared.values import ConfigEntry, ValueType
 
@@ -148,6 +149,7 @@ class ConfigStore:
             threshold=settings.breaker_threshold, cooldown=settings.breaker_cooldown,
         )
         self._seq = 0
+        self.unreadable_log = RateLimitedWarning(log, "catalog_unreadable_date")
         self._catalog_on = False
         self._last_without_catalog = 0
         self._catalog_since = 0
@@ -216,24 +218,66 @@ class ConfigStore:
             entries: dict[str, ConfigEntry] = {}
             secrets: dict[str, CatalogRecord] = {}
             marker: CatalogMarker | None = None
-            pager = self.client.query_entities(
-                "PartitionKey eq @pk", parameters={"pk": scope}, select=_SELECT
-            )
             try:
-                async for entity in pager:
-                    if not catalog.is_catalog_row(str(entity["RowKey"])):
-                        entry = entry_from_entity(entity)
-                        entries[entry.key] = entry
-                    elif (record := catalog.record_from_entity(entity)) is not None:
-                        secrets[record.name.lower()] = record
-                    else:
-                        marker = catalog.marker_from_entity(entity) or marker
+                found = await self.query_rows("PartitionKey eq @pk", {"pk": scope}, _SELECT)
             except ResourceNotFoundError:
                 log.warning("table %s does not exist yet: no entries", self.settings.table_name)
+                found = []
+            for entity in found:
+                if not catalog.is_catalog_row(str(entity["RowKey"])):
+                    entry = entry_from_entity(entity)
+                    entries[entry.key] = entry
+                elif (record := self.catalog_record(entity)) is not None:
+                    secrets[record.name.lower()] = record
+                else:
+                    marker = catalog.marker_from_entity(entity) or marker
             return ConfigSnapshot(scope, entries, secrets, marker, seq)
 
         self.metrics.incr("table.queries")
         return await self.call(f"a query of partition {scope}", query)
+
+    async def query_rows(self, query_filter: str, parameters: dict[str, Any],
+                         select: list[str]) -> Sequence[Mapping[str, Any]]:
+        """The entities of a query. The SDK parses Edm.DateTime properties while it reads a
+        page, and one value it cannot parse (a year 0089 written unpadded, by an older
+        catalog or by hand) fails the whole page: then read the rows again without their
+        dates, and each row's dates by a point read, :data:`catalog.UNREADABLE` for a row
+        whose dates still fail (the catalog takes them as unknown; a reconcile rewrites
+        them). Raises ResourceNotFoundError when there is no table."""
+        try:
+            return [entity async for entity in self.client.query_entities(
+                query_filter, parameters=parameters, select=select)]
+        except ValueError:
+            self.metrics.incr("table.unparsable_pages")
+        dates = [c for c in select if c in catalog.DATE_COLUMNS]
+        rows: list[dict[str, Any]] = [dict(entity) async for entity in self.client.query_entities(
+            query_filter, parameters=parameters,
+            select=[c for c in select if c not in catalog.DATE_COLUMNS])]
+        for row in rows:
+            if not catalog.is_catalog_row(str(row["RowKey"])):
+                continue  # config entries hold no Edm.DateTime
+            try:
+                dated = await self.client.get_entity(row["PartitionKey"], row["RowKey"],
+                                                     select=dates)
+            except ValueError:
+                row.update(dict.fromkeys(dates, catalog.UNREADABLE))
+            except ResourceNotFoundError:
+                continue  # deleted meanwhile: its dates are unknown
+            else:
+                row.update({c: dated.get(c) for c in dates})
+        return rows
+
+    def catalog_record(self, entity: Mapping[str, Any]) -> CatalogRecord | None:
+        """A secret row as a record (:func:`catalog.record_from_entity`); an unreadable date
+        is taken as unknown, logged (the secret's name, never a value) and counted."""
+        record = catalog.record_from_entity(entity)
+        if record is not None and record.unreadable:
+            self.metrics.incr("catalog.unreadable_dates")
+            self.unreadable_log(
+                record.vault_name, "the catalog row of %s has an unreadable %s: taken as "
+                "unknown until the next reconcile rewrites it", record.vault_name,
+                ", ".join(record.unreadable))
+        return record
 
     async def snapshot(self, scope: str) -> Lookup[ConfigSnapshot]:
         """The cached snapshot of a partition, loaded on a miss (single-flight)."""

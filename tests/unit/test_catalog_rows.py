@@ -123,3 +123,30 @@ def test_an_org_snapshot_older_than_the_catalog_is_dropped_and_not_trusted() -> 
     assert s.catalog_presence("acme", "x") is False  # loaded after GLOBAL without marker
     load(s, snap("late", 0))                # a load still in flight from before
     assert s.catalog_presence("late", "x") is None
+
+
+# -- dates a row cannot hold -----------------------------------------------------------------
+@pytest.mark.parametrize("when", [datetime(89, 1, 1, tzinfo=UTC),
+                                  datetime(1600, 12, 31, 23, 59, tzinfo=UTC)])
+def test_a_date_before_1601_is_not_stored(when: datetime) -> None:
+    entity = catalog.entity_from_record(CatalogRecord("acme", "k", expires_on=when,
+                                                      updated_on=when))
+    assert "ExpiresOn" not in entity and "UpdatedOn" not in entity
+
+
+def test_the_latest_python_date_is_stored() -> None:
+    late = datetime.max.replace(tzinfo=UTC)
+    assert catalog.storable_time(late) == late
+
+
+@pytest.mark.parametrize("value", [catalog.UNREADABLE, "89-01-01T00:00:00.000000Z", 12])
+def test_an_unreadable_date_reads_as_unknown_and_is_named(value: object) -> None:
+    entity = {**catalog.entity_from_record(CatalogRecord("acme", "k")), "ExpiresOn": value}
+    record = catalog.record_from_entity(entity)
+    assert record is not None and record.expires_on is None
+    assert record.unreadable == ("ExpiresOn",)
+
+
+def test_a_record_with_an_unreadable_date_is_never_the_same_as_the_vault() -> None:
+    odd = CatalogRecord("acme", "k", unreadable=("UpdatedOn",))
+    assert not odd.same_as(CatalogRecord("acme", "k"))

@@ -217,6 +217,12 @@ class SecretCatalog:
                 return await self.store.client.get_entity(GLOBAL, catalog.MARKER_ROW)
             except ResourceNotFoundError:
                 return None
+            except ValueError:  # an unparsable ReconciledAt: the marker stands, time unknown
+                self.metrics.incr("catalog.unreadable_dates")
+                self.store.unreadable_log(catalog.MARKER_ROW, "the catalog marker row has an "
+                                          "unreadable ReconciledAt: taken as unknown")
+                return await self.store.client.get_entity(
+                    GLOBAL, catalog.MARKER_ROW, select=["PartitionKey", "RowKey", "Secrets"])
 
         entity = await self.store.call("a read of the catalog marker", read)
         return None if entity is None else catalog.marker_from_entity(entity)

@@ -93,3 +93,21 @@ async def test_the_reconcile_timer_is_registered_and_builds_the_catalog(
     await timer.get_user_function()(TimerRequest())  # type: ignore[attr-defined]
     assert await listed(resolver) == {("acme", "smtp-password")}
     assert await SecretCatalog(resolver).marker() is not None
+
+
+async def test_unreadable_catalog_dates_written_by_hand_break_no_route(
+    api: Api, vault: Vault, table: Table, resolver: ConfigResolver
+) -> None:
+    year_89 = datetime(89, 1, 1, tzinfo=UTC)  # the SDK writes it unpadded: unparsable
+    await table.seed(("acme", "smtp_host", "mail.acme"))
+    await vault.set("acme--smtp-password", "Zx-cat-odd")
+    await SecretCatalog(resolver).reconcile()
+    await table.client.upsert_entity({
+        "PartitionKey": "acme", "RowKey": "~secret~smtp-password", "Name": "smtp-password",
+        "Enabled": True, "ExpiresOn": year_89})
+    await table.client.upsert_entity({
+        "PartitionKey": "GLOBAL", "RowKey": "~catalog", "ReconciledAt": year_89, "Secrets": 1})
+    health = await api.call("health_keyvault")
+    assert health.status == 200 and health.json()["catalog"] == "in_use"
+    assert (await api.call("config_list", route={"org": "acme"})).status == 200
+    assert (await api.call("secrets_list", query={"scope": "acme"})).status == 200

@@ -5,7 +5,9 @@ one written by hand) never breaks a read. Azurite and the emulator."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from azure.data.tables.aio import TableClient
@@ -16,6 +18,8 @@ from shared.catalog_sync import SecretCatalog
 from shared.events import configured_vaults, handle_keyvault_event
 from shared.resolver import ConfigResolver
 from shared.settings import Settings
+
+Seed = Callable[..., Any]
 
 pytestmark = pytest.mark.integration
 VALUE = "odd-date-canary-Vb52"
@@ -100,3 +104,23 @@ async def test_a_reconcile_rewrites_an_unreadable_row(
         "Enabled": True, "UpdatedOn": YEAR_89})
     assert (await cat.reconcile()).updated == ["acme--odd"]
     assert (await cat.read_all())[("acme", "odd")].unreadable == ()
+
+
+async def test_explain_and_resolve_read_past_an_unreadable_row(
+    resolver: ConfigResolver, vault: SecretClient, settings: Settings, seed: Seed
+) -> None:
+    await vault.set_secret("acme--odd", VALUE)
+    await seed(("acme", "odd_ref", "odd", "secret_ref"))
+    await SecretCatalog(resolver).reconcile()
+    await write_row_by_hand(settings, {
+        "PartitionKey": "acme", "RowKey": catalog.record_row_key("odd"), "Name": "odd",
+        "Enabled": True, "ExpiresOn": YEAR_89})
+    await write_row_by_hand(settings, {
+        "PartitionKey": "GLOBAL", "RowKey": catalog.MARKER_ROW, "ReconciledAt": YEAR_89,
+        "Secrets": 1})
+    resolver.config_store.snapshots.clear()
+    ctx = resolver.context("acme")
+    assert (await ctx.explain("odd_ref")).source == "keyvault:acme--odd"
+    assert await ctx.get_config("odd_ref") == VALUE
+    marker = await SecretCatalog(resolver).marker()
+    assert marker is not None and marker.reconciled_at is None

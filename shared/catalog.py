@@ -129,8 +129,11 @@ def _time(value: Any) -> datetime | None:
 
 
 def storable_time(value: datetime | None) -> datetime | None:
-    """``value`` if a catalog row can hold it and read it back, else None (unknown)."""
-    if value is None:
+    """``value`` if a catalog row can hold it and read it back, else None (unknown).
+
+    Not only a datetime: for a Unix time past year 9999 the Key Vault SDK hands back the
+    bare number it could not convert."""
+    if not isinstance(value, datetime):
         return None
     aware = value if value.tzinfo else value.replace(tzinfo=UTC)
     return aware if EARLIEST <= aware <= LATEST else None

@@ -37,6 +37,7 @@ from shared.catalog import CatalogMarker, CatalogRecord, ExpiryState
 from shared.config_store import MAX_BATCH
 from shared.errors import BackendUnavailableError, ConfigError, SecretAccessError
 from shared.naming import GLOBAL, canonical_scope, keyvault_name, split_keyvault_name
+from shared.secret_store import vault_time
 from shared.vaults import Vault, vault_name_for
 
 if TYPE_CHECKING:
@@ -175,7 +176,8 @@ class SecretCatalog:
         if not found:
             await self.remove(scope, name)
             return None
-        latest = max(found, key=lambda v: v.created_on or datetime.min.replace(tzinfo=UTC))
+        latest = max(found, key=lambda v: vault_time(v.created_on)
+                     or datetime.min.replace(tzinfo=UTC))
         record = self._from_vault(scope, name, latest)
         await self.record(record)
         return record

@@ -27,6 +27,7 @@ from shared.config_store import entry_from_entity
 from shared.errors import ConfigError, SecretAccessError
 from shared.health import record_vault_success
 from shared.naming import GLOBAL, canonical_scope, keyvault_name, split_keyvault_name
+from shared.secret_store import vault_time
 from shared.values import ConfigEntry
 
 if TYPE_CHECKING:
@@ -122,7 +123,8 @@ def _info(scope: str, name: str, props: SecretProperties, vault: str) -> SecretI
     tags = props.tags or {}
     return SecretInfo(
         scope, name, props.name or keyvault_name(scope, name), props.enabled, props.version,
-        props.created_on, props.updated_on, props.expires_on, tags.get(UPDATED_BY_TAG),
+        vault_time(props.created_on), vault_time(props.updated_on),
+        vault_time(props.expires_on), tags.get(UPDATED_BY_TAG),
         tags.get(ROLLED_BACK_FROM_TAG), vault,
     )
 
@@ -339,7 +341,7 @@ class SecretAdmin:
             raise SecretAbsentError(f"secret {full} has no version {version!r}")
         old = await self._call(f"reading a version of {full}",
                                lambda: self._client(scope).get_secret(full, version), scope)
-        expires = old.properties.expires_on
+        expires = vault_time(old.properties.expires_on)
         if expires is not None and expires <= datetime.now(UTC):
             expires = None
         return await self.put(scope, name, SecretStr(old.value or ""), actor=actor,

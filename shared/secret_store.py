@@ -56,6 +56,12 @@ T = TypeVar("T")
 BACKEND = "Key Vault"
 
 
+def vault_time(value: object) -> datetime | None:
+    """A Key Vault date attribute as a datetime, None when there is none or it is no date:
+    for a Unix time past year 9999 the SDK hands back the bare number it could not convert."""
+    return value if isinstance(value, datetime) else None
+
+
 class RateLimitedWarning:
     """Logs a warning about one key at most once per ``every`` seconds."""
 
@@ -270,7 +276,8 @@ class SecretStore:
             audit.secret_fetched("keyvault", full_name, found=secret.value is not None)
             if secret.value is None:
                 return VaultAnswer(False), settings.secret_not_found_ttl
-            return VaultAnswer(True, SecretStr(secret.value), secret.properties.expires_on), \
+            return VaultAnswer(True, SecretStr(secret.value),
+                               vault_time(secret.properties.expires_on)), \
                 settings.secret_cache_ttl
 
         lookup = await self.cache.get(full_name.lower(), load)

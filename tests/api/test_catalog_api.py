@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from azure.core.rest import HttpRequest
 
 from shared.catalog_sync import SecretCatalog
 from shared.resolver import ConfigResolver
@@ -111,3 +112,15 @@ async def test_unreadable_catalog_dates_written_by_hand_break_no_route(
     assert health.status == 200 and health.json()["catalog"] == "in_use"
     assert (await api.call("config_list", route={"org": "acme"})).status == 200
     assert (await api.call("secrets_list", query={"scope": "acme"})).status == 200
+
+
+async def test_the_secrets_list_shows_an_expiry_past_year_9999_as_none(
+    api: Api, vault: Vault
+) -> None:
+    await vault.client.send_request(HttpRequest(  # no datetime can say year 10000
+        "PUT", "secrets/acme--far", params={"api-version": "7.4"},
+        json={"value": "Zx-cat-far", "attributes": {"exp": 253402300800}}))
+    api.remember("Zx-cat-far")
+    response = await api.call("secrets_list", query={"scope": "acme"})
+    assert response.status == 200
+    assert [(s["name"], s["expires_on"]) for s in response.json()["secrets"]] == [("far", None)]

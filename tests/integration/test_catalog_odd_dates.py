@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from azure.core.rest import HttpRequest
 from azure.data.tables.aio import TableClient
 from azure.keyvault.secrets.aio import SecretClient
 
@@ -35,6 +36,15 @@ async def write_row_by_hand(settings: Settings, entity: dict[str, object]) -> No
         await table.upsert_entity(entity)
 
 
+async def set_far_expiry(vault: SecretClient, name: str) -> None:
+    """Expiry 10000-01-01: no datetime can say it, so it is set over REST; the SDK then
+    hands back the bare number for ``expires_on``."""
+    response = await vault.send_request(HttpRequest(
+        "PUT", f"secrets/{name}", params={"api-version": "7.4"},
+        json={"value": VALUE, "attributes": {"exp": 253402300800}}))
+    assert response.status_code == 200
+
+
 @pytest.mark.parametrize("expires_on", [YEAR_89, datetime(1600, 12, 31, tzinfo=UTC)],
                          ids=["year-0089", "before-1601"])
 async def test_reconcile_records_an_expiry_the_table_cannot_hold_as_unknown(
@@ -50,6 +60,24 @@ async def test_reconcile_records_an_expiry_the_table_cannot_hold_as_unknown(
     assert resolver.metrics.get("catalog.unstorable_dates") >= 1
     assert any("acme--odd" in r.getMessage() for r in caplog.records)
     assert VALUE not in caplog.text
+
+
+async def test_reconcile_records_an_expiry_past_year_9999_as_unknown(
+    resolver: ConfigResolver, vault: SecretClient
+) -> None:
+    await set_far_expiry(vault, "acme--far")
+    cat = SecretCatalog(resolver)
+    await cat.reconcile()
+    assert (await cat.read_all())[("acme", "far")].expires_on is None
+    assert resolver.metrics.get("catalog.unstorable_dates") >= 1
+
+
+async def test_a_secret_with_an_expiry_past_year_9999_resolves(
+    resolver: ConfigResolver, vault: SecretClient, seed: Seed
+) -> None:
+    await set_far_expiry(vault, "acme--far")
+    await seed(("acme", "far_ref", "far", "secret_ref"))
+    assert await resolver.context("acme").get_config("far_ref") == VALUE
 
 
 async def test_an_expiry_of_year_9999_is_kept(

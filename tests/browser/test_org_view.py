@@ -3,7 +3,7 @@ reference where the secret resolves (never the value); problems stand out."""
 
 from __future__ import annotations
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Route, expect
 
 from tests.browser.conftest import AdminApi, Stack, screenshot
 
@@ -61,3 +61,27 @@ def test_a_seeded_org_shows_its_own_secret_and_globals(page: Page, stack: Stack)
     expect(page.get_by_role("row", name="psa_api_key")).to_contain_text("GLOBAL secret")
     expect(page.locator("body")).not_to_contain_text("demo-acme-graph")
     screenshot(page, "org-view-acme")  # docs/admin-page.png is this one
+
+
+def test_a_slow_view_the_admin_already_left_never_replaces_the_current_one(
+    page: Page, stack: Stack
+) -> None:
+    """Open acme's config, whose data is held back; go to Secrets meanwhile; when the
+    config data finally arrives it must not take the screen back."""
+    held: list[Route] = []
+    page.route("**/api/orgs/acme/effective", lambda route: held.append(route))
+    page.goto(f"{stack.page_url}#/config/GLOBAL")
+    expect(page.get_by_role("heading", name="Configuration: GLOBAL")).to_be_visible()
+    page.evaluate("location.hash = '#/config/acme'")
+    for _ in range(100):
+        if held:
+            break
+        page.wait_for_timeout(50)
+    assert held, "the page never asked for acme's config"
+    page.get_by_role("link", name="Secrets").click()
+    expect(page.get_by_role("heading", name="Secrets: acme")).to_be_visible()
+    with page.expect_response("**/api/orgs/acme/effective"):
+        held[0].continue_()
+    page.wait_for_timeout(300)  # the late answer's render would land within a tick
+    expect(page.get_by_role("heading", name="Secrets: acme")).to_be_visible()
+    expect(page.get_by_role("heading", name="Configuration: acme")).to_have_count(0)

@@ -33,7 +33,10 @@ function current() {
   };
 }
 
+let navigation = 0;
+
 async function route() {
+  const ticket = ++navigation;
   const { view, org } = current();
   for (const link of nav.querySelectorAll("a")) {
     if (link.dataset.view === view) link.setAttribute("aria-current", "page");
@@ -43,9 +46,15 @@ async function route() {
   status("");
   refreshHealth();
   const ctx = { org, scopes, go, status, reloadScopes, view };
+  // Each navigation renders into a container of its own: a slower render of a view the
+  // admin already left then writes into a detached element and can never replace the
+  // view now shown.
+  const root = document.createElement("div");
+  main.replaceChildren(root);
   try {
-    await VIEWS[view](main, ctx);
+    await VIEWS[view](root, ctx);
   } catch (err) {
+    if (ticket !== navigation) return;
     if (isAccessError(err)) return denied(err);
     replace(main, h("h1", { text: "Something went wrong" }),
       h("p", { class: "error", role: "alert", text: describe(err) }));

@@ -61,30 +61,39 @@ class Lookup(Generic[V]):
         return self.entry.value
 
 
+class RateLimitedWarning:
+    """Logs a warning about one key at most once per ``every`` seconds, so a condition
+    that lasts (an outage, drift, an expired secret) does not flood the logs."""
+
+    def __init__(self, logger: logging.Logger, event: str, every: float = 300.0) -> None:
+        self.logger, self.event, self.every = logger, event, every
+        self._logged: dict[Hashable, float] = {}
+
+    def __call__(self, key: Hashable, message: str, *args: object) -> None:
+        now = time.monotonic()
+        if now - self._logged.get(key, -self.every) < self.every:
+            return
+        self._logged[key] = now
+        self.logger.warning(message, *args, extra={"custom_dimensions": {
+            "key": str(key), "event": self.event}})
+
+
 class StaleReporter:
     """The ``on_stale`` of a store: counts each failed refresh that left a value stale in
-    ``metric`` and logs a warning at most once per key per ``every`` seconds, so an outage
-    does not flood the logs."""
+    ``metric`` and logs a warning at most once per key per ``every`` seconds."""
 
     def __init__(
         self, metrics: Metrics, metric: str, what: str, logger: logging.Logger,
         every: float = 60.0,
     ) -> None:
-        self.metrics, self.metric, self.what, self.logger = metrics, metric, what, logger
+        self.metrics, self.metric, self.what = metrics, metric, what
         self.every = every
-        self._logged: dict[Hashable, float] = {}
+        self._warn = RateLimitedWarning(logger, "stale_served", every)
 
     def __call__(self, key: Hashable, exc: BackendUnavailableError) -> None:
         self.metrics.incr(self.metric)
-        now = time.monotonic()
-        if now - self._logged.get(key, -self.every) < self.every:
-            return
-        self._logged[key] = now
-        self.logger.warning(
-            "serving stale %s %s (warnings for it paused %.0fs): %s", self.what, key,
-            self.every, exc,
-            extra={"custom_dimensions": {"key": str(key), "event": "stale_served"}},
-        )
+        self._warn(key, "serving stale %s %s (warnings for it paused %.0fs): %s",
+                   self.what, key, self.every, exc)
 
 
 class ExpiringCache(Generic[K, V]):

@@ -31,12 +31,11 @@ from azure.data.tables.aio import TableClient
 
 from shared import catalog
 from shared.breaker import CircuitBreaker
-from shared.cache import ExpiringCache, Lookup, StaleReporter
+from shared.cache import ExpiringCache, Lookup, RateLimitedWarning, StaleReporter
 from shared.catalog import CatalogMarker, CatalogRecord
 from shared.errors import BackendUnavailableError, ConcurrencyError, InvalidNameError
 from shared.metrics import Metrics
 from shared.naming import GLOBAL, canonical_scope, validate_config_key
-from shared.secret_store import RateLimitedWarning
 from shared.settings import Settings
 from shared.values import ConfigEntry, ValueType
 

@@ -203,25 +203,9 @@ class SecretAdmin:
             by_vault.setdefault(self._vault(scope), set()).add(scope)
         return by_vault
 
-    async def get(self, scope: str, name: str) -> SecretInfo | None:
-        """The latest version's metadata, or None when no active secret has that name."""
-        scope, full = canonical_scope(scope), keyvault_name(scope, name)
-
-        async def versions() -> list[SecretProperties]:
-            try:
-                return [v async for v in
-                        self._client(scope).list_properties_of_secret_versions(full)]
-            except ResourceNotFoundError:
-                return []
-
-        found = await self._call(f"listing versions of {full}", versions, scope)
-        if not found:
-            return None
-        return _info(scope, name, _newest_first(found)[0], self._vault(scope))
-
-    async def versions(self, scope: str, name: str) -> list[SecretInfo]:
-        """Every version's metadata, newest first; :class:`SecretAbsentError` if absent."""
-        scope, full = canonical_scope(scope), keyvault_name(scope, name)
+    async def _version_properties(self, scope: str, full: str) -> list[SecretProperties]:
+        """Every version's metadata of the full name ``full`` in ``scope``'s vault (an
+        empty list when no active secret has that name)."""
 
         async def collect() -> list[SecretProperties]:
             try:
@@ -230,7 +214,20 @@ class SecretAdmin:
             except ResourceNotFoundError:
                 return []
 
-        found = await self._call(f"listing versions of {full}", collect, scope)
+        return await self._call(f"listing versions of {full}", collect, scope)
+
+    async def get(self, scope: str, name: str) -> SecretInfo | None:
+        """The latest version's metadata, or None when no active secret has that name."""
+        scope, full = canonical_scope(scope), keyvault_name(scope, name)
+        found = await self._version_properties(scope, full)
+        if not found:
+            return None
+        return _info(scope, name, _newest_first(found)[0], self._vault(scope))
+
+    async def versions(self, scope: str, name: str) -> list[SecretInfo]:
+        """Every version's metadata, newest first; :class:`SecretAbsentError` if absent."""
+        scope, full = canonical_scope(scope), keyvault_name(scope, name)
+        found = await self._version_properties(scope, full)
         if not found:
             raise SecretAbsentError(f"secret {full} does not exist")
         # Timestamps have one-second resolution, so two versions written in one second

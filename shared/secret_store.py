@@ -37,7 +37,7 @@ from pydantic import SecretStr
 
 from shared import audit
 from shared.breaker import CircuitBreaker
-from shared.cache import ExpiringCache, Lookup, StaleReporter
+from shared.cache import ExpiringCache, Lookup, RateLimitedWarning, StaleReporter
 from shared.errors import (
     BackendUnavailableError,
     ConfigError,
@@ -60,22 +60,6 @@ def vault_time(value: object) -> datetime | None:
     """A Key Vault date attribute as a datetime, None when there is none or it is no date:
     for a Unix time past year 9999 the SDK hands back the bare number it could not convert."""
     return value if isinstance(value, datetime) else None
-
-
-class RateLimitedWarning:
-    """Logs a warning about one key at most once per ``every`` seconds."""
-
-    def __init__(self, logger: logging.Logger, event: str, every: float = 300.0) -> None:
-        self.logger, self.event, self.every = logger, event, every
-        self._logged: dict[str, float] = {}
-
-    def __call__(self, key: str, message: str, *args: object) -> None:
-        now = time.monotonic()
-        if now - self._logged.get(key, -self.every) < self.every:
-            return
-        self._logged[key] = now
-        self.logger.warning(message, *args, extra={"custom_dimensions": {
-            "key": key, "event": self.event}})
 
 
 class LocalDevelopmentCredential:

@@ -151,19 +151,26 @@ class Segment:
         return 3 if self.checks else 4
 
 
-def _split_constraints(body: str) -> list[str]:
-    """``id:int:range(1,5)`` -> ``['id', 'int', 'range(1,5)']`` (colons inside
-    parentheses belong to the argument)."""
+def _split_outside(text: str, separator: str, brackets: str) -> list[str]:
+    """``text`` split on ``separator`` where it stands outside the ``brackets`` pair
+    (e.g. ``"()"``): a separator inside them belongs to what they enclose."""
+    opening, closing = brackets[0], brackets[1]
     parts, depth, current = [], 0, ""
-    for char in body:
-        if char == ":" and depth == 0:
+    for char in text:
+        if char == separator and depth == 0:
             parts.append(current)
             current = ""
             continue
-        depth += {"(": 1, ")": -1}.get(char, 0)
+        depth += {opening: 1, closing: -1}.get(char, 0)
         current += char
     parts.append(current)
     return parts
+
+
+def _split_constraints(body: str) -> list[str]:
+    """``id:int:range(1,5)`` -> ``['id', 'int', 'range(1,5)']`` (colons inside
+    parentheses belong to the argument)."""
+    return _split_outside(body, ":", "()")
 
 
 _CONSTRAINT = re.compile(r"(\w+)(?:\((.*)\))?", re.S)
@@ -194,16 +201,7 @@ def _parameter(body: str, template: str) -> Segment:
 
 def _segments(template: str) -> list[str]:
     """Split on ``/`` outside braces (a regex argument may hold a slash)."""
-    parts, depth, current = [], 0, ""
-    for char in template:
-        if char == "/" and depth == 0:
-            parts.append(current)
-            current = ""
-            continue
-        depth += {"{": 1, "}": -1}.get(char, 0)
-        current += char
-    parts.append(current)
-    return parts
+    return _split_outside(template, "/", "{}")
 
 
 def parse_template(template: str) -> tuple[Segment, ...]:

@@ -9,7 +9,7 @@ app at start with a message naming it, instead of failing request by request.
 import azure.functions as func
 
 import workflows  # noqa: F401 - registers the app's workflows (@workflow) for the run route
-from shared import events, reconcile_timer
+from shared.admin import events, reconcile_timer
 from shared.api import blueprints
 from shared.settings import Settings
 

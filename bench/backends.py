@@ -17,7 +17,7 @@ from typing import Any
 
 from bench.clients import BackendInfo, seeding_secret_client
 from bench.workload import Workload
-from shared.catalog_sync import ReconcileReport, SecretCatalog
+from shared.admin.catalog_sync import ReconcileReport, SecretCatalog
 from shared.resolver import ConfigResolver
 from tools.keyvault_emulator.control import EmulatorControl
 from tools.services import Azurite, KeyVaultEmulator

@@ -14,10 +14,10 @@ import random
 import statistics
 import time
 
+from shared.backends.secret_store import LocalDevelopmentCredential, make_secret_client
+from shared.core.values import ConfigEntry
 from shared.resolver import ConfigResolver
-from shared.secret_store import LocalDevelopmentCredential, make_secret_client
 from shared.settings import Settings
-from shared.values import ConfigEntry
 from tools.keyvault_emulator.control import EmulatorControl
 from tools.services import local_stack
 

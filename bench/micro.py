@@ -18,7 +18,7 @@ from typing import Any
 from bench.clients import BackendInfo
 from bench.contenders.orgconfig import BenchResolver
 from bench.workload import Workload
-from shared.values import ConfigEntry
+from shared.core.values import ConfigEntry
 
 PLAIN_KEY = "setting_00"
 SECRET_KEY = "org_secret_00"

@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 
-from shared.values import ConfigEntry
+from shared.core.values import ConfigEntry
 
 GLOBAL = "GLOBAL"
 ORG_PLAIN = 25

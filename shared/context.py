@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, SecretStr, ValidationError
 
-from shared.answers import ABSENT
-from shared.audit import RUN_READS
+from shared.core.audit import RUN_READS
+from shared.core.frozen import freeze
+from shared.core.naming import validate_config_key
+from shared.core.values import parse_value
 from shared.errors import ConfigError, ConfigNotFoundError, ConfigValueError
-from shared.frozen import freeze
-from shared.naming import validate_config_key
-from shared.values import parse_value
+from shared.read.answers import ABSENT
 
 if TYPE_CHECKING:
     from shared.resolver import ConfigResolver
@@ -50,7 +50,7 @@ class Explanation(BaseModel):
     stale: bool = False
     error: str | None = None
     error_message: str | None = None
-    #: for a secret_ref: what the secret catalog says of it (see shared.catalog)
+    #: for a secret_ref: what the secret catalog says of it (see shared.backends.catalog)
     catalog: str | None = None
 
 
@@ -62,7 +62,7 @@ class OrganizationContext:
     def __init__(self, resolver: ConfigResolver, org_id: str) -> None:
         self._resolver = resolver
         self.org_id = org_id
-        # the resolver's memoized answers of this org (shared.answers), read directly
+        # the resolver's memoized answers of this org (shared.read.answers), read directly
         self._answers = resolver.answers.of_org(org_id)
         self._clock = resolver.answers.clock
 
@@ -76,10 +76,10 @@ class OrganizationContext:
         a ``secret_ref`` that resolves nowhere raises :class:`SecretNotFoundError` even
         with a default, because a dangling reference is a misconfiguration.
 
-        A ``json`` value is read-only (:mod:`shared.frozen`: a ``dict``/``list``
+        A ``json`` value is read-only (:mod:`shared.core.frozen`: a ``dict``/``list``
         subclass that refuses changes); ``copy.deepcopy`` gives a mutable copy.
         """
-        # The warm path: the memoized answer (shared.answers), valid until one of its
+        # The warm path: the memoized answer (shared.read.answers), valid until one of its
         # inputs expires or enters its refresh-ahead window.
         try:
             answer = self._answers.get(key)

@@ -21,23 +21,23 @@ from azure.core.credentials_async import AsyncTokenCredential
 from azure.data.tables.aio import TableClient
 from azure.keyvault.secrets.aio import SecretClient
 
-from shared.answers import Answer, AnswerMemo
-from shared.cache import Lookup
-from shared.coherence import Change, ChangeSentinel
-from shared.config_store import ConfigSnapshot, ConfigStore
-from shared.context import OrganizationContext
-from shared.errors import ConfigError, InvalidNameError
-from shared.metrics import Metrics
-from shared.naming import GLOBAL, canonical_org_id, canonical_scope, validate_secret_name
-from shared.secret_store import (
+from shared.backends.config_store import ConfigSnapshot, ConfigStore
+from shared.backends.secret_store import (
     LocalDevelopmentCredential,
     SecretResolution,
     SecretStore,
     make_secret_client,
     uses_local_vault,
 )
+from shared.context import OrganizationContext
+from shared.core.cache import Lookup
+from shared.core.metrics import Metrics
+from shared.core.naming import GLOBAL, canonical_org_id, canonical_scope, validate_secret_name
+from shared.core.values import ConfigEntry
+from shared.errors import ConfigError, InvalidNameError
+from shared.read.answers import Answer, AnswerMemo
+from shared.read.coherence import Change, ChangeSentinel
 from shared.settings import Settings
-from shared.values import ConfigEntry
 
 log = logging.getLogger("orgconfig.resolver")
 #: the scope of a sentinel change that drops every cached snapshot and secret
@@ -210,7 +210,7 @@ class ConfigResolver:
             return entry, org
         return glob.value.get(key), glob
 
-    # -- memoized answers (shared.answers) ---------------------------------------------
+    # -- memoized answers (shared.read.answers) ---------------------------------------------
     def cache_generation(self) -> int:
         """Changes whenever either cache changes: taken before an answer is built and
         compared by :meth:`remember`."""
@@ -224,7 +224,7 @@ class ConfigResolver:
         they were at ``mark``, until the first of its inputs needs the backend again:
         the org's and GLOBAL's snapshots and, for a secret, the vault answers of every
         name tried. Nothing is kept if the caches changed since ``mark`` or an input
-        is stale (see the docstring of shared.answers)."""
+        is stale (see the docstring of shared.read.answers)."""
         snapshots, vault = self.config_store.snapshots, self.secret_store.cache
         if mark != snapshots.generation + vault.generation:
             return

@@ -13,8 +13,8 @@ from types import MappingProxyType
 from typing import Literal, cast
 from urllib.parse import urlsplit
 
+from shared.core.naming import GLOBAL, canonical_org_id, canonical_scope
 from shared.errors import ConfigError, InvalidNameError
-from shared.naming import GLOBAL, canonical_org_id, canonical_scope
 
 #: The app's folder (function_app.py, host.json): where ``func start`` runs.
 APP_ROOT = Path(__file__).resolve().parent.parent

@@ -134,7 +134,7 @@ def test_percentiles_use_nearest_rank() -> None:
 def test_padding_secrets_are_orgconfig_names_of_orgs_the_workload_never_runs() -> None:
     from bench.backends import padding
     from bench.workload import org_id
-    from shared.naming import split_keyvault_name
+    from shared.core.naming import split_keyvault_name
 
     pad = padding(25)
     spec = WorkloadSpec.full()

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from shared import auth, events
+from shared.admin import events
+from shared.api import auth
 from shared.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent

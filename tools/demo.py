@@ -15,8 +15,8 @@ import os
 import sys
 from typing import Any
 
-from shared.catalog_sync import SecretCatalog
-from shared.cli import MASK, parse_import, set_secret
+from shared.admin.catalog_sync import SecretCatalog
+from shared.cli.main import MASK, parse_import, set_secret
 from shared.resolver import ConfigResolver
 from shared.settings import Settings
 from tools.keyvault_emulator.control import EmulatorControl

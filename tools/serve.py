@@ -28,7 +28,7 @@ from pathlib import Path
 from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables.aio import TableClient
 
-from shared.coherence import SENTINEL_PARTITION
+from shared.read.coherence import SENTINEL_PARTITION
 from shared.resolver import ConfigResolver, reset_resolver
 from shared.settings import Settings
 from tools.localhost import LocalFunctionsHost

@@ -1,8 +1,8 @@
 """The workflow registry, re-exported: ``from workflows.registry import workflow`` stays the
 way a workflow author registers one. The registry and the executor live in the library
-(:mod:`shared.workflows`), so ``shared/`` never imports the app's ``workflows/``."""
+(:mod:`shared.admin.workflows`), so ``shared/`` never imports the app's ``workflows/``."""
 
-from shared.workflows import (
+from shared.admin.workflows import (
     InvalidParamsError,
     UnknownWorkflowError,
     WorkflowFn,

@@ -19,9 +19,9 @@ from azure.keyvault.secrets.aio import SecretClient
 
 from bench.clients import BackendInfo, secret_client, table_client
 from bench.workload import Workload
+from shared.admin.workflows import run_workflow, workflow
 from shared.context import OrganizationContext
 from shared.resolver import ConfigResolver
-from shared.workflows import run_workflow, workflow
 
 EXECUTION = "bench-msp-execution"
 

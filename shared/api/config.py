@@ -8,15 +8,15 @@ from typing import Any, TypeVar
 
 from azure.core.exceptions import HttpResponseError
 
+from shared.admin.reference_check import reference_warnings
 from shared.api.audit import audit_write
 from shared.api.errors import ApiError
 from shared.api.models import ConfigEntryOut, ConfigList, ConfigWrite, ConfigWritten
 from shared.api.params import CONFIG_KEY, IF_MATCH, ORG_OR_GLOBAL
 from shared.api.routing import Call, Reply, RouteTable
+from shared.core.naming import SECRET_NAME_MAX, canonical_scope, validate_config_key
+from shared.core.values import ConfigEntry, ValueType, validate_value
 from shared.errors import ConcurrencyError, ConfigValueError, InvalidNameError
-from shared.naming import SECRET_NAME_MAX, canonical_scope, validate_config_key
-from shared.reference_check import reference_warnings
-from shared.values import ConfigEntry, ValueType, validate_value
 
 routes = RouteTable("config")
 

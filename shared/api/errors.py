@@ -15,7 +15,14 @@ from typing import Any
 from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
 from pydantic import ValidationError
 
-from shared.auth import ForbiddenError, NotAuthenticatedError
+from shared.admin.secret_admin import (
+    SecretAbsentError,
+    SecretDeletedError,
+    SecretExistsError,
+    SecretInUseError,
+    VaultNotConfiguredError,
+)
+from shared.api.auth import ForbiddenError, NotAuthenticatedError
 from shared.errors import (
     BackendUnavailableError,
     ConcurrencyError,
@@ -25,13 +32,6 @@ from shared.errors import (
     InvalidNameError,
     SecretAccessError,
     SecretNotFoundError,
-)
-from shared.secret_admin import (
-    SecretAbsentError,
-    SecretDeletedError,
-    SecretExistsError,
-    SecretInUseError,
-    VaultNotConfiguredError,
 )
 
 log = logging.getLogger("orgconfig.api")

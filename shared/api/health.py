@@ -7,11 +7,11 @@ import logging
 from dataclasses import asdict
 from typing import Any
 
+from shared.admin.catalog_sync import SecretCatalog
+from shared.admin.health import PROBE_BUDGET_SECONDS, probe_keyvault
 from shared.api.models import ExpiringSecretInfo, KeyVaultHealth, Liveness
 from shared.api.routing import Call, Reply, RouteTable
-from shared.catalog_sync import SecretCatalog
 from shared.errors import ConfigError
-from shared.health import PROBE_BUDGET_SECONDS, probe_keyvault
 from shared.resolver import ConfigResolver
 
 log = logging.getLogger("orgconfig.health")

@@ -23,10 +23,10 @@ from pydantic import (
     field_validator,
 )
 
+from shared.admin.health import Failure, Status
 from shared.api.params import SCOPE_SCHEMA, SECRET_NAME_SCHEMA
+from shared.core.values import MAX_VALUE_CHARS, ConfigEntry, ValueType, parse_value
 from shared.errors import ConfigError
-from shared.health import Failure, Status
-from shared.values import MAX_VALUE_CHARS, ConfigEntry, ValueType, parse_value
 
 _RFC3339 = re.compile(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})"
@@ -223,7 +223,7 @@ class SecretList(BaseModel):
 class SecretCreate(Request):
     """POST secrets: a new secret in ``scope`` (an org id or ``GLOBAL``)."""
 
-    # The handler validates both with shared.naming (400 invalid_name); the schemas
+    # The handler validates both with shared.core.naming (400 invalid_name); the schemas
     # document the same rules.
     scope: str = Field(json_schema_extra=SCOPE_SCHEMA)
     name: str = Field(json_schema_extra=SECRET_NAME_SCHEMA)

@@ -18,11 +18,11 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
+from shared.api.auth import PLATFORM_ADMIN, PRINCIPAL_HEADER
 from shared.api.models import ErrorBody
 from shared.api.openapi_links import LINKS, SUCCESS_HEADERS
 from shared.api.params import ORG
 from shared.api.routing import MAX_BODY_BYTES, Call, Endpoint, RouteTable
-from shared.auth import PLATFORM_ADMIN, PRINCIPAL_HEADER
 
 routes = RouteTable("meta")
 

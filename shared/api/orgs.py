@@ -3,11 +3,11 @@ sees with where it comes from (for a ``secret_ref``: where the secret resolves, 
 
 from __future__ import annotations
 
+from shared.admin.org_overview import EffectiveEntry, effective_config, list_scopes
 from shared.api.models import EffectiveConfig, EffectiveEntryOut, ScopeList, SecretResolutionOut
 from shared.api.params import ORG_OR_GLOBAL
 from shared.api.routing import Call, RouteTable
-from shared.naming import canonical_scope
-from shared.org_overview import EffectiveEntry, effective_config, list_scopes
+from shared.core.naming import canonical_scope
 
 routes = RouteTable("orgs")
 

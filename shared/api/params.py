@@ -1,8 +1,8 @@
 """The request parameters of the API (path, query, header), each with its JSON Schema.
 
-The schemas restate the naming rules of :mod:`shared.naming` in a form clients and
+The schemas restate the naming rules of :mod:`shared.core.naming` in a form clients and
 fuzzers can use (patterns, lengths); tests check that both agree. Values arrive as
-strings; the handlers still validate them with :mod:`shared.naming`, the schemas only
+strings; the handlers still validate them with :mod:`shared.core.naming`, the schemas only
 document what will be accepted.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from shared.api.routing import Param
-from shared.naming import CONFIG_KEY_MAX, ORG_ID_MAX, SECRET_NAME_MAX
+from shared.core.naming import CONFIG_KEY_MAX, ORG_ID_MAX, SECRET_NAME_MAX
 
 #: An org id as callers may spell it (any case; canonicalized to lower case).
 ORG_ID_PATTERN = r"^[A-Za-z0-9]+(-[A-Za-z0-9]+)*$"

@@ -22,16 +22,16 @@ from typing import Any, Generic, Literal, TypeVar
 import azure.functions as func
 from pydantic import BaseModel, ValidationError
 
-from shared.api.browser_safety import SAFE_METHODS, refuse_cross_origin, require_json_body
-from shared.api.errors import ApiError, error_reply, invalid_request
-from shared.audit import ANONYMOUS, Actor
-from shared.auth import (
+from shared.api.auth import (
     Principal,
     authenticate,
     require_org_member,
     require_platform_admin,
 )
-from shared.naming import canonical_org_id
+from shared.api.browser_safety import SAFE_METHODS, refuse_cross_origin, require_json_body
+from shared.api.errors import ApiError, error_reply, invalid_request
+from shared.core.audit import ANONYMOUS, Actor
+from shared.core.naming import canonical_org_id
 from shared.resolver import ConfigResolver, get_resolver
 
 log = logging.getLogger("orgconfig.api")

@@ -12,6 +12,13 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from shared.admin.secret_admin import (
+    SecretAdmin,
+    SecretInfo,
+    SecretInUseError,
+    config_references,
+    effective_entries,
+)
 from shared.api.audit import audit_write
 from shared.api.errors import ApiError
 from shared.api.models import (
@@ -33,16 +40,9 @@ from shared.api.models import (
 )
 from shared.api.params import FORCE, SCOPE_QUERY, SECRET_NAME, SECRET_SCOPE
 from shared.api.routing import Call, Reply, RouteTable
-from shared.catalog import expiry_state
-from shared.naming import GLOBAL, canonical_scope, validate_secret_name
-from shared.secret_admin import (
-    SecretAdmin,
-    SecretInfo,
-    SecretInUseError,
-    config_references,
-    effective_entries,
-)
-from shared.values import ConfigEntry
+from shared.backends.catalog import expiry_state
+from shared.core.naming import GLOBAL, canonical_scope, validate_secret_name
+from shared.core.values import ConfigEntry
 
 routes = RouteTable("secrets")
 

@@ -6,12 +6,7 @@ import logging
 
 from pydantic import BaseModel, ValidationError
 
-from shared.api.errors import ApiError, validation_details
-from shared.api.models import WorkflowParams, WorkflowRun
-from shared.api.params import ORG, WORKFLOW_NAME
-from shared.api.routing import Call, RouteTable
-from shared.errors import ConfigNotFoundError, ConfigValueError, SecretNotFoundError
-from shared.workflows import (
+from shared.admin.workflows import (
     InvalidParamsError,
     UnknownWorkflowError,
     get_workflow,
@@ -19,6 +14,11 @@ from shared.workflows import (
     params_model,
     run_workflow,
 )
+from shared.api.errors import ApiError, validation_details
+from shared.api.models import WorkflowParams, WorkflowRun
+from shared.api.params import ORG, WORKFLOW_NAME
+from shared.api.routing import Call, RouteTable
+from shared.errors import ConfigNotFoundError, ConfigValueError, SecretNotFoundError
 
 log = logging.getLogger("orgconfig.api")
 routes = RouteTable("workflows")

@@ -25,12 +25,12 @@ from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.data.tables.aio import TableClient
 from azure.keyvault.secrets.aio import SecretClient
 
-from shared.config_store import entity_from_entry
+from shared.backends.config_store import entity_from_entry
+from shared.backends.secret_store import LocalDevelopmentCredential, make_secret_client
 from shared.context import OrganizationContext
+from shared.core.values import ConfigEntry
 from shared.resolver import ConfigResolver, get_resolver, reset_resolver
-from shared.secret_store import LocalDevelopmentCredential, make_secret_client
 from shared.settings import Settings
-from shared.values import ConfigEntry
 from tools.services import Azurite, KeyVaultEmulator
 from workflows import registry
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from shared.auth import NotAuthenticatedError, parse_principal
+from shared.api.auth import NotAuthenticatedError, parse_principal
 from tests.api.conftest import (
     ACME_MEMBER,
     ADMIN,

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from azure.core.rest import HttpRequest
 
-from shared.catalog_sync import SecretCatalog
+from shared.admin.catalog_sync import SecretCatalog
 from shared.resolver import ConfigResolver
 from tests.api.conftest import Api, Table, Vault
 

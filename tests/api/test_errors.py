@@ -7,8 +7,9 @@ from collections.abc import Callable
 import pytest
 from azure.core.exceptions import HttpResponseError
 
+from shared.admin.secret_admin import SecretExistsError, VaultNotConfiguredError
+from shared.api.auth import ForbiddenError, NotAuthenticatedError
 from shared.api.errors import error_reply
-from shared.auth import ForbiddenError, NotAuthenticatedError
 from shared.errors import (
     BackendUnavailableError,
     ConcurrencyError,
@@ -19,7 +20,6 @@ from shared.errors import (
     SecretAccessError,
     SecretNotFoundError,
 )
-from shared.secret_admin import SecretExistsError, VaultNotConfiguredError
 from tests.api.conftest import Api
 
 

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from shared.api import config
+from shared.api.auth import parse_principal
 from shared.api.routing import Call
-from shared.auth import parse_principal
 from shared.resolver import ConfigResolver
 from tests.api.conftest import ADMIN, Api, Response, Table, Vault
 

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from shared.admin.secret_admin import UPDATED_BY_TAG
 from shared.resolver import ConfigResolver
-from shared.secret_admin import UPDATED_BY_TAG
 from tests.api.conftest import Api, Table, Vault
 
 pytestmark = pytest.mark.integration

@@ -28,10 +28,10 @@ import pytest
 import requests
 from pydantic import SecretStr
 
+from shared.admin.secret_admin import SecretAdmin
 from shared.api.openapi import document
-from shared.cli import parse_import
+from shared.cli.main import parse_import
 from shared.resolver import ConfigResolver
-from shared.secret_admin import SecretAdmin
 from shared.settings import Settings
 from tests.fuzz.ledger import CountingSession, Ledger
 from tests.fuzz.stores import StoreState, read_state

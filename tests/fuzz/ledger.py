@@ -17,7 +17,7 @@ from typing import Any
 
 import requests
 
-from shared.naming import canonical_scope
+from shared.core.naming import canonical_scope
 
 #: Secret values shorter or plainer than this are not tracked: "0" or "aaaaaaaaaa" can be in
 #: a response by coincidence; a leak of a tracked value cannot.

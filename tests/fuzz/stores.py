@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables.aio import TableClient
 
-from shared.catalog import is_catalog_row
-from shared.coherence import SENTINEL_PARTITION
-from shared.secret_store import LocalDevelopmentCredential, make_secret_client
+from shared.backends.catalog import is_catalog_row
+from shared.backends.secret_store import LocalDevelopmentCredential, make_secret_client
+from shared.read.coherence import SENTINEL_PARTITION
 from shared.settings import Settings
 
 

@@ -1,4 +1,4 @@
-"""The memo of final answers (shared.answers): a warm read is served from it, and every way
+"""The memo of final answers (shared.read.answers): a warm read is served from it, and every way
 an answer must be dropped drops it. Real Azurite and Key Vault emulator; a manual clock
 drives the caches' TTLs so expiry and refresh-ahead are exact, not slept for."""
 
@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 from azure.keyvault.secrets.aio import SecretClient
 
+from shared.admin.events import configured_vaults, handle_keyvault_event
+from shared.core.values import ConfigEntry
 from shared.errors import ConfigError, ConfigNotFoundError
-from shared.events import configured_vaults, handle_keyvault_event
 from shared.resolver import ConfigResolver
 from shared.settings import Settings
-from shared.values import ConfigEntry
 from tools.keyvault_emulator.control import EmulatorControl
 
 pytestmark = pytest.mark.integration

@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 from azure.keyvault.secrets.aio import SecretClient
 
-from shared.audit import Actor
+from shared.admin.workflows import run_workflow, unregister, workflow
 from shared.context import OrganizationContext
+from shared.core.audit import Actor
+from shared.core.values import ConfigEntry
 from shared.errors import SecretAccessError, SecretNotFoundError
 from shared.resolver import ConfigResolver
 from shared.settings import Settings
-from shared.values import ConfigEntry
-from shared.workflows import run_workflow, unregister, workflow
 from tools.keyvault_emulator.control import EmulatorControl
 
 pytestmark = pytest.mark.integration

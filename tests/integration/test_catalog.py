@@ -14,12 +14,12 @@ from azure.data.tables.aio import TableClient
 from azure.keyvault.secrets.aio import SecretClient
 from pydantic import SecretStr
 
-from shared import catalog
-from shared.catalog_sync import SecretCatalog
-from shared.cli import run
+from shared.admin.catalog_sync import SecretCatalog
+from shared.admin.secret_admin import SecretAdmin
+from shared.backends import catalog
+from shared.cli.main import run
 from shared.errors import InvalidNameError, SecretNotFoundError
 from shared.resolver import ConfigResolver
-from shared.secret_admin import SecretAdmin
 from shared.settings import Settings
 from tools.keyvault_emulator.control import EmulatorControl
 from tools.services import Azurite, free_port
@@ -284,7 +284,7 @@ def test_a_catalog_row_key_can_never_be_a_config_key() -> None:
     for row in (catalog.record_row_key("smtp-password"), catalog.MARKER_ROW):
         assert catalog.is_catalog_row(row)
         with pytest.raises(InvalidNameError):
-            from shared.naming import validate_config_key
+            from shared.core.naming import validate_config_key
 
             validate_config_key(row)
         assert not set(row) & set("/\\#?") and row.isprintable()

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from azure.keyvault.secrets.aio import SecretClient
 
-from shared.catalog_sync import SecretCatalog
+from shared.admin.catalog_sync import SecretCatalog
+from shared.admin.events import configured_vaults, handle_keyvault_event
 from shared.errors import SecretExpiredError
-from shared.events import configured_vaults, handle_keyvault_event
 from shared.resolver import ConfigResolver
 from shared.settings import Settings
 from tools.keyvault_emulator.control import EmulatorControl

@@ -14,9 +14,9 @@ from azure.core.rest import HttpRequest
 from azure.data.tables.aio import TableClient
 from azure.keyvault.secrets.aio import SecretClient
 
-from shared import catalog
-from shared.catalog_sync import SecretCatalog
-from shared.events import configured_vaults, handle_keyvault_event
+from shared.admin.catalog_sync import SecretCatalog
+from shared.admin.events import configured_vaults, handle_keyvault_event
+from shared.backends import catalog
 from shared.resolver import ConfigResolver
 from shared.settings import Settings
 

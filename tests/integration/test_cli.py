@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.cli import load_settings_file, parse_import, run
+from shared.cli.main import load_settings_file, parse_import, run
 from shared.errors import ConfigError, InvalidNameError
 from shared.settings import Settings
 from tools.keyvault_emulator.control import EmulatorControl

@@ -10,10 +10,10 @@ from datetime import UTC, datetime
 import pytest
 from azure.core.exceptions import ResourceNotFoundError
 
-from shared.cli import run
+from shared.cli.main import run
+from shared.core.values import ConfigEntry
 from shared.resolver import ConfigResolver
 from shared.settings import Settings
-from shared.values import ConfigEntry
 from tests.integration.shards import names_read, sharded_env, sharded_settings, vault_client
 from tools.services import Azurite, KeyVaultEmulator
 
@@ -179,7 +179,7 @@ async def test_bad_moves_are_refused_with_a_clear_message(
 
 
 def test_the_mapping_printed_is_valid_settings_json(before: Settings) -> None:
-    from shared.org_move import mapping_after_move
+    from shared.admin.org_move import mapping_after_move
 
     value = mapping_after_move(before, "acme", "shard1")
     assert json.loads(value) == {"acme": "shard1", "beta": "shard2"}

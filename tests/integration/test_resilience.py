@@ -19,16 +19,16 @@ from azure.core.credentials import AccessToken
 from azure.core.exceptions import ClientAuthenticationError
 from azure.keyvault.secrets.aio import SecretClient
 
+from shared.admin.events import handle_keyvault_event
+from shared.backends.secret_store import make_secret_client
+from shared.core.values import ConfigEntry
 from shared.errors import (
     BackendUnavailableError,
     SecretAccessError,
     SecretNotFoundError,
 )
-from shared.events import handle_keyvault_event
 from shared.resolver import ConfigResolver
-from shared.secret_store import make_secret_client
 from shared.settings import Settings
-from shared.values import ConfigEntry
 from tools.keyvault_emulator.control import EmulatorControl
 from tools.services import Azurite
 

@@ -11,6 +11,7 @@ import pytest
 from azure.keyvault.secrets.aio import SecretClient
 from pydantic import BaseModel, Field, SecretStr
 
+from shared.core.values import ConfigEntry
 from shared.errors import (
     ConfigNotFoundError,
     ConfigValueError,
@@ -19,7 +20,6 @@ from shared.errors import (
     SecretNotFoundError,
 )
 from shared.resolver import ConfigResolver
-from shared.values import ConfigEntry
 from tools.keyvault_emulator.control import EmulatorControl
 
 pytestmark = pytest.mark.integration

@@ -11,15 +11,15 @@ import pytest
 from azure.keyvault.secrets.aio import SecretClient
 from pydantic import SecretStr
 
+from shared.admin.catalog_sync import SecretCatalog
+from shared.admin.events import handle_keyvault_event
+from shared.admin.health import probe_keyvault
+from shared.admin.secret_admin import SecretAdmin
 from shared.api.health import breakers
-from shared.catalog_sync import SecretCatalog
+from shared.core.values import ConfigEntry
 from shared.errors import BackendUnavailableError
-from shared.events import handle_keyvault_event
-from shared.health import probe_keyvault
 from shared.resolver import ConfigResolver
-from shared.secret_admin import SecretAdmin
 from shared.settings import Settings
-from shared.values import ConfigEntry
 from tests.integration.shards import names_read, sharded_settings, vault_client
 from tools.services import Azurite, KeyVaultEmulator
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.cli import run
+from shared.cli.main import run
 from shared.settings import Settings
 from tests.integration.shards import names_read, sharded_env, sharded_settings
 from tools.services import Azurite, KeyVaultEmulator

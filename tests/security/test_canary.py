@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from azure.keyvault.secrets.aio import SecretClient
 
-from shared.cli import run as cli_run
+from shared.cli.main import run as cli_run
 from shared.errors import ConfigError
 from shared.resolver import ConfigResolver
 from shared.settings import Settings

@@ -13,19 +13,19 @@ from azure.core.exceptions import ResourceNotFoundError
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from shared.errors import ConfigError, SecretNotFoundError
-from shared.metrics import Metrics
-from shared.naming import (
+from shared.backends.secret_store import LocalDevelopmentCredential, SecretStore, make_secret_client
+from shared.core.metrics import Metrics
+from shared.core.naming import (
     GLOBAL,
     SECRET_NAME_MAX,
     env_var_name,
     keyvault_name,
     split_keyvault_name,
 )
+from shared.core.values import ConfigEntry
+from shared.errors import ConfigError, SecretNotFoundError
 from shared.resolver import ConfigResolver
-from shared.secret_store import LocalDevelopmentCredential, SecretStore, make_secret_client
 from shared.settings import Settings
-from shared.values import ConfigEntry
 from tools.keyvault_emulator.control import EmulatorControl
 from tools.services import Azurite, KeyVaultEmulator
 
@@ -111,7 +111,7 @@ def test_an_org_never_requests_or_receives_another_orgs_secret(
                         lambda: vault, environ)  # type: ignore[arg-type,return-value]
 
     async def attempt() -> str | None:
-        from shared.naming import canonical_org_id
+        from shared.core.naming import canonical_org_id
         try:
             org = canonical_org_id(attacker)
         except ConfigError:

@@ -13,11 +13,11 @@ import uuid
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shared.naming import GLOBAL, keyvault_name
+from shared.backends.vaults import DEFAULT_VAULT, vault_lookup_plan, vault_name_for
+from shared.core.naming import GLOBAL, keyvault_name
+from shared.core.values import ConfigEntry
 from shared.resolver import ConfigResolver
 from shared.settings import Settings
-from shared.values import ConfigEntry
-from shared.vaults import DEFAULT_VAULT, vault_lookup_plan, vault_name_for
 from tests.integration.shards import SHARDS, vault_client
 from tests.security.test_isolation import org_ids, secret_names
 from tools.services import Azurite, KeyVaultEmulator

@@ -1,11 +1,11 @@
-"""The memo's bookkeeping (shared.answers): hits counted cheaply, folded into the metrics
+"""The memo's bookkeeping (shared.read.answers): hits counted cheaply, folded into the metrics
 exactly, and never a value in a repr."""
 
 from __future__ import annotations
 
-from shared import answers
-from shared.answers import Answer, AnswerMemo
-from shared.metrics import Metrics
+from shared.core.metrics import Metrics
+from shared.read import answers
+from shared.read.answers import Answer, AnswerMemo
 
 SECRET_COUNTS = (("config.cache_hit", 2), ("secret.cache_hit", 1))
 

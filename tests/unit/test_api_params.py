@@ -10,13 +10,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shared.api.params import CONFIG_KEY_SCHEMA, ORG_SCHEMA, SCOPE_SCHEMA, SECRET_NAME_SCHEMA
-from shared.errors import InvalidNameError
-from shared.naming import (
+from shared.core.naming import (
     canonical_org_id,
     canonical_scope,
     validate_config_key,
     validate_secret_name,
 )
+from shared.errors import InvalidNameError
 
 RULES = [(SCOPE_SCHEMA, canonical_scope), (CONFIG_KEY_SCHEMA, validate_config_key),
          (SECRET_NAME_SCHEMA, validate_secret_name)]

@@ -1,4 +1,4 @@
-"""Audit records (shared.audit): cleaned caller text, the actor, the per-run secret reads."""
+"""Audit records (shared.core.audit): cleaned caller text, the actor, the per-run secret reads."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from shared import audit
-from shared.audit import Actor, RunSecretReads, clean_text, collect_secret_reads
+from shared.core import audit
+from shared.core.audit import Actor, RunSecretReads, clean_text, collect_secret_reads
 
 ROOT = Path(__file__).resolve().parents[2]
 

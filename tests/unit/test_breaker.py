@@ -6,9 +6,9 @@ import asyncio
 
 import pytest
 
-from shared.breaker import CircuitBreaker
+from shared.core.breaker import CircuitBreaker
+from shared.core.metrics import Metrics
 from shared.errors import BackendUnavailableError, SecretAccessError
-from shared.metrics import Metrics
 
 
 class Clock:

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from shared.cache import ExpiringCache
+from shared.core.cache import ExpiringCache
 from shared.errors import BackendUnavailableError, SecretAccessError
 
 

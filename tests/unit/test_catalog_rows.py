@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shared import catalog
-from shared.catalog import CatalogMarker, CatalogRecord, expiry_state
-from shared.config_store import ConfigSnapshot, ConfigStore
-from shared.events import configured_vaults
-from shared.metrics import Metrics
+from shared.admin.events import configured_vaults
+from shared.backends import catalog
+from shared.backends.catalog import CatalogMarker, CatalogRecord, expiry_state
+from shared.backends.config_store import ConfigSnapshot, ConfigStore
+from shared.core.metrics import Metrics
 from shared.settings import Settings
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)

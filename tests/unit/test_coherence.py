@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.coherence import Change, ChangeSentinel, _decode, _encode
-from shared.metrics import Metrics
+from shared.core.metrics import Metrics
+from shared.read.coherence import Change, ChangeSentinel, _decode, _encode
 
 
 class ScriptedSentinel(ChangeSentinel):

@@ -1,4 +1,4 @@
-"""Read-only JSON values (shared.frozen)."""
+"""Read-only JSON values (shared.core.frozen)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from shared.frozen import FrozenDict, FrozenList, freeze
+from shared.core.frozen import FrozenDict, FrozenList, freeze
 
 VALUE = {"map": {"a": "b"}, "list": [1, {"c": [2]}], "n": None}
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared.errors import InvalidNameError
-from shared.naming import (
+from shared.core.naming import (
     SECRET_NAME_MAX,
     canonical_org_id,
     canonical_scope,
@@ -15,6 +14,7 @@ from shared.naming import (
     validate_config_key,
     validate_secret_name,
 )
+from shared.errors import InvalidNameError
 
 HOSTILE = [
     "", " ", "acme ", " acme", "ac me", "acme'", "acme\"", "acme' or '1'='1",

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from shared.errors import ConfigValueError, InvalidNameError
-from shared.values import (
+from shared.core.values import (
     MAX_JSON_DEPTH,
     ConfigEntry,
     json_depth,
     parse_value,
     validate_value,
 )
+from shared.errors import ConfigValueError, InvalidNameError
 
 
 def entry(value: str, kind: str) -> ConfigEntry:

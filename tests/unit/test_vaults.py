@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from shared.backends.vaults import DEFAULT_VAULT, VaultSet, vault_name_for
+from shared.core.metrics import Metrics
 from shared.errors import ConfigError
-from shared.metrics import Metrics
 from shared.settings import Settings
-from shared.vaults import DEFAULT_VAULT, VaultSet, vault_name_for
 
 SHARDED = Settings(
     key_vault_url="https://main-kv.vault.azure.net",

@@ -12,8 +12,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
+from shared.core.naming import validate_secret_name
 from shared.errors import ConfigValueError, InvalidNameError
-from shared.naming import validate_secret_name
 
 ValueType = Literal["string", "int", "float", "bool", "json", "secret_ref"]
 VALUE_TYPES: tuple[str, ...] = get_args(ValueType)

@@ -22,17 +22,17 @@ from typing import Any, TextIO
 
 from pydantic import SecretStr
 
-from shared.audit import Actor, audit_write
-from shared.catalog_sync import ExpiringSecret, SecretCatalog
-from shared.cli_vaults import add_move_parser, cmd_move_org, doctor_vaults
+from shared.admin.catalog_sync import ExpiringSecret, SecretCatalog
+from shared.admin.reference_check import reference_warnings
+from shared.admin.secret_admin import SecretAdmin
+from shared.backends.secret_store import uses_local_vault
+from shared.cli.vaults import add_move_parser, cmd_move_org, doctor_vaults
+from shared.core.audit import Actor, audit_write
+from shared.core.naming import canonical_scope, validate_config_key, validate_secret_name
+from shared.core.values import VALUE_TYPES, ConfigEntry, ValueType, parse_value, validate_value
 from shared.errors import ConfigError, ConfigValueError, InvalidNameError
-from shared.naming import canonical_scope, validate_config_key, validate_secret_name
-from shared.reference_check import reference_warnings
 from shared.resolver import ConfigResolver
-from shared.secret_admin import SecretAdmin
-from shared.secret_store import uses_local_vault
 from shared.settings import CA_FILE_SETTING, Settings
-from shared.values import VALUE_TYPES, ConfigEntry, ValueType, parse_value, validate_value
 
 MASK = "********"
 

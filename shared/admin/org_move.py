@@ -32,10 +32,10 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
 from pydantic import SecretStr
 
+from shared.backends.vaults import DEFAULT_VAULT, Vault, vault_name_for
+from shared.core.naming import GLOBAL, canonical_org_id, split_keyvault_name
 from shared.errors import ConfigError, SecretAccessError
-from shared.naming import GLOBAL, canonical_org_id, split_keyvault_name
 from shared.settings import ORG_VAULTS, Settings
-from shared.vaults import DEFAULT_VAULT, Vault, vault_name_for
 
 if TYPE_CHECKING:
     from azure.keyvault.secrets import KeyVaultSecret, SecretProperties

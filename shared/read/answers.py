@@ -6,7 +6,7 @@ from the org's and GLOBAL's config snapshots and, for a ``secret_ref``, the vaul
 answers of the names tried; it stays valid until the earliest moment one of them
 expires *or enters its refresh-ahead window*, so the read after that goes through the
 caches again and starts the background reload as before (TTL jitter, refresh-ahead,
-single-flight and stale-if-error all stay in :mod:`shared.cache`). Not memoized:
+single-flight and stale-if-error all stay in :mod:`shared.core.cache`). Not memoized:
 
 - an answer built while any cache changed (a value stored, a key dropped: the caches'
   ``generation``), since it may mix old and new inputs; the next read builds it again;
@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from shared.metrics import Metrics
+from shared.core.metrics import Metrics
 
 #: the answer "this key exists neither for the org nor in GLOBAL" (``default`` applies)
 ABSENT: Any = type("Absent", (), {"__repr__": lambda self: "ABSENT", "__slots__": ()})()

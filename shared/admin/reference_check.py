@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from shared.admin.secret_admin import SecretAdmin
+from shared.core.naming import GLOBAL, env_var_name, keyvault_name
 from shared.errors import BackendUnavailableError, SecretAccessError
-from shared.naming import GLOBAL, env_var_name, keyvault_name
-from shared.secret_admin import SecretAdmin
 
 if TYPE_CHECKING:
     from shared.resolver import ConfigResolver

@@ -1,6 +1,6 @@
 """The CLI's vault commands: ``doctor``'s check of every vault and ``move-org``.
 
-``move-org ORG --to VAULT`` copies and verifies (:mod:`shared.org_move`), then prints the
+``move-org ORG --to VAULT`` copies and verifies (:mod:`shared.admin.org_move`), then prints the
 exact ``AZURE_KEY_VAULT_ORG_VAULTS`` value to set; ``move-org ORG --to VAULT --from OLD
 --delete-source``, run once the settings say so, soft-deletes the old copies. No value is
 ever printed.
@@ -12,12 +12,12 @@ import argparse
 import time
 from typing import TextIO
 
-from shared.audit import audit_write
+from shared.admin.org_move import MoveReport, OrgMove, mapping_after_move
+from shared.backends.vaults import Vault
+from shared.core.audit import audit_write
 from shared.errors import ConfigError
-from shared.org_move import MoveReport, OrgMove, mapping_after_move
 from shared.resolver import ConfigResolver
 from shared.settings import ORG_VAULTS
-from shared.vaults import Vault
 
 
 def add_move_parser(sub: argparse._SubParsersAction) -> None:
@@ -81,7 +81,7 @@ def _print_items(report: MoveReport, out: TextIO) -> None:
 
 
 def _actor() -> str:
-    from shared.cli import cli_actor  # the CLI's actor; imported late (cli imports this)
+    from shared.cli.main import cli_actor  # the CLI's actor; imported late (cli imports this)
 
     return str(cli_actor())
 

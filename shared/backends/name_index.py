@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 
 from azure.core.exceptions import HttpResponseError
 
-from shared.metrics import Metrics
+from shared.core.metrics import Metrics
 
 if TYPE_CHECKING:
     from azure.keyvault.secrets.aio import SecretClient

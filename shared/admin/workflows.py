@@ -22,8 +22,8 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from shared.audit import Actor, audit_run, collect_secret_reads, new_run_id
 from shared.context import OrganizationContext
+from shared.core.audit import Actor, audit_run, collect_secret_reads, new_run_id
 
 #: ``params`` is the declared model's instance, or the dict when none is declared.
 WorkflowFn = Callable[[OrganizationContext, Any], Awaitable[dict[str, Any]]]

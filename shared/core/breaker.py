@@ -13,8 +13,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Literal, TypeVar
 
+from shared.core.metrics import Metrics
 from shared.errors import BackendUnavailableError
-from shared.metrics import Metrics
 
 T = TypeVar("T")
 State = Literal["closed", "open", "half_open"]

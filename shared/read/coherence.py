@@ -24,9 +24,9 @@ from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 from azure.data.tables import UpdateMode
 
-from shared.config_store import ConfigStore
+from shared.backends.config_store import ConfigStore
+from shared.core.metrics import Metrics
 from shared.errors import ConfigError
-from shared.metrics import Metrics
 
 log = logging.getLogger("orgconfig.coherence")
 

@@ -22,8 +22,8 @@ from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from shared.core.metrics import Metrics
 from shared.errors import BackendUnavailableError
-from shared.metrics import Metrics
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -119,7 +119,7 @@ class ExpiringCache(Generic[K, V]):
         self.clock = clock
         self.on_stale = on_stale
         #: bumped by every change of what the cache holds (a value stored, a key dropped),
-        #: so a reader can tell that nothing changed while it awaited (see shared.answers)
+        #: so a reader can tell that nothing changed while it awaited (see shared.read.answers)
         self.generation = 0
         #: called after every invalidation (the resolver drops its memoized answers)
         self.on_invalidate: Callable[[], None] | None = None

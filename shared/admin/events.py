@@ -18,7 +18,7 @@ Wiring (once per vault)::
 
 Only events of a vault this app is configured for (``AZURE_KEY_VAULT_URL``, the shards) are
 accepted, and only for a secret whose scope lives in that vault (GLOBAL's and unmapped orgs'
-in the default vault, a mapped org's in its shard: :mod:`shared.vaults`); any other event,
+in the default vault, a mapped org's in its shard: :mod:`shared.backends.vaults`); any other event,
 including one that names no vault, is refused, logged and counted (``events.refused``).
 An accepted event is a hint, never trusted for content: the secret's metadata is read
 from the vault before the catalog row is written. A secret
@@ -33,12 +33,12 @@ from typing import Any
 
 import azure.functions as func
 
-from shared.catalog_sync import SecretCatalog
+from shared.admin.catalog_sync import SecretCatalog
+from shared.backends.vaults import event_vault_name, vault_name_for
+from shared.core.naming import split_keyvault_name
 from shared.errors import ConfigError
-from shared.naming import split_keyvault_name
 from shared.resolver import ConfigResolver, get_resolver
 from shared.settings import Settings
-from shared.vaults import event_vault_name, vault_name_for
 
 log = logging.getLogger("orgconfig.events")
 

@@ -12,11 +12,11 @@ import asyncio
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
+from shared.admin.secret_admin import effective_entries
 from shared.context import Explanation, OrganizationContext
+from shared.core.naming import GLOBAL, canonical_scope, keyvault_name
+from shared.core.values import ConfigEntry, parse_value
 from shared.errors import ConfigError
-from shared.naming import GLOBAL, canonical_scope, keyvault_name
-from shared.secret_admin import effective_entries
-from shared.values import ConfigEntry, parse_value
 
 if TYPE_CHECKING:
     from shared.resolver import ConfigResolver

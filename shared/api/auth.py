@@ -20,9 +20,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared.audit import Actor
+from shared.core.audit import Actor
+from shared.core.naming import canonical_org_id
 from shared.errors import InvalidNameError
-from shared.naming import canonical_org_id
 from shared.settings import Settings
 
 PRINCIPAL_HEADER = "x-ms-client-principal"

@@ -13,14 +13,14 @@ Rows (never a value, only metadata)::
     RowKey        ~secret~smtp-password      (lower-cased: Key Vault names ignore case)
     Name, Enabled, ExpiresOn, UpdatedOn, ContentType, UpdatedBy
 
-A config key starts with a letter (:mod:`shared.naming`), so a RowKey starting with
+A config key starts with a letter (:mod:`shared.core.naming`), so a RowKey starting with
 ``~`` (allowed by Table Storage, which forbids ``/ \\ # ?`` and control characters)
 can never be a config key, and the config readers skip every such row.
 
 The marker row ``GLOBAL/~catalog`` says a reconcile has completed: until it exists (a
 deployment that predates the catalog) the catalog is not trusted and the resolver
 behaves as before (the vault name index). Kept true by the admin writes, the Key Vault
-events and the reconcile (:mod:`shared.catalog_sync`).
+events and the reconcile (:mod:`shared.admin.catalog_sync`).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from shared.naming import GLOBAL
+from shared.core.naming import GLOBAL
 
 RESERVED_PREFIX = "~"
 RECORD_PREFIX = "~secret~"

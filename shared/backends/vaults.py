@@ -30,11 +30,11 @@ from azure.core.exceptions import (
 )
 from azure.keyvault.secrets.aio import SecretClient
 
-from shared.breaker import CircuitBreaker
+from shared.backends.name_index import VaultNameIndex
+from shared.core.breaker import CircuitBreaker
+from shared.core.metrics import Metrics
+from shared.core.naming import GLOBAL, canonical_scope, lookup_chain
 from shared.errors import BackendUnavailableError, ConfigError, SecretAccessError
-from shared.metrics import Metrics
-from shared.name_index import VaultNameIndex
-from shared.naming import GLOBAL, canonical_scope, lookup_chain
 from shared.settings import Settings, is_loopback_url
 
 T = TypeVar("T")

@@ -1,7 +1,7 @@
 """Key Vault lifecycle for admins: list, create, update, delete, recover scoped secrets,
 and find the config entries that reference a secret.
 
-Secrets live in the vault as ``{scope}--{name}`` (see :mod:`shared.naming`). Nothing
+Secrets live in the vault as ``{scope}--{name}`` (see :mod:`shared.core.naming`). Nothing
 here returns a secret value: existence is checked by listing versions (metadata only),
 and the value written by :meth:`SecretAdmin.create` / :meth:`SecretAdmin.update` is only
 ever in the caller's hands.
@@ -22,13 +22,13 @@ from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.keyvault.secrets import SecretProperties
 from pydantic import SecretStr
 
-from shared.catalog_sync import SecretCatalog
-from shared.config_store import entry_from_entity
+from shared.admin.catalog_sync import SecretCatalog
+from shared.admin.health import record_vault_success
+from shared.backends.config_store import entry_from_entity
+from shared.backends.secret_store import vault_time
+from shared.core.naming import GLOBAL, canonical_scope, keyvault_name, split_keyvault_name
+from shared.core.values import ConfigEntry
 from shared.errors import ConfigError, SecretAccessError
-from shared.health import record_vault_success
-from shared.naming import GLOBAL, canonical_scope, keyvault_name, split_keyvault_name
-from shared.secret_store import vault_time
-from shared.values import ConfigEntry
 
 if TYPE_CHECKING:
     from azure.keyvault.secrets.aio import SecretClient
@@ -146,7 +146,7 @@ class SecretAdmin:
     def __init__(self, resolver: ConfigResolver) -> None:
         self.resolver = resolver
         self.store = resolver.secret_store
-        #: every write here updates the secret catalog after the vault (shared.catalog_sync)
+        #: every write here updates the secret catalog after the vault (shared.admin.catalog_sync)
         self.catalog = SecretCatalog(resolver)
         if not self.store.vault_configured:
             raise VaultNotConfiguredError(
@@ -155,7 +155,7 @@ class SecretAdmin:
             )
 
     def _client(self, scope: str) -> SecretClient:
-        """The client of ``scope``'s vault (:mod:`shared.vaults`)."""
+        """The client of ``scope``'s vault (:mod:`shared.backends.vaults`)."""
         return self.store.vault_for(scope).client
 
     def _vault(self, scope: str) -> str:

@@ -29,15 +29,15 @@ from azure.core.exceptions import (
 from azure.data.tables import TableEntity, UpdateMode
 from azure.data.tables.aio import TableClient
 
-from shared import catalog
-from shared.breaker import CircuitBreaker
-from shared.cache import ExpiringCache, Lookup, RateLimitedWarning, StaleReporter
-from shared.catalog import CatalogMarker, CatalogRecord
+from shared.backends import catalog
+from shared.backends.catalog import CatalogMarker, CatalogRecord
+from shared.core.breaker import CircuitBreaker
+from shared.core.cache import ExpiringCache, Lookup, RateLimitedWarning, StaleReporter
+from shared.core.metrics import Metrics
+from shared.core.naming import GLOBAL, canonical_scope, validate_config_key
+from shared.core.values import ConfigEntry, ValueType
 from shared.errors import BackendUnavailableError, ConcurrencyError, InvalidNameError
-from shared.metrics import Metrics
-from shared.naming import GLOBAL, canonical_scope, validate_config_key
 from shared.settings import Settings
-from shared.values import ConfigEntry, ValueType
 
 log = logging.getLogger("orgconfig.config_store")
 T = TypeVar("T")
@@ -51,7 +51,7 @@ _SELECT = ["PartitionKey", "RowKey", "Value", "Type", "Description", "UpdatedAt"
 @dataclass(frozen=True)
 class ConfigSnapshot:
     """Every entry of one partition at one moment, and the partition's catalog rows
-    (:mod:`shared.catalog`): ``secrets`` by lower-cased name, ``marker`` in GLOBAL."""
+    (:mod:`shared.backends.catalog`): ``secrets`` by lower-cased name, ``marker`` in GLOBAL."""
 
     scope: str
     entries: Mapping[str, ConfigEntry] = field(default_factory=dict)

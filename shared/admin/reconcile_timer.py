@@ -12,7 +12,7 @@ import logging
 
 import azure.functions as func
 
-from shared.catalog_sync import SecretCatalog
+from shared.admin.catalog_sync import SecretCatalog
 from shared.resolver import get_resolver
 
 log = logging.getLogger("orgconfig.catalog")

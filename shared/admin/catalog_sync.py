@@ -1,9 +1,9 @@
-"""Keeping the secret catalog (:mod:`shared.catalog`) true to the vault.
+"""Keeping the secret catalog (:mod:`shared.backends.catalog`) true to the vault.
 
-- Admin writes (API and CLI, through :class:`shared.secret_admin.SecretAdmin`): the
+- Admin writes (API and CLI, through :class:`shared.admin.secret_admin.SecretAdmin`): the
   vault first, then :meth:`SecretCatalog.record` / :meth:`SecretCatalog.remove`, then the
   caller's ``notify_change``.
-- Key Vault events (:mod:`shared.events`): :meth:`SecretCatalog.refresh` reads the
+- Key Vault events (:mod:`shared.admin.events`): :meth:`SecretCatalog.refresh` reads the
   secret's metadata from the vault (the event is a hint, the vault the truth).
 - :meth:`SecretCatalog.reconcile`: lists the vault (metadata only, never a value) and
   repairs drift both ways; run by the timer function ``catalog_reconcile`` (the Functions
@@ -32,13 +32,13 @@ from azure.core.exceptions import (
 )
 from azure.data.tables import UpdateMode
 
-from shared import catalog
-from shared.catalog import CatalogMarker, CatalogRecord, ExpiryState
-from shared.config_store import MAX_BATCH
+from shared.backends import catalog
+from shared.backends.catalog import CatalogMarker, CatalogRecord, ExpiryState
+from shared.backends.config_store import MAX_BATCH
+from shared.backends.secret_store import vault_time
+from shared.backends.vaults import Vault, vault_name_for
+from shared.core.naming import GLOBAL, canonical_scope, keyvault_name, split_keyvault_name
 from shared.errors import BackendUnavailableError, ConfigError, SecretAccessError
-from shared.naming import GLOBAL, canonical_scope, keyvault_name, split_keyvault_name
-from shared.secret_store import vault_time
-from shared.vaults import Vault, vault_name_for
 
 if TYPE_CHECKING:
     from azure.keyvault.secrets import SecretProperties
@@ -51,7 +51,7 @@ log = logging.getLogger("orgconfig.catalog")
 RECONCILE_TIMEOUT_SECONDS = 600.0
 #: more changes than this in one reconcile: tell instances to drop everything at once
 NOTIFY_EACH_LIMIT = 50
-#: tag written by the admin API and CLI on each version (see shared.secret_admin)
+#: tag written by the admin API and CLI on each version (see shared.admin.secret_admin)
 UPDATED_BY_TAG = "orgconfig-updated-by"
 
 Key = tuple[str, str]
@@ -232,7 +232,7 @@ class SecretCatalog:
     async def list_vault(self) -> dict[Key, CatalogRecord]:
         """Every orgconfig secret of every configured vault as a record (one paged metadata
         listing per vault). A vault's name counts only for a scope that lives in that vault
-        (:mod:`shared.vaults`): a copy left behind in the vault an org moved from is not
+        (:mod:`shared.backends.vaults`): a copy left behind in the vault an org moved from is not
         the org's secret, since the resolver never reads it there."""
         found: dict[Key, CatalogRecord] = {}
         for vault in self.resolver.secret_store.vaults:

@@ -4,7 +4,7 @@ For a ``secret_ref`` named ``name`` read by org ``acme`` the chain is::
 
     Key Vault  acme--name  ->  Key Vault  GLOBAL--name  ->  env ACME__NAME  ->  env GLOBAL__NAME
 
-With several vaults (:mod:`shared.vaults`) ``acme--name`` is read from acme's vault and
+With several vaults (:mod:`shared.backends.vaults`) ``acme--name`` is read from acme's vault and
 ``GLOBAL--name`` from the default vault; a full name lives in one vault only, so one cache
 serves them all.
 
@@ -35,9 +35,13 @@ from azure.core.pipeline.transport import AioHttpTransport
 from azure.keyvault.secrets.aio import SecretClient
 from pydantic import SecretStr
 
-from shared import audit
-from shared.breaker import CircuitBreaker
-from shared.cache import ExpiringCache, Lookup, RateLimitedWarning, StaleReporter
+from shared.backends.name_index import VaultNameIndex
+from shared.backends.vaults import ClientFactory, Vault, VaultSet, vault_lookup_plan
+from shared.core import audit
+from shared.core.breaker import CircuitBreaker
+from shared.core.cache import ExpiringCache, Lookup, RateLimitedWarning, StaleReporter
+from shared.core.metrics import Metrics
+from shared.core.naming import GLOBAL, keyvault_name, lookup_chain, split_keyvault_name
 from shared.errors import (
     BackendUnavailableError,
     ConfigError,
@@ -45,11 +49,7 @@ from shared.errors import (
     SecretExpiredError,
     SecretNotFoundError,
 )
-from shared.metrics import Metrics
-from shared.name_index import VaultNameIndex
-from shared.naming import GLOBAL, keyvault_name, lookup_chain, split_keyvault_name
 from shared.settings import Settings, is_loopback_url
-from shared.vaults import ClientFactory, Vault, VaultSet, vault_lookup_plan
 
 log = logging.getLogger("orgconfig.secret_store")
 T = TypeVar("T")
@@ -171,11 +171,11 @@ class SecretStore:
     settings: Settings
     metrics: Metrics
     #: builds a vault's client: called with no argument for the default vault
-    #: (AZURE_KEY_VAULT_URL), with the vault's URL for a shard (:mod:`shared.vaults`)
+    #: (AZURE_KEY_VAULT_URL), with the vault's URL for a shard (:mod:`shared.backends.vaults`)
     client_factory: ClientFactory
     environ: Mapping[str, str] = field(default_factory=lambda: os.environ)
     #: ``(scope, name) -> bool | None``: whether the secret catalog lists that secret
-    #: (no request; None when it cannot tell). See :mod:`shared.catalog`.
+    #: (no request; None when it cannot tell). See :mod:`shared.backends.catalog`.
     catalog: Callable[[str, str], bool | None] | None = None
 
     def __post_init__(self) -> None:
@@ -193,7 +193,7 @@ class SecretStore:
         return bool(self.settings.key_vault_url)
 
     def vault_for(self, scope: str) -> Vault:
-        """The vault holding ``scope``'s secrets (:mod:`shared.vaults`)."""
+        """The vault holding ``scope``'s secrets (:mod:`shared.backends.vaults`)."""
         return self.vaults.for_scope(scope)
 
     @property

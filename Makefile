@@ -8,7 +8,7 @@ NPM_STAMP := node_modules/.installed
 INFRA_VENV := .venv-checkov
 INFRA_STAMP := $(INFRA_VENV)/.installed
 
-.PHONY: install test lint typecheck pytest demo dev serve bench bench-shards fuzz clean checkov doctor chromium
+.PHONY: install test lint typecheck imports pytest demo dev serve bench bench-shards fuzz clean checkov doctor chromium
 
 install: $(PIP_STAMP) $(NPM_STAMP)
 
@@ -46,6 +46,10 @@ lint: $(PIP_STAMP)
 typecheck: $(PIP_STAMP)
 	$(VENV)/bin/mypy
 
+# The floors of shared/ and what may import what (pyproject.toml, [tool.importlinter]).
+imports: $(PIP_STAMP)
+	$(VENV)/bin/lint-imports
+
 pytest: install
 	ORGCONFIG_CHROMIUM=$(CHROMIUM) $(PY) -m pytest $(PYTEST_ARGS)
 
@@ -57,7 +61,7 @@ checkov: $(PIP_STAMP) $(INFRA_STAMP)
 doctor: $(INFRA_STAMP)
 	$(INFRA_VENV)/bin/azure-functions-doctor doctor --path . --profile full
 
-test: install chromium lint typecheck checkov pytest
+test: install chromium lint typecheck imports checkov pytest
 
 demo: install
 	$(PY) -m tools.demo
@@ -91,4 +95,4 @@ bench-shards: install
 	$(PY) -m bench.shards
 
 clean:
-	rm -rf $(VENV) $(INFRA_VENV) node_modules .local .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(INFRA_VENV) node_modules .local .mypy_cache .ruff_cache .pytest_cache .import_linter_cache

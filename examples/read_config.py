@@ -57,7 +57,7 @@ if __name__ == "__main__":
                              "as func start does")
     args = parser.parse_args()
     if args.settings is not None:
-        from shared.cli.main import load_settings_file
+        from shared.cli.common import load_settings_file
 
         os.environ.update(load_settings_file(args.settings))
     asyncio.run(read_config())

@@ -9,7 +9,7 @@ names are scoped by the resolver, never by the caller.
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, SecretStr, ValidationError
 
@@ -19,9 +19,7 @@ from shared.core.naming import validate_config_key
 from shared.core.values import parse_value
 from shared.errors import ConfigError, ConfigNotFoundError, ConfigValueError
 from shared.read.answers import ABSENT
-
-if TYPE_CHECKING:
-    from shared.resolver import ConfigResolver
+from shared.read.source import ConfigSource
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -59,7 +57,7 @@ class OrganizationContext:
 
     __slots__ = ("_answers", "_clock", "_resolver", "org_id")
 
-    def __init__(self, resolver: ConfigResolver, org_id: str) -> None:
+    def __init__(self, resolver: ConfigSource, org_id: str) -> None:
         self._resolver = resolver
         self.org_id = org_id
         # the resolver's memoized answers of this org (shared.read.answers), read directly

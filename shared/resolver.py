@@ -21,7 +21,8 @@ from azure.core.credentials_async import AsyncTokenCredential
 from azure.data.tables.aio import TableClient
 from azure.keyvault.secrets.aio import SecretClient
 
-from shared.backends.config_store import ConfigSnapshot, ConfigStore
+from shared.backends.config_rows import ConfigSnapshot
+from shared.backends.config_store import ConfigStore
 from shared.backends.secret_store import (
     LocalDevelopmentCredential,
     SecretResolution,

@@ -16,7 +16,9 @@ import sys
 from typing import Any
 
 from shared.admin.catalog_sync import SecretCatalog
-from shared.cli.main import MASK, parse_import, set_secret
+from shared.cli.common import MASK
+from shared.cli.config import parse_import
+from shared.cli.secrets import set_secret
 from shared.resolver import ConfigResolver
 from shared.settings import Settings
 from tools.keyvault_emulator.control import EmulatorControl

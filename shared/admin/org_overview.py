@@ -12,7 +12,7 @@ import asyncio
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from shared.admin.secret_admin import effective_entries
+from shared.admin.references import effective_entries
 from shared.context import Explanation, OrganizationContext
 from shared.core.naming import GLOBAL, canonical_scope, keyvault_name
 from shared.core.values import ConfigEntry, parse_value

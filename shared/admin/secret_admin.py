@@ -1,5 +1,5 @@
 """Key Vault lifecycle for admins: list, create, update, delete, recover scoped secrets,
-and find the config entries that reference a secret.
+(the config entries that reference a secret: :mod:`shared.admin.references`).
 
 Secrets live in the vault as ``{scope}--{name}`` (see :mod:`shared.core.naming`). Nothing
 here returns a secret value: existence is checked by listing versions (metadata only),
@@ -24,7 +24,6 @@ from pydantic import SecretStr
 
 from shared.admin.catalog_sync import SecretCatalog
 from shared.admin.health import record_vault_success
-from shared.backends.config_store import entry_from_entity
 from shared.backends.secret_store import vault_time
 from shared.core.naming import GLOBAL, canonical_scope, keyvault_name, split_keyvault_name
 from shared.core.values import ConfigEntry
@@ -385,42 +384,3 @@ class SecretAdmin:
             raise SecretAbsentError(f"no deleted secret named {full} to recover") from None
         await self.catalog.after_write(scope, name, props)
         return _info(scope, name, props, self._vault(scope))
-
-
-# -- references --------------------------------------------------------------------------------
-async def config_references(resolver: ConfigResolver, scope: str, name: str) -> list[ConfigEntry]:
-    """The ``secret_ref`` entries that may resolve to secret ``name`` of ``scope``.
-
-    For an org: its entries and the GLOBAL entries it does not override (the chain tries
-    the org's secret first). For GLOBAL: every ``secret_ref`` entry naming it, in any
-    partition, since any org without its own secret falls back to GLOBAL's.
-    """
-    scope = canonical_scope(scope)
-    if scope != GLOBAL:
-        return [e for e in (await effective_entries(resolver, scope)).values()
-                if e.is_secret_ref and e.value.lower() == name.lower()]
-    return [e for e in await _all_secret_refs(resolver) if e.value.lower() == name.lower()]
-
-
-async def effective_entries(resolver: ConfigResolver, org_id: str) -> dict[str, ConfigEntry]:
-    """The entries an org sees (its own over GLOBAL's), read from the table (no cache)."""
-    store = resolver.config_store
-    glob = await store.read_partition(GLOBAL)
-    own = await store.read_partition(org_id) if org_id != GLOBAL else glob
-    return {**glob.entries, **own.entries}
-
-
-async def _all_secret_refs(resolver: ConfigResolver) -> list[ConfigEntry]:
-    store = resolver.config_store
-
-    async def query() -> list[ConfigEntry]:
-        pager = store.client.query_entities(
-            "Type eq @type", parameters={"type": "secret_ref"},
-            select=["PartitionKey", "RowKey", "Value", "Type"],
-        )
-        try:
-            return [entry_from_entity(entity) async for entity in pager]
-        except ResourceNotFoundError:
-            return []  # no table yet: no entries
-
-    return await store.call("a query of secret references", query)

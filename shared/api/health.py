@@ -9,7 +9,7 @@ from typing import Any
 
 from shared.admin.catalog_sync import SecretCatalog
 from shared.admin.health import PROBE_BUDGET_SECONDS, probe_keyvault
-from shared.api.models import ExpiringSecretInfo, KeyVaultHealth, Liveness
+from shared.api.health_models import ExpiringSecretInfo, KeyVaultHealth, Liveness
 from shared.api.routing import Call, Reply, RouteTable
 from shared.errors import ConfigError
 from shared.resolver import ConfigResolver

@@ -12,12 +12,11 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from shared.admin.references import config_references, effective_entries
 from shared.admin.secret_admin import (
     SecretAdmin,
     SecretInfo,
     SecretInUseError,
-    config_references,
-    effective_entries,
 )
 from shared.api.audit import audit_write
 from shared.api.errors import ApiError

@@ -13,9 +13,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from azure.core import MatchConditions
 from azure.core.exceptions import (
@@ -26,17 +24,24 @@ from azure.core.exceptions import (
     ResourceModifiedError,
     ResourceNotFoundError,
 )
-from azure.data.tables import TableEntity, UpdateMode
+from azure.data.tables import UpdateMode
 from azure.data.tables.aio import TableClient
 
 from shared.backends import catalog
 from shared.backends.catalog import CatalogMarker, CatalogRecord
+from shared.backends.config_rows import (
+    SELECT,
+    ConfigSnapshot,
+    entity_from_entry,
+    entry_from_entity,
+    is_scope,
+)
 from shared.core.breaker import CircuitBreaker
 from shared.core.cache import ExpiringCache, Lookup, RateLimitedWarning, StaleReporter
 from shared.core.metrics import Metrics
 from shared.core.naming import GLOBAL, canonical_scope, validate_config_key
-from shared.core.values import ConfigEntry, ValueType
-from shared.errors import BackendUnavailableError, ConcurrencyError, InvalidNameError
+from shared.core.values import ConfigEntry
+from shared.errors import BackendUnavailableError, ConcurrencyError
 from shared.settings import Settings
 
 log = logging.getLogger("orgconfig.config_store")
@@ -44,71 +49,6 @@ T = TypeVar("T")
 
 MAX_BATCH = 100
 BACKEND = "Table Storage"
-_SELECT = ["PartitionKey", "RowKey", "Value", "Type", "Description", "UpdatedAt", "UpdatedBy",
-           *catalog.SELECT]
-
-
-@dataclass(frozen=True)
-class ConfigSnapshot:
-    """Every entry of one partition at one moment, and the partition's catalog rows
-    (:mod:`shared.backends.catalog`): ``secrets`` by lower-cased name, ``marker`` in GLOBAL."""
-
-    scope: str
-    entries: Mapping[str, ConfigEntry] = field(default_factory=dict)
-    secrets: Mapping[str, CatalogRecord] = field(default_factory=dict)
-    marker: CatalogMarker | None = None
-    #: order in which this process started the snapshot's query (see catalog_presence)
-    seq: int = 0
-
-    def get(self, key: str) -> ConfigEntry | None:
-        return self.entries.get(key)
-
-
-def entry_from_entity(entity: Mapping[str, Any]) -> ConfigEntry:
-    """Map a table entity to a ConfigEntry; an unknown Type reads as a ConfigValueError later."""
-    etag = entity.metadata.get("etag") if isinstance(entity, TableEntity) else None
-    # A Type this code does not know is kept as stored: parse_value then fails loudly.
-    value_type = cast(ValueType, str(entity.get("Type") or "string"))
-    return ConfigEntry(
-        scope=str(entity["PartitionKey"]),
-        key=str(entity["RowKey"]),
-        value=str(entity.get("Value", "")),
-        type=value_type,
-        description=entity.get("Description"),
-        updated_at=_text(entity.get("UpdatedAt")),
-        updated_by=entity.get("UpdatedBy"),
-        etag=etag,
-    )
-
-
-def _text(value: Any) -> str | None:
-    if value is None:
-        return None
-    return value.isoformat() if isinstance(value, datetime) else str(value)
-
-
-def _is_scope(partition: str) -> bool:
-    try:
-        return canonical_scope(partition) == partition
-    except InvalidNameError:
-        return False
-
-
-def entity_from_entry(entry: ConfigEntry) -> dict[str, Any]:
-    entity: dict[str, Any] = {
-        "PartitionKey": entry.scope,
-        "RowKey": entry.key,
-        "Value": entry.value,
-        "Type": entry.type,
-        "UpdatedAt": entry.updated_at or datetime.now(UTC).isoformat(timespec="seconds"),
-    }
-    if entry.description is not None:
-        entity["Description"] = entry.description
-    if entry.updated_by is not None:
-        entity["UpdatedBy"] = entry.updated_by
-    return entity
-
-
 async def _conditional(scope: str, key: str, write: Callable[[], Awaitable[T]]) -> T:
     """Run a conditional write: an ETag mismatch (412), or no entity where ``If-Match``
     expected one, is a :class:`ConcurrencyError`."""
@@ -218,7 +158,7 @@ class ConfigStore:
             secrets: dict[str, CatalogRecord] = {}
             marker: CatalogMarker | None = None
             try:
-                found = await self.query_rows("PartitionKey eq @pk", {"pk": scope}, _SELECT)
+                found = await self.query_rows("PartitionKey eq @pk", {"pk": scope}, SELECT)
             except ResourceNotFoundError:
                 log.warning("table %s does not exist yet: no entries", self.settings.table_name)
                 found = []
@@ -360,7 +300,7 @@ class ConfigStore:
                     seen.add(str(entity["PartitionKey"]))
             except ResourceNotFoundError:
                 return []  # no table yet: no scopes
-            return sorted(s for s in seen if _is_scope(s))
+            return sorted(s for s in seen if is_scope(s))
 
         self.metrics.incr("table.queries")
         return await self.call("a listing of partitions", query)

@@ -14,6 +14,7 @@ from typing import TextIO
 
 from shared.admin.org_move import MoveReport, OrgMove, mapping_after_move
 from shared.backends.vaults import Vault
+from shared.cli.common import cli_actor
 from shared.core.audit import audit_write
 from shared.errors import ConfigError
 from shared.resolver import ConfigResolver
@@ -81,8 +82,6 @@ def _print_items(report: MoveReport, out: TextIO) -> None:
 
 
 def _actor() -> str:
-    from shared.cli.main import cli_actor  # the CLI's actor; imported late (cli imports this)
-
     return str(cli_actor())
 
 

@@ -25,7 +25,7 @@ from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.data.tables.aio import TableClient
 from azure.keyvault.secrets.aio import SecretClient
 
-from shared.backends.config_store import entity_from_entry
+from shared.backends.config_rows import entity_from_entry
 from shared.backends.secret_store import LocalDevelopmentCredential, make_secret_client
 from shared.context import OrganizationContext
 from shared.core.values import ConfigEntry

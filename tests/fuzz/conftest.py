@@ -30,7 +30,7 @@ from pydantic import SecretStr
 
 from shared.admin.secret_admin import SecretAdmin
 from shared.api.openapi import document
-from shared.cli.main import parse_import
+from shared.cli.config import parse_import
 from shared.resolver import ConfigResolver
 from shared.settings import Settings
 from tests.fuzz.ledger import CountingSession, Ledger

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from shared.cli.main import load_settings_file, parse_import, run
+from shared.cli.common import load_settings_file
+from shared.cli.config import parse_import
+from shared.cli.main import run
 from shared.errors import ConfigError, InvalidNameError
 from shared.settings import Settings
 from tools.keyvault_emulator.control import EmulatorControl

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from shared.cli.main import parse_import, set_secret
+from shared.cli.config import parse_import
+from shared.cli.secrets import set_secret
 from shared.resolver import ConfigResolver
 from shared.settings import Settings
 from tools.services import REPO_ROOT

@@ -10,7 +10,8 @@ import pytest
 from shared.admin.events import configured_vaults
 from shared.backends import catalog
 from shared.backends.catalog import CatalogMarker, CatalogRecord, expiry_state
-from shared.backends.config_store import ConfigSnapshot, ConfigStore
+from shared.backends.config_rows import ConfigSnapshot
+from shared.backends.config_store import ConfigStore
 from shared.core.metrics import Metrics
 from shared.settings import Settings
 

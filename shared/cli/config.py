@@ -1,0 +1,162 @@
+"""``get``, ``list``, ``set`` and ``import``: config entries from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any, TextIO
+
+from shared.admin.reference_check import reference_warnings
+from shared.cli.common import MASK, cli_actor, print_warnings
+from shared.cli.secrets import set_secret
+from shared.core.audit import audit_write
+from shared.core.naming import canonical_scope, validate_config_key, validate_secret_name
+from shared.core.values import VALUE_TYPES, ConfigEntry, ValueType, parse_value, validate_value
+from shared.errors import ConfigError, ConfigValueError, InvalidNameError
+from shared.resolver import ConfigResolver
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    """The config commands' parsers."""
+    get = sub.add_parser("get", help="resolve a key for an org (secrets masked)")
+    get.add_argument("org")
+    get.add_argument("key")
+    get.add_argument("--explain", action="store_true", help="show where the value comes from")
+
+    lst = sub.add_parser("list", help="list the entries of an org or GLOBAL")
+    lst.add_argument("scope")
+
+    put = sub.add_parser("set", help="create or replace a config entry")
+    put.add_argument("scope", help="org id or GLOBAL")
+    put.add_argument("key")
+    put.add_argument("value", help="for --type secret_ref: the bare secret name")
+    put.add_argument("--type", default="string", dest="value_type", choices=VALUE_TYPES,
+                     help="how the value is parsed when read (default: string)")
+    put.add_argument("--description")
+
+    imp = sub.add_parser("import", help="import orgs, entries and secrets from a JSON file")
+    imp.add_argument("file", type=Path)
+
+
+async def cmd_get(resolver: ConfigResolver, args: argparse.Namespace, out: TextIO) -> int:
+    ctx = resolver.context(args.org)
+    explanation = await ctx.explain(args.key)
+    if not explanation.found:
+        print(f"{ctx.org_id} {args.key}: not set (neither org nor GLOBAL)", file=out)
+        return 1
+    if explanation.error:
+        print(f"{ctx.org_id} {args.key}: {explanation.error}: {explanation.error_message}",
+              file=out)
+        return 1
+    is_secret = explanation.type == "secret_ref"
+    shown = MASK if is_secret else json.dumps(await ctx.get_config(args.key))
+    print(f"{ctx.org_id} {args.key} = {shown}", file=out)
+    if args.explain:
+        print(json.dumps(explanation.model_dump(exclude_none=True), indent=2), file=out)
+    return 0
+
+
+async def cmd_list(resolver: ConfigResolver, args: argparse.Namespace, out: TextIO) -> int:
+    snapshot = await resolver.config_store.read_partition(args.scope)
+    for key in sorted(snapshot.entries):
+        entry = snapshot.entries[key]
+        try:
+            parse_value(entry)
+        except ConfigError:
+            # a value that does not parse as its type may be a misplaced secret: not shown
+            shown = f"(stored value is not a valid {entry.type})"
+        else:
+            shown = f"-> secret {entry.value}" if entry.is_secret_ref else json.dumps(entry.value)
+        print(f"{entry.scope} {key} [{entry.type}] {shown}", file=out)
+    print(f"{len(snapshot.entries)} entries", file=out)
+    return 0
+
+
+async def cmd_set(resolver: ConfigResolver, args: argparse.Namespace, out: TextIO) -> int:
+    scope, key = canonical_scope(args.scope), validate_config_key(args.key)
+    value_type, value = validate_value(args.value_type, args.value)
+    actor = cli_actor()
+    entry = ConfigEntry(scope, key, value, value_type, args.description, updated_by=str(actor))
+    await resolver.config_store.put_entry(entry)
+    await resolver.notify_change(scope)
+    audit_write("config.put", actor, scope, key=key, type=value_type, via="cli")
+    shown = f"-> secret {value}" if value_type == "secret_ref" else json.dumps(value)
+    print(f"set {scope} {key} [{value_type}] {shown}", file=out)
+    if value_type == "secret_ref":
+        print_warnings(await reference_warnings(resolver, scope, value), out)
+    return 0
+
+
+def parse_import(document: Any) -> tuple[list[ConfigEntry], list[tuple[str, str, str]]]:
+    """Validate a whole import document before anything is written.
+
+    Format: ``{"<org id or GLOBAL>": {"config": {key: value | {"value", "type",
+    "description"} | {"secret_ref": name}}, "secrets": {name: value}}}``.
+    """
+    if not isinstance(document, dict):
+        raise ConfigError("import file must hold a JSON object of scopes")
+    entries: list[ConfigEntry] = []
+    secrets: list[tuple[str, str, str]] = []
+    for raw_scope, body in document.items():
+        scope = canonical_scope(raw_scope)
+        if not isinstance(body, dict) or set(body) - {"config", "secrets"}:
+            raise ConfigError(f"scope {scope}: expected an object with 'config' and 'secrets'")
+        for key, item in (body.get("config") or {}).items():
+            validate_config_key(key)
+            value_type, value, description = _import_item(scope, key, item)
+            entries.append(ConfigEntry(scope, key, value, value_type, description,
+                                       updated_by="cli:import"))
+        for name, value in (body.get("secrets") or {}).items():
+            validate_secret_name(name)
+            if not isinstance(value, str) or not value:
+                raise ConfigError(f"secret {scope}/{name}: value must be a non-empty string")
+            secrets.append((scope, name, value))
+    return entries, secrets
+
+
+def _import_item(scope: str, key: str, item: Any) -> tuple[ValueType, str, str | None]:
+    """One config item of an import file; errors name the scope and key, never the value."""
+    try:
+        if isinstance(item, dict) and "secret_ref" in item:
+            return (*validate_value("secret_ref", item["secret_ref"]), None)
+        if isinstance(item, dict):
+            return (*validate_value(item.get("type", "string"), item.get("value")),
+                    item.get("description"))
+        kind = {bool: "bool", int: "int", float: "float", str: "string"}.get(type(item), "json")
+        return (*validate_value(kind, item), None)
+    except InvalidNameError:
+        # the naming error would quote the name, and a secret may have been pasted there
+        raise ConfigValueError(
+            f"{scope} {key}: a secret_ref must be the bare name of a secret (letters, digits "
+            "and single '-', no scope prefix); the value is not repeated here") from None
+    except ConfigError as exc:
+        raise ConfigValueError(f"{scope} {key}: {exc}") from None
+
+
+async def cmd_import(resolver: ConfigResolver, args: argparse.Namespace, out: TextIO) -> int:
+    try:
+        document = json.loads(args.file.read_text())
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{args.file} is not valid JSON: {exc.msg} at line {exc.lineno} "
+                          f"column {exc.colno}") from None
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot read {args.file}: {exc.__class__.__name__}") from None
+    entries, secrets = parse_import(document)
+    if secrets and not resolver.secret_store.vault_configured:
+        raise ConfigError("the file has secrets but AZURE_KEY_VAULT_URL is not set")
+    written = await resolver.config_store.upsert_many(entries)
+    for scope, name, value in secrets:
+        await set_secret(resolver, scope, name, value)
+    for scope in {e.scope for e in entries}:
+        await resolver.notify_change(scope)
+        audit_write("config.import", cli_actor(), scope, via="cli",
+                    entries=sum(1 for e in entries if e.scope == scope))
+    print(f"imported {written} config entries and {len(secrets)} secrets "
+          f"({len({e.scope for e in entries})} scopes)", file=out)
+    for entry in entries:
+        if entry.is_secret_ref:
+            warnings = await reference_warnings(resolver, entry.scope, entry.value)
+            print_warnings([f"{entry.scope} {entry.key}: {w}" for w in warnings], out)
+    return 0
+

@@ -37,7 +37,13 @@ from shared.core.naming import GLOBAL, canonical_org_id, canonical_scope, valida
 from shared.core.values import ConfigEntry
 from shared.errors import ConfigError, InvalidNameError
 from shared.read.answers import Answer, AnswerMemo
-from shared.read.coherence import Change, ChangeSentinel
+from shared.read.coherence import (
+    DELAYED,
+    Change,
+    ChangeSentinel,
+    Propagation,
+    propagation_until,
+)
 from shared.settings import Settings
 
 log = logging.getLogger("orgconfig.resolver")
@@ -264,31 +270,42 @@ class ConfigResolver:
             await self.coherence.start()
         self._watching = True
 
-    async def notify_change(self, scope: str, *, secret: str | None = None) -> None:
+    async def notify_change(self, scope: str, *, secret: str | None = None
+                            ) -> Propagation | None:
         """Call after every admin write: drops this process's cached state for what changed
-        and tells other instances (through the change sentinel) to do the same. A failure
-        to reach the sentinel is logged, not raised: the write itself has succeeded, and
-        other instances then see it within their cache TTL."""
+        and tells other instances (one row in the change log) to do the same.
+
+        The write itself has succeeded, so a failure to record the change is not raised:
+        it is counted (``coherence.record_failed``), logged, retried in the background
+        until it lands, and returned (and noted for the HTTP answer, see
+        :data:`~shared.read.coherence.DELAYED`) as a :class:`Propagation` saying until when
+        other instances may serve the old value."""
         scope = canonical_scope(scope)
         self._drop(scope, secret)
-        if self.settings.coherence_check_seconds <= 0:
-            return
-        try:
-            await self.coherence.bump(scope, secret)
-        except ConfigError as exc:
-            self.metrics.incr("coherence.bump_failed")
-            log.warning("could not record change of %s in the sentinel: %s", scope, exc)
+        return await self._record(scope, secret)
 
-    async def notify_everything_changed(self) -> None:
+    async def notify_everything_changed(self) -> Propagation | None:
         """Like :meth:`notify_change` for every scope (the catalog's first reconcile)."""
         self.invalidate()
+        return await self._record(EVERYTHING, None)
+
+    async def _record(self, scope: str, secret: str | None) -> Propagation | None:
         if self.settings.coherence_check_seconds <= 0:
-            return
+            return None
         try:
-            await self.coherence.bump(EVERYTHING)
+            await self.coherence.record(scope, secret)
         except ConfigError as exc:
-            self.metrics.incr("coherence.bump_failed")
-            log.warning("could not record a full change in the sentinel: %s", exc)
+            self.metrics.incr("coherence.record_failed")
+            ttl = self.settings.config_cache_ttl if secret is None and scope != EVERYTHING \
+                else max(self.settings.config_cache_ttl, self.settings.secret_cache_ttl)
+            delayed = Propagation(scope, secret, propagation_until(ttl))
+            log.warning("could not record the change of %s for other instances (%s); retrying "
+                        "in the background; until then they may serve the old value until %s",
+                        scope, exc, delayed.until.isoformat(timespec="seconds"))
+            self.coherence.retry_in_background(scope, secret)
+            DELAYED.set((*DELAYED.get(), delayed))
+            return delayed
+        return None
 
     def invalidate(self, scope: str | None = None, *, secret: str | None = None) -> None:
         """Drop cached state after a write.

@@ -20,7 +20,7 @@ from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from shared.api.auth import PLATFORM_ADMIN, PRINCIPAL_HEADER
 from shared.api.models import ErrorBody
-from shared.api.openapi_links import LINKS, SUCCESS_HEADERS
+from shared.api.openapi_links import LINKS, PROPAGATION, SUCCESS_HEADERS
 from shared.api.params import ORG
 from shared.api.routing import MAX_BODY_BYTES, Call, Endpoint, RouteTable
 
@@ -188,6 +188,8 @@ def _responses(e: Endpoint, refs: dict[Any, Any]) -> dict[str, Any]:
             answer["content"] = _success_content(e, refs)
         if e.name in SUCCESS_HEADERS:
             answer["headers"] = {**answer.get("headers", {}), **SUCCESS_HEADERS[e.name]}
+        if e.method.upper() not in ("GET", "HEAD") and status < 300:
+            answer["headers"] = {**answer.get("headers", {}), **PROPAGATION}
         if str(status) in links:
             answer["links"] = links[str(status)]
         responses[str(status)] = answer

@@ -19,6 +19,11 @@ from typing import Any
 _ETAG = {"ETag": {"description": "the entry's version; send it as If-Match to write only "
                                  "if nobody changed it since", "schema": {"type": "string"}}}
 SUCCESS_HEADERS: dict[str, dict[str, Any]] = {"config_get": _ETAG, "config_put": _ETAG}
+#: on any write's success when the change could not be recorded for other instances yet
+PROPAGATION = {"Orgconfig-Propagation-Delayed-Until": {
+    "description": "present only when the change could not be recorded for the other "
+                   "instances yet (retried in the background): until when (RFC 3339) they may "
+                   "still serve the old value", "schema": {"type": "string"}}}
 
 _ENTRY = {"path.org": "$response.body#/scope", "path.key": "$response.body#/key"}
 _SECRET = {"path.scope": "$response.body#/scope", "path.name": "$response.body#/name"}

@@ -30,11 +30,17 @@ from shared.api.auth import (
 )
 from shared.api.browser_safety import SAFE_METHODS, refuse_cross_origin, require_json_body
 from shared.api.errors import ApiError, error_reply, invalid_request
+from shared.api.openapi_links import PROPAGATION
 from shared.core.audit import ANONYMOUS, Actor
 from shared.core.naming import canonical_org_id
+from shared.read.coherence import DELAYED
 from shared.resolver import ConfigResolver, get_resolver
 
 log = logging.getLogger("orgconfig.api")
+
+#: on a write's answer when the change could not be recorded for the other instances yet:
+#: until when they may still serve the old value (RFC 3339); the record is being retried
+PROPAGATION_HEADER = next(iter(PROPAGATION))
 
 B = TypeVar("B")
 Access = Literal["anyone", "admin", "org_member"]
@@ -226,8 +232,17 @@ async def _answer(endpoint: Endpoint, req: func.HttpRequest) -> Reply:
         body = parse_body(req.get_body(), endpoint.body, optional=endpoint.body_optional)
     call: Call[Any] = Call(principal, route, body, dict(req.params or {}), req.headers,
                            url=req.url)
-    result = await endpoint.handler(call)
-    return result if isinstance(result, Reply) else Reply(result, endpoint.status)
+    token = DELAYED.set(())
+    try:
+        result = await endpoint.handler(call)
+        reply = result if isinstance(result, Reply) else Reply(result, endpoint.status)
+        if delayed := DELAYED.get():
+            # the write is done here, but other instances were not told yet (retrying)
+            until = max(d.until for d in delayed)
+            reply.headers[PROPAGATION_HEADER] = until.isoformat(timespec="seconds")
+    finally:
+        DELAYED.reset(token)
+    return reply
 
 
 def authorize(access: Access, principal: Principal, route: Mapping[str, str]) -> None:

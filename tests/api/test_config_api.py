@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from shared.api.routing import PROPAGATION_HEADER
+from shared.errors import BackendUnavailableError
+from shared.read.coherence import ChangeSentinel
 from shared.resolver import ConfigResolver
 from tests.api.conftest import Api, Table, Vault
 
@@ -249,3 +253,25 @@ async def test_a_well_formed_etag_that_is_not_current_is_412(api: Api, etag: str
                              headers={"If-Match": etag})
     assert (put.status, put.error) == (412, "precondition_failed")
     assert (deleted.status, deleted.error) == (412, "precondition_failed")
+
+
+async def test_a_write_whose_change_cannot_be_recorded_says_until_when_others_may_lag(
+    api: Api, resolver: ConfigResolver, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async def refused(self: ChangeSentinel, scope: str, secret: str | None = None) -> str:
+        raise BackendUnavailableError("Table Storage", "injected: the change log is down")
+
+    assert resolver.settings.coherence_check_seconds > 0
+    ok = await api.call("config_put", route=entry(), json_body={"type": "string", "value": "a"})
+    assert PROPAGATION_HEADER not in ok.headers  # recorded: nothing to say
+    monkeypatch.setattr(ChangeSentinel, "record", refused)
+    monkeypatch.setattr(ChangeSentinel, "retry_in_background", lambda *a, **k: None)
+    before = datetime.now(UTC)
+    put = await api.call("config_put", route=entry(), json_body={"type": "string", "value": "b"})
+    deleted = await api.call("config_delete", route=entry())
+    assert put.status == 200 and deleted.status == 204  # the writes themselves succeeded
+    ttl = timedelta(seconds=resolver.settings.config_cache_ttl)
+    for answer in (put, deleted):
+        until = datetime.fromisoformat(answer.headers[PROPAGATION_HEADER])
+        assert before + ttl - timedelta(seconds=5) < until < before + ttl + timedelta(seconds=5)
+    assert resolver.metrics.get("coherence.record_failed") == 2

@@ -37,14 +37,14 @@ async def test_a_new_version_event_records_a_secret_created_in_the_portal(
     resolver: ConfigResolver, vault: SecretClient, settings: Settings
 ) -> None:
     await SecretCatalog(resolver).reconcile()
-    bumps = resolver.metrics.get("coherence.bumps")
+    bumps = resolver.metrics.get("coherence.recorded")
     await vault.set_secret("acme--graph-secret", VALUE, content_type="text/plain")
     handled = await handle_keyvault_event(resolver, NEW, "acme--graph-secret", {
         "ObjectName": "acme--graph-secret", "VaultName": our_vault(settings)})
     assert handled == "acme--graph-secret"
     record = (await rows(resolver))[("acme", "graph-secret")]
     assert (record.name, record.content_type) == ("graph-secret", "text/plain")
-    assert resolver.metrics.get("coherence.bumps") == bumps + 1
+    assert resolver.metrics.get("coherence.recorded") == bumps + 1
 
 
 async def test_an_event_for_a_secret_the_vault_no_longer_has_removes_its_row(
@@ -72,7 +72,7 @@ async def test_an_event_without_our_vault_is_refused_logged_and_counted(
     kv_control.reset_counters()
     assert await handle_keyvault_event(resolver, NEW, "acme--x", data) is None
     assert resolver.metrics.get("events.refused") == 1
-    assert resolver.metrics.get("coherence.bumps") == 0
+    assert resolver.metrics.get("coherence.recorded") == 0
     assert ("acme", "x") not in await rows(resolver)
     assert kv_control.counters()["total"] == 0
     assert any("refusing Key Vault event" in r.getMessage() for r in caplog.records)
@@ -92,7 +92,7 @@ async def test_expiry_events_record_the_expiry_and_warn(
     # a secret near expiry changes no value: no change is recorded for the caches
     near = event_type.endswith("NearExpiry")
     assert handled == (None if near else "GLOBAL--psa-api-key")
-    assert resolver.metrics.get("coherence.bumps") == (0 if near else 1)
+    assert resolver.metrics.get("coherence.recorded") == (0 if near else 1)
     assert (await rows(resolver))[("GLOBAL", "psa-api-key")].expires_on == expires
     messages = [r.getMessage() for r in caplog.records]
     assert any("GLOBAL--psa-api-key" in m and expires.isoformat() in m for m in messages)

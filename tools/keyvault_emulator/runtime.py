@@ -24,9 +24,10 @@ from aiohttp import web
 
 from .backup import BackupSealer
 from .faults import OPERATIONS, Counters, FailRule, Faults
+from .model import is_number
 from .proxy import VAULT_DOMAIN, ConnectProxy
 from .server import VaultApp, server_ssl_context
-from .store import SecretStore, is_number
+from .store import SecretStore
 
 log = logging.getLogger("keyvault_emulator")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

@@ -19,6 +19,7 @@ from aiohttp import web
 
 from .backup import BackupSealer
 from .faults import Counters, Faults, fault_error
+from .guard import vault_refusal
 from .model import NAME_RE, Attributes, VaultError, bad_parameter
 from .proxy import VAULT_DOMAIN, vault_of_host
 from .routes import Route, resolve
@@ -80,8 +81,6 @@ class VaultApp:
     async def handle(self, request: web.Request) -> web.StreamResponse:
         """Entry point for every vault request."""
         request["generation"] = self.counters.generation
-        if self.faults.latency_ms > 0:
-            await asyncio.sleep(self.faults.latency_ms / 1000)
         headers = {
             "x-ms-request-id": str(uuid.uuid4()),
             "x-ms-keyvault-service-version": "emulator",
@@ -89,6 +88,13 @@ class VaultApp:
         client_request_id = request.headers.get("x-ms-client-request-id")
         if client_request_id:
             headers["x-ms-client-request-id"] = client_request_id
+        refusal = vault_refusal(request)  # a browser (or a rebound name): not counted
+        if refusal is not None:
+            response = error_response(VaultError(*refusal), headers)
+            log.info("%s %s %d (refused)", request.method, request.rel_url.path, response.status)
+            return response
+        if self.faults.latency_ms > 0:
+            await asyncio.sleep(self.faults.latency_ms / 1000)
         response = await self._answer(request, headers)
         log.info("%s %s %d", request.method, request.rel_url.path, response.status)
         return response

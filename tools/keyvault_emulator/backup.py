@@ -21,7 +21,7 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from .store import Secret, SecretVersion, bad_parameter, validate_name
+from .model import Secret, SecretVersion, bad_parameter, validate_name
 
 KEY_FILE = "backup-key"
 _MAGIC = b"KVEMUBK1"  # format marker, also bound into the authentication tag

@@ -52,6 +52,7 @@ class EmulatorControl:
         self, method: str, path: str, body: dict[str, Any] | None = None,
         *, vault_scoped: bool = True,
     ) -> Any:
+        # Every POST carries a JSON object (the control API refuses any other POST: 415).
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(
             self.control_url + (self._prefix if vault_scoped else "") + path,
@@ -74,11 +75,11 @@ class EmulatorControl:
 
     def reset(self) -> None:
         """Delete all secrets (including soft-deleted ones), zero counters, clear faults."""
-        self._call("POST", "/reset")
+        self._call("POST", "/reset", {})
 
     def reset_counters(self) -> None:
         """Zero the request counters only."""
-        self._call("POST", "/counters/reset")
+        self._call("POST", "/counters/reset", {})
 
     def counters(self) -> dict[str, Any]:
         """``{"total": int, "operations": {op: int}, "secrets": {lower_name: {op: int}},
@@ -135,4 +136,4 @@ class EmulatorControl:
 
     def clear_faults(self) -> None:
         """Remove latency and queued failures; accept and answer connections again."""
-        self._call("POST", "/faults/clear")
+        self._call("POST", "/faults/clear", {})

@@ -24,9 +24,11 @@ from aiohttp import web
 
 from .backup import BackupSealer
 from .faults import OPERATIONS, Counters, FailRule, Faults
+from .guard import control_guard
+from .model import is_number
 from .proxy import VAULT_DOMAIN, ConnectProxy
 from .server import VaultApp, server_ssl_context
-from .store import SecretStore, is_number
+from .store import SecretStore
 
 log = logging.getLogger("keyvault_emulator")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -180,7 +182,8 @@ def _flag(body: dict[str, Any]) -> bool:
 def control_application(
     vaults: dict[str, Vault], info: dict[str, Any]
 ) -> web.Application:
-    """The control API (plain HTTP, loopback only). See README.md for the endpoint list.
+    """The control API (plain HTTP, loopback only; browsers refused, see guard.py). See
+    README.md for the endpoint list.
 
     Every endpoint exists twice: ``/x`` acts on the default vault (the first one, so a
     single-vault emulator keeps its API unchanged) and ``/vaults/{vault}/x`` on the named one.
@@ -296,7 +299,7 @@ def control_application(
         await vault_of(request).clear_faults()
         return _ok()
 
-    app = web.Application()
+    app = web.Application(middlewares=[control_guard])  # Host, cross-site, JSON only
     app.add_routes(routes)
     return app
 

@@ -1,9 +1,7 @@
 """The vault port: Key Vault's secrets REST API (as ``azure-keyvault-secrets`` uses it) over HTTPS.
 
-Routing is done by hand rather than with aiohttp's router because Key Vault's paths have
-quirks the SDK relies on (``/secrets/{name}/`` with an empty version means "latest") and
-because every request must be classified into an operation *before* it is answered, so
-that counters and injected faults can be keyed by operation.
+Requests are classified into operations by :mod:`.routes` (so counters and injected faults
+can be keyed by operation) and answered in Key Vault's JSON shapes (:mod:`.shapes`).
 """
 
 from __future__ import annotations
@@ -11,32 +9,30 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import json
 import logging
 import re
 import ssl
 import uuid
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any, TypeVar
-from urllib.parse import quote, unquote
+from typing import Any
 
 from aiohttp import web
 
 from .backup import BackupSealer
 from .faults import Counters, Faults, fault_error
+from .guard import vault_refusal
+from .model import NAME_RE, Attributes, VaultError, bad_parameter
 from .proxy import VAULT_DOMAIN, vault_of_host
-from .store import (
-    NAME_RE,
-    RECOVERABLE_DAYS,
-    RECOVERY_LEVEL,
-    Attributes,
-    Secret,
-    SecretStore,
-    SecretVersion,
-    VaultError,
-    bad_parameter,
+from .routes import Route, resolve
+from .shapes import (
+    deleted_bundle,
+    deleted_facts,
+    error_response,
+    json_response,
+    paginate,
+    secret_bundle,
+    secret_item,
 )
+from .store import SecretStore
 
 log = logging.getLogger("keyvault_emulator")
 
@@ -50,213 +46,7 @@ CHALLENGE = (
     ' resource="https://vault.azure.net"'
 )
 HOSTNAME_CHALLENGE = CHALLENGE.replace("https://vault.azure.net", f"https://{VAULT_DOMAIN}")
-PAGE_SIZE = 25  # Key Vault's default and maximum page size
 _HOST_RE = re.compile(r"^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$")
-T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class Route:
-    """A classified vault request: the operation and the path parameters."""
-
-    operation: str
-    name: str | None = None
-    version: str | None = None
-
-
-def _error(status: int, code: str, message: str) -> VaultError:
-    return VaultError(status, code, message)
-
-
-def resolve(method: str, raw_path: str) -> Route:
-    """Map method + raw (still percent-encoded) path to a :class:`Route`.
-
-    Raises :class:`VaultError` 404/405/501 for requests that are no secrets operation.
-    """
-    # Split before unquoting so an encoded "/" inside a name stays inside that name
-    # (and is then rejected as an invalid name, like Key Vault does).
-    parts = [unquote(p) for p in raw_path.split("/")[1:]]
-    if parts and parts[-1] == "" and len(parts) > 1:
-        parts.pop()  # "/secrets/{name}/" is how the SDK asks for the latest version
-    collection = parts[0].lower() if parts else ""
-    rest = parts[1:]
-    route: Route | None = None
-    if collection == "secrets":
-        route = _secrets_route(method, rest)
-    elif collection == "deletedsecrets":
-        route = _deleted_route(method, rest)
-    else:
-        raise _error(404, "NotFound", f"The requested resource {raw_path} was not found.")
-    if route is None:
-        message = f"The requested resource does not support http method '{method}'."
-        raise _error(405, "MethodNotAllowed", message)
-    return route
-
-
-def _secrets_route(method: str, rest: Sequence[str]) -> Route | None:
-    if not rest:
-        return Route("list_secrets") if method == "GET" else None
-    name = rest[0]
-    if len(rest) == 1 or (len(rest) == 2 and rest[1] == ""):
-        if method == "POST" and name.lower() == "restore":
-            return Route("restore_secret")
-        return {
-            "GET": Route("get_secret", name),
-            "PUT": Route("set_secret", name),
-            "PATCH": Route("update_secret", name),
-            "DELETE": Route("delete_secret", name),
-        }.get(method)
-    if len(rest) == 2:
-        if rest[1].lower() == "versions" and method == "GET":
-            return Route("list_versions", name)
-        if rest[1].lower() == "backup" and method == "POST":
-            return Route("backup_secret", name)
-        if method == "GET":
-            return Route("get_secret", name, rest[1])
-        if method == "PATCH":
-            return Route("update_secret", name, rest[1])
-        return None
-    raise _error(404, "NotFound", "The requested resource was not found.")
-
-
-def _deleted_route(method: str, rest: Sequence[str]) -> Route | None:
-    if not rest:
-        return Route("list_deleted_secrets") if method == "GET" else None
-    name = rest[0]
-    if len(rest) == 1:
-        return {
-            "GET": Route("get_deleted_secret", name),
-            "DELETE": Route("purge_deleted_secret", name),
-        }.get(method)
-    if len(rest) == 2 and rest[1].lower() == "recover":
-        return Route("recover_deleted_secret", name) if method == "POST" else None
-    raise _error(404, "NotFound", "The requested resource was not found.")
-
-
-# -- JSON shapes -------------------------------------------------------------------------------
-
-
-def _attributes(v: SecretVersion) -> dict[str, Any]:
-    attrs: dict[str, Any] = {"enabled": v.enabled}
-    if v.nbf is not None:
-        attrs["nbf"] = v.nbf
-    if v.exp is not None:
-        attrs["exp"] = v.exp
-    attrs.update(
-        created=v.created,
-        updated=v.updated,
-        recoveryLevel=RECOVERY_LEVEL,
-        recoverableDays=RECOVERABLE_DAYS,
-    )
-    return attrs
-
-
-def _common(ident: str, v: SecretVersion) -> dict[str, Any]:
-    body: dict[str, Any] = {"id": ident, "attributes": _attributes(v)}
-    # Key Vault omits unset optional properties rather than sending nulls.
-    if v.content_type is not None:
-        body["contentType"] = v.content_type
-    if v.tags is not None:
-        body["tags"] = v.tags
-    return body
-
-
-def secret_bundle(base: str, s: Secret, v: SecretVersion, *, value: bool = True) -> dict[str, Any]:
-    """SecretBundle: a version's id (with version), attributes and, for gets/sets, value."""
-    body = _common(f"{base}/secrets/{s.name}/{v.version}", v)
-    if value:
-        body = {"value": v.value, **body}
-    return body
-
-
-def secret_item(base: str, s: Secret, v: SecretVersion, *, versioned: bool) -> dict[str, Any]:
-    """SecretItem for list responses: never a value; id without version for list_secrets."""
-    ident = f"{base}/secrets/{s.name}" + (f"/{v.version}" if versioned else "")
-    return _common(ident, v)
-
-
-def _deleted(base: str, s: Secret) -> dict[str, Any]:
-    return {
-        "recoveryId": f"{base}/deletedsecrets/{s.name}",
-        "deletedDate": s.deleted_date,
-        "scheduledPurgeDate": s.scheduled_purge_date,
-    }
-
-
-def _deleted_bundle(base: str, s: Secret) -> dict[str, Any]:
-    # DeletedSecretBundle: the latest version's bundle (without value) + deletion facts.
-    return {**secret_bundle(base, s, s.current, value=False), **_deleted(base, s)}
-
-
-def json_response(
-    status: int, body: Any, headers: dict[str, str] | None = None
-) -> web.Response:
-    """A JSON response the way Key Vault sends it (``application/json; charset=utf-8``)."""
-    return web.Response(
-        status=status,
-        body=json.dumps(body, separators=(",", ":")).encode(),
-        content_type="application/json",
-        charset="utf-8",
-        headers=headers,
-    )
-
-
-def error_response(err: VaultError, headers: dict[str, str] | None = None) -> web.Response:
-    """Key Vault's ``{"error": {"code", "message"}}`` answer."""
-    return json_response(err.status, err.body(), headers)
-
-
-# -- paging ------------------------------------------------------------------------------------
-
-
-def _encode_token(marker: str) -> str:
-    # base64url without padding: survives the SDK's re-quoting of nextLink query values.
-    raw = json.dumps({"NextMarker": marker}).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_token(token: str) -> str:
-    try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        marker = json.loads(raw)["NextMarker"]
-    except (binascii.Error, ValueError, KeyError, TypeError):
-        raise bad_parameter("The $skiptoken parameter is invalid.") from None
-    if not isinstance(marker, str):
-        raise bad_parameter("The $skiptoken parameter is invalid.")
-    return marker
-
-
-def paginate(
-    request: web.Request, items: list[T], key: Callable[[T], str], base: str
-) -> tuple[list[T], str | None]:
-    """One page of ``items`` (sorted by ``key``) and the absolute ``nextLink``, if more remain."""
-    raw_max = request.query.get("maxresults")
-    size = PAGE_SIZE
-    if raw_max is not None:
-        try:
-            size = int(raw_max)
-        except ValueError:
-            size = 0
-        if not 1 <= size <= PAGE_SIZE:
-            raise bad_parameter(
-                f"Invalid value for maxresults: {raw_max}. It must be between 1 and {PAGE_SIZE}."
-            )
-    token = request.query.get("$skiptoken")
-    if token:
-        marker = _decode_token(token)
-        items = [i for i in items if key(i) > marker]
-    page = items[:size]
-    if len(items) <= size:
-        return page, None
-    api = quote(request.query.get("api-version", ""), safe="")
-    link = (
-        f"{base}{request.rel_url.path}?api-version={api}"
-        f"&$skiptoken={_encode_token(key(page[-1]))}&maxresults={size}"
-    )
-    return page, link
-
-
-# -- the vault application ---------------------------------------------------------------------
 
 
 class VaultApp:
@@ -291,8 +81,6 @@ class VaultApp:
     async def handle(self, request: web.Request) -> web.StreamResponse:
         """Entry point for every vault request."""
         request["generation"] = self.counters.generation
-        if self.faults.latency_ms > 0:
-            await asyncio.sleep(self.faults.latency_ms / 1000)
         headers = {
             "x-ms-request-id": str(uuid.uuid4()),
             "x-ms-keyvault-service-version": "emulator",
@@ -300,6 +88,13 @@ class VaultApp:
         client_request_id = request.headers.get("x-ms-client-request-id")
         if client_request_id:
             headers["x-ms-client-request-id"] = client_request_id
+        refusal = vault_refusal(request)  # a browser (or a rebound name): not counted
+        if refusal is not None:
+            response = error_response(VaultError(*refusal), headers)
+            log.info("%s %s %d (refused)", request.method, request.rel_url.path, response.status)
+            return response
+        if self.faults.latency_ms > 0:
+            await asyncio.sleep(self.faults.latency_ms / 1000)
         response = await self._answer(request, headers)
         log.info("%s %s %d", request.method, request.rel_url.path, response.status)
         return response
@@ -373,14 +168,14 @@ class VaultApp:
             ]
             return json_response(200, {"value": value, "nextLink": link})
         if op == "delete_secret":
-            return json_response(200, _deleted_bundle(base, store.delete(name)))
+            return json_response(200, deleted_bundle(base, store.delete(name)))
         if op == "get_deleted_secret":
-            return json_response(200, _deleted_bundle(base, store.get_deleted(name)))
+            return json_response(200, deleted_bundle(base, store.get_deleted(name)))
         if op == "list_deleted_secrets":
             deleted = store.list_deleted()
             page, link = paginate(request, deleted, lambda s: s.name.lower(), base)
             value = [
-                {**_deleted(base, s), **secret_item(base, s, s.current, versioned=False)}
+                {**deleted_facts(base, s), **secret_item(base, s, s.current, versioned=False)}
                 for s in page
             ]
             return json_response(200, {"value": value, "nextLink": link})

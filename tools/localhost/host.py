@@ -16,6 +16,16 @@ enforced: off by default, as under Core Tools); a body over the limit (the host'
 that raises -> 500 with an empty body; a function that returns nothing -> 204. All
 three error answers have empty bodies, as the host's do.
 
+Guarded as a loopback server must be, before any routing:
+
+- a request whose ``Host`` is not a loopback name (:mod:`tools.loopback`: ``localhost``,
+  ``127.0.0.0/8``, ``[::1]``, with any port) -> 421 Misdirected Request, so a page whose
+  name an attacker rebinds to 127.0.0.1 (DNS rebinding) reaches nothing. ``Host`` alone
+  decides; ``X-Forwarded-Host`` is never read;
+- request headers must be complete within ``header_timeout`` (30 s, as Kestrel) -> 408 and
+  closed; at most ``max_connections`` (100) open connections -> 503 and closed
+  (:mod:`tools.localhost.guard`), so a slow loris cannot hold the host.
+
 The host runs on the event loop that starts it. Tests start it inside the test's own
 loop (``async with LocalFunctionsHost(app) as host``), so the functions, the process-wide
 resolver they create lazily and the test's clients share one loop, as in the worker.
@@ -30,7 +40,7 @@ import ipaddress
 import json
 import logging
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,9 +49,10 @@ import azure.functions as func
 from aiohttp import web
 from azure.functions.http import HttpRequestConverter, HttpResponseConverter
 from azure.functions.meta import Datum
-from yarl import URL
 
+from tools.localhost.guard import DEFAULT_HEADER_TIMEOUT, DEFAULT_MAX_CONNECTIONS, ConnectionGuard
 from tools.localhost.routes import Route, RouteTable
+from tools.loopback import is_loopback_host
 
 log = logging.getLogger("orgconfig.localhost")
 
@@ -52,6 +63,8 @@ KEY_HEADER = "x-functions-key"
 KEY_QUERY = "code"
 PRINCIPAL_HEADER = "X-MS-CLIENT-PRINCIPAL"
 REPO_ROOT = Path(__file__).resolve().parents[2]
+MISDIRECTED = "Misdirected Request: the Host must be localhost, 127.0.0.1 or [::1]\n"
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def read_route_prefix(host_json: Path) -> str:
@@ -172,7 +185,9 @@ class LocalFunctionsHost:
     ``sign_in``: a base64 ``X-MS-CLIENT-PRINCIPAL`` added to every request that carries
     none, as App Service authentication does for a signed-in browser (``make serve``:
     the admin page works in any browser). Only for requests whose ``Host`` is a loopback
-    name, so a page that rebinds its own domain to 127.0.0.1 cannot borrow it.
+    name, so a page that rebinds its own domain to 127.0.0.1 cannot borrow it (the host
+    answers such requests 421 anyway).
+    ``header_timeout`` (seconds) and ``max_connections``: the slow-loris limits above.
 
     >>> async with LocalFunctionsHost(app) as host:           # doctest: +SKIP
     ...     url = f"{host.base_url}/health"
@@ -190,6 +205,8 @@ class LocalFunctionsHost:
         master_key: str | None = None,
         max_body_bytes: int | None = None,
         sign_in: str | None = None,
+        header_timeout: float = DEFAULT_HEADER_TIMEOUT,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
     ) -> None:
         if not ipaddress.ip_address(host).is_loopback:
             raise ValueError(f"the local host listens on loopback only, not {host!r}")
@@ -206,7 +223,10 @@ class LocalFunctionsHost:
             max_body_bytes = int(os.environ.get(BODY_LIMIT_SETTING) or DEFAULT_MAX_BODY_BYTES)
         self.max_body_bytes = max_body_bytes
         self.sign_in = sign_in
+        self.guard = ConnectionGuard(header_timeout=header_timeout,
+                                     max_connections=max_connections)
         self._runner: web.AppRunner | None = None
+        self._server: asyncio.Server | None = None
 
     @property
     def url(self) -> str:
@@ -232,22 +252,30 @@ class LocalFunctionsHost:
         return lines
 
     async def start(self) -> LocalFunctionsHost:
-        app = web.Application(client_max_size=self.max_body_bytes)
+        app = web.Application(client_max_size=self.max_body_bytes,
+                              middlewares=[self.guard.middleware, self._loopback_only])
         # [\s\S], not ".": a path may hold an encoded newline (%0A), which "." would not match.
         app.router.add_route("*", r"/{tail:[\s\S]*}", self._handle)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
-        await site.start()
+        assert self._runner.server is not None
+        # Our own listener rather than a TCPSite: the guard wraps each connection's protocol.
+        self._server = await asyncio.get_running_loop().create_server(
+            self.guard.factory(self._runner.server), self.host, self.port)
         if self.port == 0:
-            self.port = int(self._runner.addresses[0][1])
+            self.port = int(self._server.sockets[0].getsockname()[1])
         log.info("serving %d functions on %s", len(self.functions), self.base_url)
         return self
 
     async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()  # stop accepting; open connections are shut down below
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        if self._server is not None:
+            await self._server.wait_closed()
+            self._server = None
 
     async def __aenter__(self) -> LocalFunctionsHost:
         return await self.start()
@@ -264,14 +292,21 @@ class LocalFunctionsHost:
             valid += list(self.function_keys or ())
         return any(hmac.compare_digest(given.encode(), key.encode()) for key in valid)
 
+    @web.middleware
+    async def _loopback_only(self, request: web.Request, handler: Handler
+                             ) -> web.StreamResponse:
+        """421 unless the request's one ``Host`` is a loopback name (DNS rebinding)."""
+        hosts = request.headers.getall("Host", [])
+        if len(hosts) != 1 or not is_loopback_host(hosts[0]):
+            log.warning("refused %s %s for Host %r: not a loopback name", request.method,
+                        request.rel_url.raw_path[:200], hosts[0][:200] if hosts else None)
+            return web.Response(status=421, text=MISDIRECTED)
+        return await handler(request)
+
     def _platform_headers(self, request: web.Request) -> dict[str, str]:
         if self.sign_in is None or PRINCIPAL_HEADER in request.headers:
             return {}
-        try:
-            name = URL(f"http://{request.host}").host or ""
-            loopback = name == "localhost" or ipaddress.ip_address(name).is_loopback
-        except ValueError:
-            loopback = False
+        loopback = is_loopback_host(request.headers.get("Host"))
         return {PRINCIPAL_HEADER: self.sign_in} if loopback else {}
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:

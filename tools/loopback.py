@@ -1,4 +1,6 @@
-"""Is a request's ``Host`` a loopback name? One answer for the local host and the emulator.
+"""Is a request's ``Host`` a loopback name? The Key Vault emulator's copy of
+:mod:`shared.core.loopback` (the emulator imports nothing from ``shared``); a test holds
+both to the same answers.
 
 A loopback server is not protected by the browser's same-origin policy against DNS
 rebinding: a page on ``attacker.example`` whose name is rebound to 127.0.0.1 is

@@ -19,8 +19,10 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from shared.core.audit import Actor
+from shared.core.loopback import is_loopback_host
 from shared.core.naming import canonical_org_id
 from shared.errors import InvalidNameError
 from shared.settings import Settings
@@ -103,9 +105,26 @@ def principal_trusted(settings: Settings) -> bool:
     )
 
 
-def authenticate(headers: Mapping[str, str], settings: Settings) -> Principal:
-    """The caller of a request, or :class:`NotAuthenticatedError` (never a guess)."""
-    raw = _header(headers)
+def authenticate(headers: Mapping[str, str], settings: Settings, url: str | None = None
+                 ) -> Principal:
+    """The caller of a request, or :class:`NotAuthenticatedError` (never a guess).
+
+    A development principal (no platform authentication, the Development opt-in) is
+    believed only on a request whose ``Host`` is a loopback name: a web page whose own
+    name is rebound to 127.0.0.1 sends its own name as ``Host``, and must not be able to
+    claim PlatformAdmin from the developer's browser (DNS rebinding). ``url`` stands in
+    for a missing ``Host`` header (the Functions host builds it from ``Host``)."""
+    raw = _header(headers, PRINCIPAL_HEADER)
+    if not settings.platform_auth_enabled and principal_trusted(settings):
+        host = _header(headers, "host")
+        if host is None and url is not None:
+            host = urlsplit(url).netloc
+        if not is_loopback_host(host):
+            raise NotAuthenticatedError(
+                "a development principal is trusted only on a loopback Host (localhost, "
+                "127.0.0.1, [::1]); this request's Host is another name, as a DNS-rebound "
+                "page's would be. Open the app as http://localhost:<port>/"
+            )
     if not principal_trusted(settings):
         raise NotAuthenticatedError(
             "caller identity is not trusted: App Service authentication is off "
@@ -121,9 +140,9 @@ def authenticate(headers: Mapping[str, str], settings: Settings) -> Principal:
     return parse_principal(raw)
 
 
-def _header(headers: Mapping[str, str]) -> str | None:
+def _header(headers: Mapping[str, str], wanted: str) -> str | None:
     for name, value in headers.items():
-        if name.lower() == PRINCIPAL_HEADER:
+        if name.lower() == wanted:
             return value
     return None
 

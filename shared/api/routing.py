@@ -225,7 +225,7 @@ async def _answer(endpoint: Endpoint, req: func.HttpRequest) -> Reply:
     route = dict(req.route_params or {})
     principal: Principal | None = None
     if endpoint.access != "anyone":
-        principal = authenticate(req.headers, get_resolver().settings)
+        principal = authenticate(req.headers, get_resolver().settings, req.url)
         authorize(endpoint.access, principal, route)
     body = None
     if endpoint.body is not None:

@@ -180,6 +180,50 @@ async def test_development_alone_does_not_trust_the_header(
     assert (await api.call("config_list", route={"org": "acme"})).status == 401
 
 
+REBOUND_HOSTS = ["attacker.example", "attacker.example:7071", "localhost.attacker.example",
+                 "127.0.0.1.nip.io:7071", "localhost.", "localhost.:7071", "10.0.0.5:7071", ""]
+LOOPBACK_HOSTS = ["localhost:7071", "LOCALHOST:7071", "127.0.0.1:7071", "127.8.9.10", "[::1]:7071"]
+
+
+@pytest.mark.parametrize("host", REBOUND_HOSTS)
+async def test_a_development_principal_on_a_rebound_host_is_not_believed(
+    api: Api, api_env: Callable[..., None], host: str
+) -> None:
+    # a page whose name was rebound to 127.0.0.1 sends its own name as Host: under
+    # `func start` with the opt-in it must not become PlatformAdmin with a forged header
+    api_env(WEBSITE_AUTH_ENABLED=None, AZURE_FUNCTIONS_ENVIRONMENT="Development",
+            ORGCONFIG_TRUST_DEV_PRINCIPAL="true")
+    answer = await api.call("config_list", route={"org": "acme"}, headers={"Host": host})
+    assert answer.status == 401 and "loopback Host" in answer.json()["message"]
+
+
+@pytest.mark.parametrize("host", LOOPBACK_HOSTS)
+async def test_a_development_principal_on_a_loopback_host_is_believed(
+    api: Api, api_env: Callable[..., None], host: str
+) -> None:
+    api_env(WEBSITE_AUTH_ENABLED=None, AZURE_FUNCTIONS_ENVIRONMENT="Development",
+            ORGCONFIG_TRUST_DEV_PRINCIPAL="true")
+    answer = await api.call("config_list", route={"org": "acme"}, headers={"Host": host})
+    assert answer.status == 200
+
+
+async def test_x_forwarded_host_never_makes_a_rebound_host_loopback(
+    api: Api, api_env: Callable[..., None]
+) -> None:
+    api_env(WEBSITE_AUTH_ENABLED=None, AZURE_FUNCTIONS_ENVIRONMENT="Development",
+            ORGCONFIG_TRUST_DEV_PRINCIPAL="true")
+    answer = await api.call("config_list", route={"org": "acme"},
+                            headers={"Host": "attacker.example", "X-Forwarded-Host": "localhost"})
+    assert answer.status == 401
+
+
+async def test_platform_authentication_is_believed_on_any_host(api: Api) -> None:
+    # behind App Service authentication the platform strips forged headers: real names
+    answer = await api.call("config_list", route={"org": "acme"},
+                            headers={"Host": "orgconfig-prod.azurewebsites.net"})
+    assert answer.status == 200
+
+
 # -- function keys -----------------------------------------------------------------------------
 def test_every_route_but_health_openapi_and_the_page_needs_a_function_key(
     functions: Any,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from shared.core import loopback as app_copy
 from tools.loopback import host_name, is_loopback_host, is_loopback_name
 
 
@@ -47,3 +48,13 @@ def test_host_name_drops_the_port_and_lowers_the_case() -> None:
 def test_is_loopback_name_takes_a_bare_lower_case_name() -> None:
     assert is_loopback_name("localhost") and is_loopback_name("127.0.0.1")
     assert is_loopback_name("[::1]") and not is_loopback_name("::1")
+
+
+def test_the_apps_copy_answers_as_the_emulators_does() -> None:
+    # the emulator imports nothing from shared, so it keeps a copy: both must agree
+    assert app_copy.__file__ != host_name.__code__.co_filename
+    hosts = [None, "", "localhost", "LOCALHOST:1", "127.0.0.1:7071", "[::1]:8443", "[::2]",
+             "localhost.", "attacker.example", "127.0.0.1.nip.io", "127.1", "0x7f.0.0.1",
+             "localhost.attacker.example", "[::ffff:127.0.0.1]", "localhost:65536"]
+    assert [app_copy.is_loopback_host(h) for h in hosts] == [is_loopback_host(h) for h in hosts]
+    assert app_copy.is_loopback_host("127.0.0.1:7071") and not app_copy.is_loopback_host("x.y")

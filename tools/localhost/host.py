@@ -50,9 +50,9 @@ from aiohttp import web
 from azure.functions.http import HttpRequestConverter, HttpResponseConverter
 from azure.functions.meta import Datum
 
+from shared.core.loopback import is_loopback_host
 from tools.localhost.guard import DEFAULT_HEADER_TIMEOUT, DEFAULT_MAX_CONNECTIONS, ConnectionGuard
 from tools.localhost.routes import Route, RouteTable
-from tools.loopback import is_loopback_host
 
 log = logging.getLogger("orgconfig.localhost")
 

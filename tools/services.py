@@ -138,8 +138,24 @@ class Azurite:
     def stop(self) -> None:
         # SIGINT is Azurite's graceful stop: it saves its database (SIGTERM would lose the
         # writes of the last autosave interval, 5 s, of a persistent location).
+        if self.running:
+            self.resume()  # a paused process would not act on the SIGINT
         _stop(self.proc, sig=signal.SIGINT)
         self.proc = None
+
+    def pause(self) -> None:
+        """Freeze the service (SIGSTOP): connections are still accepted by the kernel but
+        nothing answers, like a hung storage endpoint; ``resume()`` lets it go on."""
+        self._signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        self._signal(signal.SIGCONT)
+
+    def _signal(self, sig: int) -> None:
+        if not self.running:
+            raise ServiceStartError("Azurite is not running")
+        assert self.proc is not None
+        os.killpg(self.proc.pid, sig)  # its own session: the whole process group
 
     @property
     def running(self) -> bool:

@@ -83,6 +83,10 @@ async def _equals(awaitable: Awaitable[Any], expected: Any) -> bool:
     return bool(await awaitable == expected)
 
 
+async def _true(condition: bool) -> bool:
+    return condition
+
+
 async def test_table_outage_cold_fails_clearly_within_the_bound(
     outage_settings: Settings, private_azurite: Azurite
 ) -> None:
@@ -111,6 +115,74 @@ async def test_breaker_fails_fast_once_open(
         with pytest.raises(BackendUnavailableError, match="paused"):
             await resolver.context("a3").get_config("k")
         assert resolver.metrics.get("breaker.table.fast_fail") >= 1
+
+
+async def test_late_timeouts_of_concurrent_writers_do_not_prolong_a_paused_table_outage(
+    settings: Settings, private_azurite: Azurite
+) -> None:
+    """Issue 24.2: 8 writers, Azurite frozen (SIGSTOP). Calls sent just before the breaker
+    opened time out up to BACKEND_TIMEOUT_SECONDS after the opening; they must not restart
+    the cool-down. The table comes back after those late timeouts and before opened +
+    cooldown: the half-open probe at opened + cooldown finds it (with the defect: at the
+    last late timeout + cooldown, a whole backend timeout later)."""
+    timeout, cooldown = 1.5, 2.0
+    fast = replace(settings, storage_connection=private_azurite.connection_string,
+                   backend_timeout=timeout, breaker_cooldown=cooldown, breaker_threshold=5,
+                   coherence_check_seconds=0)
+    async with ConfigResolver(fast) as resolver:
+        store, breaker = resolver.config_store, resolver.config_store.breaker
+        await store.put_entry(ConfigEntry("acme", "warm", "1"))  # the table exists
+        stop = asyncio.Event()
+        successes: list[float] = []  # when each write came back accepted
+        timeouts: list[float] = []  # when a write sent to the backend timed out
+
+        async def writer(i: int) -> None:
+            n = 0
+            while not stop.is_set():
+                n += 1
+                try:
+                    await store.put_entry(ConfigEntry("acme", f"w{i}", str(n)))
+                    successes.append(time.monotonic())
+                except BackendUnavailableError as exc:
+                    if "paused" in str(exc):  # failed fast
+                        await asyncio.sleep(0.02)
+                    else:  # timed out: a client retries at once
+                        timeouts.append(time.monotonic())
+                    continue
+                await asyncio.sleep(0.01 * (i + 1))  # out of step with each other
+
+        writers = [asyncio.create_task(writer(i)) for i in range(8)]
+        try:
+            await asyncio.sleep(0.3)
+            assert successes, "the writers work before the outage"
+            private_azurite.pause()
+            paused_at = time.monotonic()
+            await eventually(lambda: _true(breaker.opened_at is not None), timeout * 4)
+            opened_at = breaker.opened_at
+            assert opened_at is not None
+            # past the late timeouts of the calls sent before the opening, before the probe
+            await asyncio.sleep(max(0.0, opened_at + timeout + 0.4 - time.monotonic()))
+            late = [t for t in timeouts if t > opened_at + timeout / 2]
+            assert late, "writes sent before the opening timed out after it"
+        finally:
+            private_azurite.resume()
+        resumed_at = time.monotonic()
+        try:
+            await eventually(lambda: _true(any(t > resumed_at for t in successes)),
+                             cooldown * 3 + timeout)
+            recovered_at = min(t for t in successes if t > resumed_at)
+            await asyncio.sleep(0.3)
+        finally:
+            stop.set()
+            await asyncio.gather(*writers)
+    print(f"\ntable paused {resumed_at - paused_at:.2f}s; breaker opened "
+          f"{opened_at - paused_at:.2f}s into it; {len(late)} late timeouts; writes back "
+          f"{recovered_at - resumed_at:.2f}s after the resume, "
+          f"{recovered_at - opened_at:.2f}s after the opening (cooldown {cooldown}s)")
+    # the probe goes at opened + cooldown (the defect: at the last late timeout + cooldown)
+    assert recovered_at - opened_at <= cooldown + timeout / 2
+    assert recovered_at - resumed_at <= cooldown
+    assert sum(t > recovered_at for t in successes) >= 8  # every writer is through again
 
 
 # -- Key Vault faults ---------------------------------------------------------------------

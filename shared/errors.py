@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
+from typing import Any
 
 
 class ConfigError(Exception):
@@ -93,6 +95,20 @@ class BackendUnavailableError(ConfigError):
     def __init__(self, backend: str, message: str) -> None:
         self.backend = backend
         super().__init__(message)
+
+
+class WriteOutcomeUnknownError(BackendUnavailableError):
+    """A write the store did not answer in time. It was sent, so the store may still apply
+    it when it recovers: ``pending`` completes with the write's own outcome (the write is
+    not cancelled, so what follows it, audit, invalidation, the change record, still runs
+    when it lands). Read the entry to see whether it was applied; repeating the same PUT
+    answers success if it was."""
+
+    code = "write_outcome_unknown"
+
+    def __init__(self, backend: str, message: str, pending: asyncio.Future[Any]) -> None:
+        self.pending = pending
+        super().__init__(backend, message)
 
 
 class ConcurrencyError(ConfigError):

@@ -25,9 +25,10 @@ from pydantic import SecretStr
 from shared.admin.catalog_sync import SecretCatalog
 from shared.admin.health import record_vault_success
 from shared.backends.secret_store import vault_time
+from shared.core.late import when_applied
 from shared.core.naming import GLOBAL, canonical_scope, keyvault_name, split_keyvault_name
 from shared.core.values import ConfigEntry
-from shared.errors import ConfigError, SecretAccessError
+from shared.errors import ConfigError, SecretAccessError, WriteOutcomeUnknownError
 
 if TYPE_CHECKING:
     from azure.keyvault.secrets.aio import SecretClient
@@ -161,11 +162,13 @@ class SecretAdmin:
         """The name of ``scope``'s vault."""
         return self.store.vault_for(scope).name
 
-    async def _call(self, what: str, op: Callable[[], Awaitable[T]], scope: str) -> T:
-        """``op`` on ``scope``'s vault, through that vault's breaker and error mapping."""
+    async def _call(self, what: str, op: Callable[[], Awaitable[T]], scope: str, *,
+                    write: bool = False) -> T:
+        """``op`` on ``scope``'s vault, through that vault's breaker and error mapping (a
+        ``write`` left running at the time bound: :class:`WriteOutcomeUnknownError`)."""
         vault = self.store.vault_for(scope)
         try:
-            result = await vault.call(what, op)
+            result = await vault.call(what, op, write=write)
         except SecretAccessError as exc:
             if exc.reason != "permission":
                 raise
@@ -175,6 +178,20 @@ class SecretAdmin:
                 "permissions (access policy)", "permission",
             ) from None
         record_vault_success(vault.url)
+        return result
+
+    async def _write(self, what: str, scope: str, name: str, op: Callable[[], Awaitable[T]],
+                     properties: Callable[[T], SecretProperties | None]) -> T:
+        """A vault write, then the catalog's row for it; a write the vault answers late
+        still updates the catalog when it lands (:mod:`shared.core.late`)."""
+        try:
+            result = await self._call(what, op, scope, write=True)
+        except WriteOutcomeUnknownError as exc:
+            when_applied(exc.pending,
+                         lambda late: self.catalog.after_write(scope, name, properties(late)),
+                         what)
+            raise
+        await self.catalog.after_write(scope, name, properties(result))
         return result
 
     # -- reads -------------------------------------------------------------------------------
@@ -315,14 +332,13 @@ class SecretAdmin:
         """Write a new version whether or not the secret exists (the CLI's ``secret set``),
         tagged with ``actor`` (who wrote it)."""
         scope, full = canonical_scope(scope), keyvault_name(scope, name)
-        secret = await self._call(
-            f"setting secret {full}",
+        secret = await self._write(
+            f"setting secret {full}", scope, name,
             lambda: self._client(scope).set_secret(
                 full, value.get_secret_value(), tags=_tags(actor, **(tags or {})),
                 expires_on=expires_on,
-            ), scope,
+            ), lambda written: written.properties,
         )
-        await self.catalog.after_write(scope, name, secret.properties)
         return _info(scope, name, secret.properties, self._vault(scope))
 
     async def rollback(self, scope: str, name: str, version: str, *, actor: str | None = None
@@ -364,10 +380,10 @@ class SecretAdmin:
             return await self._client(scope).delete_secret(full)
 
         try:
-            deleted = await self._call(f"deleting secret {full}", delete, scope)
+            deleted = await self._write(f"deleting secret {full}", scope, name, delete,
+                                        lambda _: None)
         except ResourceNotFoundError:
             raise SecretAbsentError(f"secret {full} does not exist") from None
-        await self.catalog.after_write(scope, name, None)
         return DeletedSecretInfo(full, bool(deleted.recovery_id), deleted.scheduled_purge_date)
 
     async def recover(self, scope: str, name: str) -> SecretInfo:
@@ -376,11 +392,10 @@ class SecretAdmin:
         try:
             # The SDK confirms the recovery by polling get_secret: the value reaches this
             # process inside the SDK's result and is dropped; only metadata is returned.
-            props = await self._call(
-                f"recovering secret {full}",
-                lambda: self._client(scope).recover_deleted_secret(full), scope,
+            props = await self._write(
+                f"recovering secret {full}", scope, name,
+                lambda: self._client(scope).recover_deleted_secret(full), lambda p: p,
             )
         except ResourceNotFoundError:
             raise SecretAbsentError(f"no deleted secret named {full} to recover") from None
-        await self.catalog.after_write(scope, name, props)
         return _info(scope, name, props, self._vault(scope))

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 from azure.core.exceptions import HttpResponseError
 
 from shared.admin.reference_check import reference_warnings
-from shared.api.audit import audit_write
+from shared.api.audit import audit_write, completed_if_late
 from shared.api.errors import ApiError
 from shared.api.models import ConfigEntryOut, ConfigList, ConfigWrite, ConfigWritten
 from shared.api.params import CONFIG_KEY, IF_MATCH, ORG_OR_GLOBAL
@@ -97,8 +97,31 @@ async def put_entry(call: Call[ConfigWrite]) -> Reply:
     resolver = call.resolver
     entry = ConfigEntry(scope, key, value, value_type, call.body.description, None,
                         str(call.actor))
-    written = await _conditional(resolver.config_store.put_entry(entry, if_match=if_match),
-                                 scope, key)
+    wanted = (value_type, value, call.body.description)
+
+    async def current_state() -> ConfigEntry | None:
+        current = await resolver.config_store.get_entry(scope, key)
+        same = current is not None and (current.type, current.value, current.description) \
+            == wanted
+        return current if same else None
+
+    async def landed() -> bool:
+        return await current_state() is not None
+
+    try:
+        async with completed_if_late(call, scope, "config.put", location=call.url,
+                                     landed=landed, key=key, type=value_type,
+                                     conditional=if_match is not None):
+            written = await _conditional(
+                resolver.config_store.put_entry(entry, if_match=if_match), scope, key)
+    except ConcurrencyError:
+        # A retry of a PUT that was applied after all (its first answer was a timeout):
+        # the entry is already exactly what was asked, so the PUT succeeds (idempotent).
+        current = await current_state()
+        if current is None:
+            raise
+        return Reply(ConfigWritten(**ConfigEntryOut.of(current).model_dump(), warnings=[]),
+                     headers=_etag(current))
     await resolver.notify_change(scope)
     audit_write("config.put", call.actor, scope, key=key, type=value_type,
                 conditional=if_match is not None)
@@ -130,7 +153,19 @@ async def delete_entry(call: Call[None]) -> Reply:
     store = call.resolver.config_store
     if if_match is None and await store.get_entry(scope, key) is None:
         raise ApiError(404, "config_not_found", f"no config entry {key!r} in scope {scope}")
-    await _conditional(store.delete_entry(scope, key, if_match=if_match), scope, key)
+    async def landed() -> bool:
+        return await store.get_entry(scope, key) is None
+
+    try:
+        async with completed_if_late(call, scope, "config.delete", location=call.url,
+                                     landed=landed, key=key,
+                                     conditional=if_match is not None):
+            await _conditional(store.delete_entry(scope, key, if_match=if_match), scope, key)
+    except ConcurrencyError:
+        # a retry of a DELETE that was applied after all: the entry is gone, as asked
+        if await store.get_entry(scope, key) is not None:
+            raise
+        return Reply(None, 204)
     await call.resolver.notify_change(scope)
     audit_write("config.delete", call.actor, scope, key=key, conditional=if_match is not None)
     return Reply(None, 204)

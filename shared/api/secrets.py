@@ -18,7 +18,7 @@ from shared.admin.secret_admin import (
     SecretInfo,
     SecretInUseError,
 )
-from shared.api.audit import audit_write
+from shared.api.audit import audit_write, completed_if_late
 from shared.api.errors import ApiError
 from shared.api.models import (
     ConfigRef,
@@ -112,8 +112,10 @@ def _echo(info: SecretInfo, value: SecretStr) -> SecretEcho:
 )
 async def create_secret(call: Call[SecretCreate]) -> Reply:
     scope, name = canonical_scope(call.body.scope), validate_secret_name(call.body.name)
-    info = await SecretAdmin(call.resolver).create(
-        scope, name, call.body.value, actor=str(call.actor), expires_on=call.body.expires_on)
+    async with completed_if_late(call, scope, "secret.create", secret=name, name=name):
+        info = await SecretAdmin(call.resolver).create(
+            scope, name, call.body.value, actor=str(call.actor),
+            expires_on=call.body.expires_on)
     await call.resolver.notify_change(scope, secret=name)
     audit_write("secret.create", call.actor, scope, name=name, version=info.version)
     return Reply(_echo(info, call.body.value), 201)
@@ -126,8 +128,10 @@ async def create_secret(call: Call[SecretCreate]) -> Reply:
 )
 async def update_secret(call: Call[SecretUpdate]) -> Reply:
     scope, name = _target(call)
-    info = await SecretAdmin(call.resolver).update(
-        scope, name, call.body.value, actor=str(call.actor), expires_on=call.body.expires_on)
+    async with completed_if_late(call, scope, "secret.update", secret=name, name=name):
+        info = await SecretAdmin(call.resolver).update(
+            scope, name, call.body.value, actor=str(call.actor),
+            expires_on=call.body.expires_on)
     await call.resolver.notify_change(scope, secret=name)
     audit_write("secret.update", call.actor, scope, name=name, version=info.version)
     return Reply(_echo(info, call.body.value))
@@ -150,7 +154,9 @@ async def delete_secret(call: Call[None]) -> SecretDeleted:
             f"{len(references)} config entries reference secret {name!r} and would stop "
             "resolving; repoint or delete them, or repeat with ?force=true", references,
         )
-    deleted = await admin.delete(scope, name)
+    async with completed_if_late(call, scope, "secret.delete", secret=name, name=name,
+                                 forced=bool(references), references=len(references)):
+        deleted = await admin.delete(scope, name)
     await call.resolver.notify_change(scope, secret=name)
     audit_write("secret.delete", call.actor, scope, name=name, forced=bool(references),
                 references=len(references))
@@ -168,7 +174,8 @@ async def delete_secret(call: Call[None]) -> SecretDeleted:
 )
 async def recover_secret(call: Call[None]) -> SecretRecovered:
     scope, name = _target(call)
-    info = await SecretAdmin(call.resolver).recover(scope, name)
+    async with completed_if_late(call, scope, "secret.recover", secret=name, name=name):
+        info = await SecretAdmin(call.resolver).recover(scope, name)
     await call.resolver.notify_change(scope, secret=name)
     audit_write("secret.recover", call.actor, scope, name=name)
     return SecretRecovered(scope=scope, name=name, vault_name=info.vault_name)
@@ -208,8 +215,10 @@ async def list_versions(call: Call[None]) -> SecretVersions:
 )
 async def rollback_secret(call: Call[SecretRollback]) -> SecretRolledBack:
     scope, name = _target(call)
-    info = await SecretAdmin(call.resolver).rollback(scope, name, call.body.version,
-                                                     actor=str(call.actor))
+    async with completed_if_late(call, scope, "secret.rollback", secret=name, name=name,
+                                 restored_from=call.body.version):
+        info = await SecretAdmin(call.resolver).rollback(scope, name, call.body.version,
+                                                         actor=str(call.actor))
     await call.resolver.notify_change(scope, secret=name)
     audit_write("secret.rollback", call.actor, scope, name=name, version=info.version,
                 restored_from=call.body.version)

@@ -38,10 +38,11 @@ from shared.backends.config_rows import (
 )
 from shared.core.breaker import CircuitBreaker
 from shared.core.cache import ExpiringCache, Lookup, RateLimitedWarning, StaleReporter
+from shared.core.late import StillRunning, wait_without_cancelling
 from shared.core.metrics import Metrics
 from shared.core.naming import GLOBAL, canonical_scope, validate_config_key
 from shared.core.values import ConfigEntry
-from shared.errors import BackendUnavailableError, ConcurrencyError
+from shared.errors import BackendUnavailableError, ConcurrencyError, WriteOutcomeUnknownError
 from shared.settings import Settings
 
 log = logging.getLogger("orgconfig.config_store")
@@ -107,17 +108,30 @@ class ConfigStore:
             self._client = None
 
     async def call(self, what: str, op: Callable[[], Awaitable[T]], *,
-                   time_limit: float | None = None) -> T:
+                   time_limit: float | None = None, write: bool = False) -> T:
         """One backend call through the circuit breaker, bounded by BACKEND_TIMEOUT_SECONDS
-        (or ``time_limit``: a whole-table scan of the catalog reconcile takes longer)."""
-        return await self.breaker.call(lambda: self._call_mapped(what, op, time_limit))
+        (or ``time_limit``: a whole-table scan of the catalog reconcile takes longer). A
+        ``write`` is not cancelled at the bound: :class:`WriteOutcomeUnknownError` carries
+        it, still running (:mod:`shared.core.late`)."""
+        return await self.breaker.call(lambda: self._call_mapped(what, op, time_limit, write))
 
     async def _call_mapped(self, what: str, op: Callable[[], Awaitable[T]],
-                           time_limit: float | None = None) -> T:
+                           time_limit: float | None = None, write: bool = False) -> T:
         self.metrics.incr("table.calls")
         limit = self.settings.backend_timeout if time_limit is None else time_limit
         try:
+            if write:
+                return await wait_without_cancelling(op(), limit)
             return await asyncio.wait_for(op(), limit)
+        except StillRunning as late:
+            self.metrics.incr("table.write_outcome_unknown")
+            raise WriteOutcomeUnknownError(
+                BACKEND,
+                f"Table Storage did not answer {what} within {limit}s: the write was sent "
+                "and may still be applied when the store recovers. Read the entry to see "
+                "(GET it: its value and ETag); repeating the same PUT answers 200 if it was",
+                late.task,
+            ) from None
         except TimeoutError:
             raise BackendUnavailableError(
                 BACKEND,
@@ -340,13 +354,13 @@ class ConfigStore:
         deleted table) instead of failing every write until restart."""
         await self.ensure_table()
         try:
-            return await self.call(what, op)
+            return await self.call(what, op, write=True)
         except HttpResponseError as exc:
             if exc.status_code != 404 or "TableNotFound" not in str(exc):
                 raise
             self._table_ready = False
             await self.ensure_table()
-            return await self.call(what, op)
+            return await self.call(what, op, write=True)
 
     async def put_entry(self, entry: ConfigEntry, *, if_match: str | None = None) -> ConfigEntry:
         """Create or replace an entry. With ``if_match`` (an ETag, or ``*``) the write fails
@@ -386,7 +400,8 @@ class ConfigStore:
                     scope, key, etag=if_match, match_condition=MatchConditions.IfNotModified
                 )
 
-        await _conditional(scope, key, lambda: self.call(f"a delete of {scope}/{key}", delete))
+        await _conditional(
+            scope, key, lambda: self.call(f"a delete of {scope}/{key}", delete, write=True))
         self.invalidate(scope)
 
     async def upsert_many(self, entries: Iterable[ConfigEntry]) -> int:

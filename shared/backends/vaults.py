@@ -32,9 +32,15 @@ from azure.keyvault.secrets.aio import SecretClient
 
 from shared.backends.name_index import VaultNameIndex
 from shared.core.breaker import CircuitBreaker
+from shared.core.late import StillRunning, wait_without_cancelling
 from shared.core.metrics import Metrics
 from shared.core.naming import GLOBAL, canonical_scope, lookup_chain
-from shared.errors import BackendUnavailableError, ConfigError, SecretAccessError
+from shared.errors import (
+    BackendUnavailableError,
+    ConfigError,
+    SecretAccessError,
+    WriteOutcomeUnknownError,
+)
 from shared.settings import Settings, is_loopback_url
 
 T = TypeVar("T")
@@ -140,18 +146,32 @@ class Vault:
             await self._client.close()
             self._client = None
 
-    async def call(self, what: str, op: Callable[[], Awaitable[T]]) -> T:
+    async def call(self, what: str, op: Callable[[], Awaitable[T]], *, write: bool = False
+                   ) -> T:
         """One operation on this vault through its breaker, within BACKEND_TIMEOUT_SECONDS,
-        its failures mapped to orgconfig's errors."""
-        return await self.breaker.call(lambda: self._call_mapped(what, op))
+        its failures mapped to orgconfig's errors. A ``write`` is not cancelled at the
+        bound: :class:`WriteOutcomeUnknownError` carries it, still running."""
+        return await self.breaker.call(lambda: self._call_mapped(what, op, write))
 
-    async def _call_mapped(self, what: str, op: Callable[[], Awaitable[T]]) -> T:
+    async def _call_mapped(self, what: str, op: Callable[[], Awaitable[T]],
+                           write: bool = False) -> T:
         timeout = self.settings.backend_timeout
         where = "Key Vault" if not self.labelled else f"Key Vault {self.name!r}"
         setting = "AZURE_KEY_VAULT_URL" if self.name == DEFAULT_VAULT else \
             f"AZURE_KEY_VAULT_SHARDS[{self.name!r}]"
         try:
+            if write:
+                return await wait_without_cancelling(op(), timeout)
             return await asyncio.wait_for(op(), timeout)
+        except StillRunning as late:
+            self.incr("vault.write_outcome_unknown")
+            raise WriteOutcomeUnknownError(
+                BACKEND,
+                f"{where} did not answer {what} within {timeout}s: the write was sent and "
+                "may still be applied when the vault answers. List the secret's versions to "
+                "see; writing the value again is safe (a new version)",
+                late.task,
+            ) from None
         except TimeoutError:
             raise BackendUnavailableError(
                 BACKEND,

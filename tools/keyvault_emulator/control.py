@@ -104,9 +104,10 @@ class EmulatorControl:
         result: dict[str, Any] = self._call("GET", "/faults")
         return result
 
-    def set_latency(self, ms: float) -> None:
-        """Delay every vault answer by ``ms`` milliseconds (0 turns it off)."""
-        self._call("POST", "/faults/latency", {"ms": ms})
+    def set_latency(self, ms: float, operation: str | None = None) -> None:
+        """Delay every vault answer (or only ``operation``'s, e.g. ``set_secret``) by ``ms``
+        milliseconds (0 turns it off)."""
+        self._call("POST", "/faults/latency", {"ms": ms, "operation": operation})
 
     def fail_next(
         self,

@@ -10,6 +10,9 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from .model import VaultError
+from .routes import resolve
+
 #: Operation names used by counters and ``fail_next(operation=...)``.
 OPERATIONS = (
     "get_secret",
@@ -118,6 +121,8 @@ class Faults:
     """Everything the control API can break: latency, error answers, refused/dropped connections."""
 
     latency_ms: float = 0.0
+    #: delay only this operation's requests (``None``: every request)
+    latency_operation: str | None = None
     rules: list[FailRule] = field(default_factory=list)
     refuse: bool = False
     drop: bool = False
@@ -126,6 +131,15 @@ class Faults:
         """Queue a rule; rules are consumed in the order they were added."""
         if rule.remaining > 0:
             self.rules.append(rule)
+
+    def latency_applies(self, method: str, raw_path: str) -> bool:
+        """Whether the injected latency delays this request (all, or one operation's)."""
+        if self.latency_operation is None:
+            return True
+        try:
+            return resolve(method, raw_path).operation == self.latency_operation
+        except VaultError:  # an unroutable request: the server answers it as such, undelayed
+            return False
 
     def take(self, operation: str) -> FailRule | None:
         """The rule that answers this request, if any (and consume one use of it)."""
@@ -140,6 +154,7 @@ class Faults:
     def clear(self) -> None:
         """No latency, no injected errors, connections accepted and answered."""
         self.latency_ms = 0.0
+        self.latency_operation = None
         self.rules.clear()
         self.refuse = False
         self.drop = False
@@ -148,6 +163,7 @@ class Faults:
         """JSON-ready form for ``GET /faults``."""
         return {
             "latency_ms": self.latency_ms,
+            "latency_operation": self.latency_operation,
             "fail_next": [r.to_json() for r in self.rules],
             "refuse_connections": self.refuse,
             "drop_connections": self.drop,

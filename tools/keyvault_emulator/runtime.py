@@ -259,10 +259,14 @@ def control_application(
     @route("POST", "/faults/latency")
     async def latency(request: web.Request) -> web.Response:
         vault = vault_of(request)
-        ms = (await _body(request)).get("ms")
+        body = await _body(request)
+        ms, operation = body.get("ms"), body.get("operation")
         if not is_number(ms) or ms < 0:
             raise _bad("'ms' must be a non-negative number")
+        if operation is not None and operation not in OPERATIONS:
+            raise _bad(f"'operation' must be one of {', '.join(OPERATIONS)}")
         vault.faults.latency_ms = float(ms)
+        vault.faults.latency_operation = operation
         return _ok()
 
     @route("POST", "/faults/fail-next")

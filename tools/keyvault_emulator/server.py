@@ -93,7 +93,8 @@ class VaultApp:
             response = error_response(VaultError(*refusal), headers)
             log.info("%s %s %d (refused)", request.method, request.rel_url.path, response.status)
             return response
-        if self.faults.latency_ms > 0:
+        if self.faults.latency_ms > 0 and self.faults.latency_applies(
+                request.method, request.rel_url.raw_path):
             await asyncio.sleep(self.faults.latency_ms / 1000)
         response = await self._answer(request, headers)
         log.info("%s %s %d", request.method, request.rel_url.path, response.status)

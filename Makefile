@@ -8,7 +8,7 @@ NPM_STAMP := node_modules/.installed
 INFRA_VENV := .venv-checkov
 INFRA_STAMP := $(INFRA_VENV)/.installed
 
-.PHONY: install test lint typecheck imports pytest demo dev serve bench bench-shards fuzz clean checkov doctor chromium
+.PHONY: install test lint typecheck imports pytest demo dev serve bench bench-shards fuzz soak clean checkov doctor chromium
 
 install: $(PIP_STAMP) $(NPM_STAMP)
 
@@ -86,6 +86,12 @@ fuzz: install
 	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FUZZ_SCENARIOS=$(FUZZ_SCENARIOS) FUZZ_STEPS=8 FUZZ_EXPLORE=1 \
 		FUZZ_MIN_REQUESTS=10000 \
 		$(PY) -m pytest tests/fuzz -q -p no:cacheprovider $(PYTEST_ARGS)
+
+# Load and faults against two local instances (a few minutes, loopback, free ports): prints a
+# table, fails on a 500, a lost update, an unrecorded change, a breaker-lengthened outage, a
+# stale read on the second instance or a secret in a log. make test runs a short slice.
+soak: install
+	$(PY) -m tools.soak
 
 bench: install
 	$(PY) -m bench $(if $(QUICK),--quick,)

@@ -249,9 +249,11 @@ def test_fail_rules_are_consumed_in_order_and_by_operation() -> None:
     assert second is not None and second.status == 429
     assert faults.take("get_secret") is None
     faults.latency_ms, faults.refuse, faults.drop = 5, True, True
+    faults.latency_operation = "set_secret"
     faults.clear()
     assert faults.to_json() == {
-        "latency_ms": 0.0, "fail_next": [], "refuse_connections": False, "drop_connections": False
+        "latency_ms": 0.0, "latency_operation": None, "fail_next": [],
+        "refuse_connections": False, "drop_connections": False
     }
 
 
@@ -350,3 +352,13 @@ def test_certificate_regenerated_when_key_does_not_match(tmp_path: Path) -> None
     assert cert_path.read_bytes() != pem
     server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     server.load_cert_chain(cert_path, key_path)
+
+
+def test_latency_can_delay_one_operation_only() -> None:
+    faults = Faults(latency_ms=100)
+    assert faults.latency_applies("GET", "/secrets/a") and faults.latency_applies("PUT", "/x")
+    faults.latency_operation = "set_secret"
+    assert faults.latency_applies("PUT", "/secrets/acme--k")
+    assert not faults.latency_applies("GET", "/secrets/acme--k")
+    assert not faults.latency_applies("GET", "/secrets")
+    assert not faults.latency_applies("PATCH", "/nowhere/at/all")

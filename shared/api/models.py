@@ -87,7 +87,12 @@ class ConfigEntryOut(BaseModel):
     scope: str
     key: str
     type: str
+    #: the stored text (as Table Storage holds it); ``typed_value`` is the value as its type
     value: str
+    typed_value: JsonValue = Field(
+        default=None, description="the value as its type parses it (a number for int and "
+        "float, a boolean for bool, the JSON value for json, the text for string and the "
+        "secret's name for secret_ref); null when the stored text does not parse")
     description: str | None = None
     updated_at: str | None = None
     updated_by: str | None = None
@@ -96,13 +101,13 @@ class ConfigEntryOut(BaseModel):
     @classmethod
     def of(cls, entry: ConfigEntry) -> ConfigEntryOut:
         try:
-            parse_value(entry)
+            typed = parse_value(entry)
             value = entry.value
         except ConfigError:
             # a value that does not parse as its type may be a misplaced secret: not shown
-            value = f"(stored value is not a valid {entry.type})"
+            typed, value = None, f"(stored value is not a valid {entry.type})"
         return cls(
-            scope=entry.scope, key=entry.key, type=entry.type, value=value,
+            scope=entry.scope, key=entry.key, type=entry.type, value=value, typed_value=typed,
             description=entry.description, updated_at=entry.updated_at,
             updated_by=entry.updated_by, etag=entry.etag,
         )

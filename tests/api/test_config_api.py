@@ -275,3 +275,24 @@ async def test_a_write_whose_change_cannot_be_recorded_says_until_when_others_ma
         until = datetime.fromisoformat(answer.headers[PROPAGATION_HEADER])
         assert before + ttl - timedelta(seconds=5) < until < before + ttl + timedelta(seconds=5)
     assert resolver.metrics.get("coherence.record_failed") == 2
+
+
+@pytest.mark.parametrize(("kind", "sent", "typed"), [
+    ("int", 5, 5), ("float", 2.5, 2.5), ("bool", True, True), ("string", "x", "x"),
+    ("json", {"a": [1, None]}, {"a": [1, None]}), ("secret_ref", "smtp-password", "smtp-password"),
+])
+async def test_answers_carry_the_typed_value_beside_the_stored_text(
+    api: Api, kind: str, sent: object, typed: object,
+) -> None:
+    put = await api.call("config_put", route=entry(), json_body={"type": kind, "value": sent})
+    got = await api.call("config_get", route=entry())
+    listed = await api.call("config_list", route={"org": "acme"})
+    assert put.json()["typed_value"] == got.json()["typed_value"] == typed
+    assert isinstance(got.json()["value"], str)  # the stored text, as before
+    assert listed.json()["entries"][0]["typed_value"] == typed
+
+
+async def test_an_unparsable_stored_value_has_no_typed_value(api: Api, table: Table) -> None:
+    await table.seed(("acme", "k", "not-a-number", "int"))
+    got = await api.call("config_get", route=entry())
+    assert got.json()["typed_value"] is None and "not a valid int" in got.json()["value"]

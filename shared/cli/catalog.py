@@ -12,16 +12,22 @@ from shared.resolver import ConfigResolver
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     """The ``catalog`` command's parser."""
-    cat = sub.add_parser("catalog", help="the secret catalog in the config table")
-    cat_sub = cat.add_subparsers(dest="catalog_command", required=True)
-    cat_sub.add_parser("reconcile", help="list the vault (names and metadata, never values) "
-                                         "and repair the catalog both ways")
-    exp = cat_sub.add_parser("expiring", help="secrets expired or expiring soon")
+    cat = sub.add_parser("catalog", help="the secret catalog in the config table",
+                         description="The secret catalog in the config table: what the vault "
+                                     "holds (metadata, never values).")
+    cat_sub = cat.add_subparsers(dest="catalog_command", required=True, metavar="COMMAND",
+                                 help="one of these; COMMAND --help for more")
+    text = "list the vault (names and metadata, never values) and repair the catalog both ways"
+    cat_sub.add_parser("reconcile", help=text, description=text[0].upper() + text[1:])
+    exp = cat_sub.add_parser("expiring", help="secrets expired or expiring soon",
+                             description="Secrets expired or expiring soon (exit 1 if any "
+                                         "has expired).")
     exp.add_argument("--days", type=float, help="threshold (default SECRET_EXPIRY_WARNING_DAYS)")
     exp.add_argument("--scope", help="one org (with GLOBAL's secrets); default every scope")
 
 
-async def cmd_catalog(resolver: ConfigResolver, args: argparse.Namespace, out: TextIO) -> int:
+async def cmd_catalog(resolver: ConfigResolver, args: argparse.Namespace, out: TextIO,
+                      err: TextIO) -> int:
     secret_catalog = SecretCatalog(resolver)
     if args.catalog_command == "reconcile":
         report = await secret_catalog.reconcile()

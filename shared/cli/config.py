@@ -1,4 +1,5 @@
-"""``get``, ``list``, ``set`` and ``import``: config entries from the command line."""
+"""``get``, ``list``, ``set``, ``delete`` and ``import``: config entries from the command line.
+Output on ``out``; warnings and "not set" on ``err``."""
 
 from __future__ import annotations
 
@@ -11,44 +12,64 @@ from shared.admin.reference_check import reference_warnings
 from shared.cli.common import MASK, cli_actor, print_warnings
 from shared.cli.secrets import set_secret
 from shared.core.audit import audit_write
-from shared.core.naming import canonical_scope, validate_config_key, validate_secret_name
+from shared.core.naming import (
+    GLOBAL,
+    canonical_scope,
+    env_var_name,
+    keyvault_name,
+    validate_config_key,
+    validate_secret_name,
+)
 from shared.core.values import VALUE_TYPES, ConfigEntry, ValueType, parse_value, validate_value
 from shared.errors import ConfigError, ConfigValueError, InvalidNameError
 from shared.resolver import ConfigResolver
 
 
+def _add(sub: argparse._SubParsersAction, name: str, text: str) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = sub.add_parser(name, help=text,
+                                                     description=text[0].upper() + text[1:])
+    return parser
+
+
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     """The config commands' parsers."""
-    get = sub.add_parser("get", help="resolve a key for an org (secrets masked)")
-    get.add_argument("org")
-    get.add_argument("key")
+    get = _add(sub, "get", "resolve a key for an org (org, then GLOBAL), or GLOBAL's own "
+                           "value; secrets masked")
+    get.add_argument("org", help="org id, or GLOBAL for GLOBAL's own entry")
+    get.add_argument("key", help="config key")
     get.add_argument("--explain", action="store_true", help="show where the value comes from")
 
-    lst = sub.add_parser("list", help="list the entries of an org or GLOBAL")
-    lst.add_argument("scope")
+    lst = _add(sub, "list", "list the entries of an org or GLOBAL")
+    lst.add_argument("scope", help="org id or GLOBAL")
 
-    put = sub.add_parser("set", help="create or replace a config entry")
+    put = _add(sub, "set", "create or replace a config entry")
     put.add_argument("scope", help="org id or GLOBAL")
-    put.add_argument("key")
+    put.add_argument("key", help="config key")
     put.add_argument("value", help="for --type secret_ref: the bare secret name")
     put.add_argument("--type", default="string", dest="value_type", choices=VALUE_TYPES,
                      help="how the value is parsed when read (default: string)")
-    put.add_argument("--description")
+    put.add_argument("--description", help="free text shown with the entry")
 
-    imp = sub.add_parser("import", help="import orgs, entries and secrets from a JSON file")
-    imp.add_argument("file", type=Path)
+    delete = _add(sub, "delete", "delete a config entry (an org then reads GLOBAL's, if any)")
+    delete.add_argument("scope", help="org id or GLOBAL")
+    delete.add_argument("key", help="config key")
+
+    imp = _add(sub, "import", "import orgs, entries and secrets from a JSON file")
+    imp.add_argument("file", type=Path, help="JSON file (format: see the README)")
 
 
-async def cmd_get(resolver: ConfigResolver, args: argparse.Namespace, out: TextIO) -> int:
+async def cmd_get(resolver: ConfigResolver, args: argparse.Namespace, out: TextIO,
+                  err: TextIO) -> int:
+    if canonical_scope(args.org) == GLOBAL:
+        return await _get_global(resolver, args, out, err)
     ctx = resolver.context(args.org)
     explanation = await ctx.explain(args.key)
     if not explanation.found:
-        print(f"{ctx.org_id} {args.key}: not set (neither org nor GLOBAL)", file=out)
+        print(f"error: {ctx.org_id} {args.key}: not set (neither org nor GLOBAL)", file=err)
         return 1
     if explanation.error:
-        print(f"{ctx.org_id} {args.key}: {explanation.error}: {explanation.error_message}",
-              file=out)
-        return 1
+        raise ConfigError(f"{ctx.org_id} {args.key}: {explanation.error}: "
+                          f"{explanation.error_message}")
     is_secret = explanation.type == "secret_ref"
     shown = MASK if is_secret else json.dumps(await ctx.get_config(args.key))
     print(f"{ctx.org_id} {args.key} = {shown}", file=out)
@@ -57,7 +78,36 @@ async def cmd_get(resolver: ConfigResolver, args: argparse.Namespace, out: TextI
     return 0
 
 
-async def cmd_list(resolver: ConfigResolver, args: argparse.Namespace, out: TextIO) -> int:
+async def _get_global(resolver: ConfigResolver, args: argparse.Namespace, out: TextIO,
+                      err: TextIO) -> int:
+    """GLOBAL's own entry (no org chain): its value, or for a ``secret_ref`` the mask once
+    the secret is known to exist (vault metadata or the environment; no value is read)."""
+    key = validate_config_key(args.key)
+    entry = await resolver.config_store.get_entry(GLOBAL, key)
+    if entry is None:
+        print(f"error: {GLOBAL} {key}: not set", file=err)
+        return 1
+    value = parse_value(entry)
+    explanation: dict[str, Any] = {"scope": GLOBAL, "key": key, "found": True,
+                                   "type": entry.type, "source": f"table:{GLOBAL}"}
+    if entry.is_secret_ref:
+        problems = await reference_warnings(resolver, GLOBAL, value)
+        if problems:
+            raise ConfigError(f"{GLOBAL} {key}: {problems[0]}")
+        tried = [f"keyvault:{keyvault_name(GLOBAL, value)}"] \
+            if resolver.secret_store.vault_configured else []
+        if resolver.settings.secret_env_fallback:
+            tried.append(f"env:{env_var_name(GLOBAL, value)}")
+        explanation.update(secret_name=value, tried=tried)
+    shown = MASK if entry.is_secret_ref else json.dumps(value)
+    print(f"{GLOBAL} {key} = {shown}", file=out)
+    if args.explain:
+        print(json.dumps(explanation, indent=2), file=out)
+    return 0
+
+
+async def cmd_list(resolver: ConfigResolver, args: argparse.Namespace, out: TextIO,
+                   err: TextIO) -> int:
     snapshot = await resolver.config_store.read_partition(args.scope)
     for key in sorted(snapshot.entries):
         entry = snapshot.entries[key]
@@ -73,7 +123,8 @@ async def cmd_list(resolver: ConfigResolver, args: argparse.Namespace, out: Text
     return 0
 
 
-async def cmd_set(resolver: ConfigResolver, args: argparse.Namespace, out: TextIO) -> int:
+async def cmd_set(resolver: ConfigResolver, args: argparse.Namespace, out: TextIO,
+                  err: TextIO) -> int:
     scope, key = canonical_scope(args.scope), validate_config_key(args.key)
     value_type, value = validate_value(args.value_type, args.value)
     actor = cli_actor()
@@ -84,7 +135,23 @@ async def cmd_set(resolver: ConfigResolver, args: argparse.Namespace, out: TextI
     shown = f"-> secret {value}" if value_type == "secret_ref" else json.dumps(value)
     print(f"set {scope} {key} [{value_type}] {shown}", file=out)
     if value_type == "secret_ref":
-        print_warnings(await reference_warnings(resolver, scope, value), out)
+        print_warnings(await reference_warnings(resolver, scope, value), err)
+    return 0
+
+
+async def cmd_delete(resolver: ConfigResolver, args: argparse.Namespace, out: TextIO,
+                     err: TextIO) -> int:
+    """As the API's DELETE: an absent entry is an error; audited and told to every instance."""
+    scope, key = canonical_scope(args.scope), validate_config_key(args.key)
+    store = resolver.config_store
+    if await store.get_entry(scope, key) is None:
+        raise ConfigError(f"no config entry {key!r} in scope {scope}; nothing was deleted")
+    await store.delete_entry(scope, key)
+    await resolver.notify_change(scope)
+    audit_write("config.delete", cli_actor(), scope, key=key, via="cli")
+    print(f"deleted {scope} {key}", file=out)
+    if scope != GLOBAL and await store.get_entry(GLOBAL, key) is not None:
+        print(f"{scope} now reads GLOBAL's {key}", file=out)
     return 0
 
 
@@ -134,7 +201,8 @@ def _import_item(scope: str, key: str, item: Any) -> tuple[ValueType, str, str |
         raise ConfigValueError(f"{scope} {key}: {exc}") from None
 
 
-async def cmd_import(resolver: ConfigResolver, args: argparse.Namespace, out: TextIO) -> int:
+async def cmd_import(resolver: ConfigResolver, args: argparse.Namespace, out: TextIO,
+                     err: TextIO) -> int:
     try:
         document = json.loads(args.file.read_text())
     except json.JSONDecodeError as exc:
@@ -157,6 +225,6 @@ async def cmd_import(resolver: ConfigResolver, args: argparse.Namespace, out: Te
     for entry in entries:
         if entry.is_secret_ref:
             warnings = await reference_warnings(resolver, entry.scope, entry.value)
-            print_warnings([f"{entry.scope} {entry.key}: {w}" for w in warnings], out)
+            print_warnings([f"{entry.scope} {entry.key}: {w}" for w in warnings], err)
     return 0
 

@@ -1,5 +1,5 @@
-"""Admin and developer CLI: ``python -m shared.cli {get,set,list,secret,import,catalog,doctor,
-move-org}``.
+"""Admin and developer CLI: ``python -m shared.cli {get,list,set,delete,import,secret,catalog,
+doctor,move-org}`` (the ``--help`` text is :data:`DESCRIPTION`, plain text).
 
 Settings come from the environment, or from a ``local.settings.json`` given with
 ``--settings``. Secret values are read from stdin or a hidden prompt, never from
@@ -15,25 +15,40 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 from typing import TextIO
 
 from shared.backends.secret_store import uses_local_vault
 from shared.cli import catalog, config, secrets, vaults
-from shared.cli.common import load_settings_file
+from shared.cli.common import Interrupted, load_settings_file
 from shared.errors import ConfigError
 from shared.resolver import ConfigResolver
 from shared.settings import Settings
 
+DESCRIPTION = """\
+Admin and developer CLI of orgconfig: config entries and Key Vault secrets of an org or
+GLOBAL, the secret catalog, connectivity checks and moving an org to another vault.
+
+Settings come from the environment, or from a local.settings.json given with --settings.
+Secret values are read from stdin or a hidden prompt, never from the command line, and are
+never printed. Output goes to stdout; warnings and errors go to stderr.
+Exit codes: 0 ok, 1 not found or a check failed, 2 error, 130 interrupted."""
+
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m shared.cli", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m shared.cli", description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--settings", type=Path, help="read settings from local.settings.json")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                help="one of these; COMMAND --help for more")
     config.add_parsers(sub)
     secrets.add_parser(sub)
     catalog.add_parser(sub)
-    sub.add_parser("doctor", help="check table and vault connectivity and credentials")
+    sub.add_parser("doctor", help="check table and vault connectivity and credentials",
+                   description="Check table and vault connectivity and credentials, the "
+                               "secret catalog's mode and expiring secrets.")
     vaults.add_move_parser(sub)
     return parser
 
@@ -64,38 +79,50 @@ async def cmd_doctor(resolver: ConfigResolver, out: TextIO) -> int:
     return 0 if ok else 1
 
 
+_COMMANDS = {"get": config.cmd_get, "list": config.cmd_list, "set": config.cmd_set,
+             "delete": config.cmd_delete, "import": config.cmd_import,
+             "catalog": catalog.cmd_catalog, "move-org": vaults.cmd_move_org}
+
+
 async def run(argv: Sequence[str], out: TextIO = sys.stdout, stdin: TextIO = sys.stdin,
-              env: dict[str, str] | None = None) -> int:
-    """Run the CLI; returns the exit code. Errors print a message, never a traceback."""
-    args = _parser().parse_args(argv)
+              env: dict[str, str] | None = None, err: TextIO = sys.stderr) -> int:
+    """Run the CLI; returns the exit code. Output goes to ``out``; warnings and errors go
+    to ``err``, each error one line ``error: ...`` (exit 2), never a traceback."""
+    try:
+        with redirect_stdout(out), redirect_stderr(err):  # argparse's usage, help, errors
+            args = _parser().parse_args(argv)
+    except SystemExit as exc:  # --help (0) or a usage error (2), already printed
+        return exc.code if isinstance(exc.code, int) else 2
     try:
         values = dict(os.environ if env is None else env)
         if args.settings is not None:
             values.update(load_settings_file(args.settings))
         async with ConfigResolver(Settings.from_env(values), environ=values) as resolver:
-            if args.command == "get":
-                return await config.cmd_get(resolver, args, out)
-            if args.command == "list":
-                return await config.cmd_list(resolver, args, out)
-            if args.command == "set":
-                return await config.cmd_set(resolver, args, out)
             if args.command == "secret":
-                return await secrets.cmd_secret(resolver, args, out, stdin)
-            if args.command == "import":
-                return await config.cmd_import(resolver, args, out)
-            if args.command == "catalog":
-                return await catalog.cmd_catalog(resolver, args, out)
-            if args.command == "move-org":
-                return await vaults.cmd_move_org(resolver, args, out)
-            return await cmd_doctor(resolver, out)
+                return await secrets.cmd_secret(resolver, args, out, stdin, err)
+            if args.command == "doctor":
+                return await cmd_doctor(resolver, out)
+            return await _COMMANDS[args.command](resolver, args, out, err)
     except ConfigError as exc:
-        print(f"error: {exc}", file=out)
-        return 2
+        print(f"error: {_one_line(str(exc))}", file=err)
+    except (Interrupted, KeyboardInterrupt) as exc:
+        print(f"\n{str(exc) or 'interrupted'}", file=err)
+        return 130
+    except Exception as exc:
+        print(f"error: unexpected {exc.__class__.__name__}: {_one_line(str(exc))}", file=err)
+    return 2
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split()) or "(no message)"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return asyncio.run(run(sys.argv[1:] if argv is None else argv))
-
+    try:
+        return asyncio.run(run(sys.argv[1:] if argv is None else argv))
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

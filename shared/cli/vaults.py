@@ -24,8 +24,10 @@ from shared.settings import ORG_VAULTS
 def add_move_parser(sub: argparse._SubParsersAction) -> None:
     move = sub.add_parser(
         "move-org", help="copy an org's secrets to another vault (then switch the setting)",
+        description="Copy an org's secrets to another vault and verify them, then print the "
+                    f"{ORG_VAULTS} value to set; with --delete-source, remove the old copies.",
     )
-    move.add_argument("org")
+    move.add_argument("org", help="org id")
     move.add_argument("--to", required=True, dest="target",
                       help="target vault: 'default' (AZURE_KEY_VAULT_URL) or a shard's name")
     move.add_argument("--overwrite", action="store_true",
@@ -36,7 +38,8 @@ def add_move_parser(sub: argparse._SubParsersAction) -> None:
                       help="with --delete-source: the vault the org moved from")
 
 
-async def cmd_move_org(resolver: ConfigResolver, args: argparse.Namespace, out: TextIO) -> int:
+async def cmd_move_org(resolver: ConfigResolver, args: argparse.Namespace, out: TextIO,
+                       err: TextIO) -> int:
     move = OrgMove(resolver, args.org, args.target)
     actor = _actor()
     if args.delete_source:
@@ -58,7 +61,7 @@ async def cmd_move_org(resolver: ConfigResolver, args: argparse.Namespace, out: 
           f"{report.target!r} and verified", file=out)
     if not report.ok:
         print(f"not done: fix the lines above and run this again; do NOT switch "
-              f"{ORG_VAULTS} yet", file=out)
+              f"{ORG_VAULTS} yet", file=err)
         return 1
     mapping = mapping_after_move(resolver.settings, report.org, report.target)
     print(f"""next:

@@ -36,49 +36,53 @@ class Pipe(io.StringIO):
         return False
 
 
-async def cli(env: dict[str, str], *argv: str, stdin: str = "") -> tuple[int, str]:
-    out = io.StringIO()
-    code = await run(list(argv), out=out, stdin=Pipe(stdin), env=env)
-    return code, out.getvalue()
+async def cli(env: dict[str, str], *argv: str, stdin: str = "") -> tuple[int, str, str]:
+    """Exit code, stdout and stderr of one CLI run."""
+    out, err = io.StringIO(), io.StringIO()
+    code = await run(list(argv), out=out, stdin=Pipe(stdin), env=env, err=err)
+    return code, out.getvalue(), err.getvalue()
 
 
 async def test_set_then_get(env: dict[str, str]) -> None:
     assert (await cli(env, "set", "GLOBAL", "smtp_port", "25", "--type", "int"))[0] == 0
     assert (await cli(env, "set", "Acme", "smtp_port", "587", "--type", "int"))[0] == 0
-    code, out = await cli(env, "get", "acme", "smtp_port")
+    code, out, err = await cli(env, "get", "acme", "smtp_port")
     assert code == 0 and out.strip() == "acme smtp_port = 587"
-    code, out = await cli(env, "get", "beta", "smtp_port", "--explain")
-    assert code == 0 and "beta smtp_port = 25" in out and '"scope": "GLOBAL"' in out
+    code, out, err = await cli(env, "get", "beta", "smtp_port", "--explain")
+    assert code == 0 and "beta smtp_port = 25" in out and '"scope": "GLOBAL"' in out and not err
 
 
 async def test_secret_set_reads_stdin_and_get_masks(env: dict[str, str]) -> None:
-    code, out = await cli(env, "secret", "set", "acme", "smtp-password", stdin="Zx-cli-canary\n")
+    code, out, err = await cli(env, "secret", "set", "acme", "smtp-password",
+                               stdin="Zx-cli-canary\n")
     assert code == 0 and "acme--smtp-password" in out and "Zx-cli-canary" not in out
     await cli(env, "set", "acme", "smtp_password", "smtp-password", "--type", "secret_ref")
-    code, out = await cli(env, "get", "acme", "smtp_password", "--explain")
-    assert code == 0 and "********" in out and "keyvault:acme--smtp-password" in out
+    code, out, err = await cli(env, "get", "acme", "smtp_password", "--explain")
+    assert code == 0 and "********" in out and "keyvault:acme--smtp-password" in out and not err
     assert "Zx-cli-canary" not in out
 
 
 async def test_secret_value_is_never_taken_from_argv(env: dict[str, str]) -> None:
-    with pytest.raises(SystemExit):
-        await cli(env, "secret", "set", "acme", "smtp-password", "Zx-on-the-command-line")
+    code, out, err = await cli(env, "secret", "set", "acme", "smtp-password",
+                               "Zx-on-the-command-line")
+    assert code == 2 and "unrecognized arguments" in err and not out
 
 
 async def test_empty_secret_writes_nothing(env: dict[str, str], kv_control: EmulatorControl
                                            ) -> None:
-    code, out = await cli(env, "secret", "set", "acme", "smtp-password", stdin="")
-    assert code == 2 and "empty" in out
+    code, out, err = await cli(env, "secret", "set", "acme", "smtp-password", stdin="")
+    assert code == 2 and err.startswith("error: ") and "empty" in err and not out
     assert kv_control.count("set_secret") == 0
 
 
 async def test_bad_input_is_a_clear_error(env: dict[str, str]) -> None:
-    code, out = await cli(env, "set", "acme", "port", "Zx-not-int", "--type", "int")
-    assert code == 2 and "int" in out and "Zx-not-int" not in out
-    code, out = await cli(env, "get", "GLOBAL", "k")
-    assert code == 2 and "reserved" in out
-    code, out = await cli(env, "set", "acme", "ref", "acme--x", "--type", "secret_ref")
-    assert code == 2 and "--" in out
+    code, out, err = await cli(env, "set", "acme", "port", "Zx-not-int", "--type", "int")
+    assert code == 2 and "int" in err and "Zx-not-int" not in err + out and not out
+    code, out, err = await cli(env, "get", "Global-Corp!", "k")
+    assert code == 2 and "org id" in err and not out
+    code, out, err = await cli(env, "set", "acme", "ref", "acme--x", "--type", "secret_ref")
+    assert code == 2 and "--" in err and not out
+    assert err.count("\n") == 1 and err.startswith("error: ")
 
 
 async def test_import_writes_entries_and_secrets(env: dict[str, str], tmp_path: Path) -> None:
@@ -91,12 +95,12 @@ async def test_import_writes_entries_and_secrets(env: dict[str, str], tmp_path: 
     }
     path = tmp_path / "seed.json"
     path.write_text(json.dumps(document))
-    code, out = await cli(env, "import", str(path))
+    code, out, err = await cli(env, "import", str(path))
     assert code == 0 and "imported 6 config entries and 2 secrets" in out
     assert (await cli(env, "get", "acme", "retries"))[1].strip() == "acme retries = 3"
     assert (await cli(env, "get", "beta", "mapping"))[1].strip() == 'beta mapping = {"a": "b"}'
-    code, out = await cli(env, "list", "GLOBAL")
-    assert "pwd [secret_ref] -> secret smtp-password" in out and "Zx-" not in out
+    code, out, err = await cli(env, "list", "GLOBAL")
+    assert "pwd [secret_ref] -> secret smtp-password" in out and "Zx-" not in out and not err
 
 
 def test_import_is_validated_whole_before_writing() -> None:
@@ -111,20 +115,21 @@ def test_import_is_validated_whole_before_writing() -> None:
 
 
 async def test_doctor_reports_both_backends(env: dict[str, str]) -> None:
-    code, out = await cli(env, "doctor")
-    assert code == 0 and out.count("ok:") == 2 and "local development (emulator)" in out
+    code, out, err = await cli(env, "doctor")
+    assert code == 0 and out.count("ok:") == 2 and "local development (emulator)" in out and not err
 
 
 async def test_doctor_explains_an_unreachable_table(env: dict[str, str], azurite: Azurite) -> None:
     broken = dict(env, CONFIG_STORAGE_CONNECTION=azurite.connection_string.replace(
         str(azurite.port), "1"), BACKEND_TIMEOUT_SECONDS="2")
-    code, out = await cli(broken, "doctor")
-    assert code == 1 and "FAIL" in out and "unreachable" in out
+    code, out, err = await cli(broken, "doctor")
+    assert code == 1 and "FAIL" in out and "unreachable" in out and not err  # a report
 
 
 async def test_doctor_without_a_vault(env: dict[str, str]) -> None:
-    code, out = await cli(dict(env, AZURE_KEY_VAULT_URL="", AZURE_KEY_VAULT_CA_FILE=""), "doctor")
-    assert code == 0 and "not configured" in out
+    code, out, err = await cli(dict(env, AZURE_KEY_VAULT_URL="", AZURE_KEY_VAULT_CA_FILE=""),
+                               "doctor")
+    assert code == 0 and "not configured" in out and not err
 
 
 async def test_settings_file_supplies_settings_and_env_secrets(
@@ -135,20 +140,21 @@ async def test_settings_file_supplies_settings_and_env_secrets(
     path = tmp_path / "local.settings.json"
     path.write_text(json.dumps({"IsEncrypted": False, "Values": values}))
     await cli(env, "set", "acme", "api_key", "api-key", "--type", "secret_ref")
-    code, out = await cli({}, "--settings", str(path), "get", "acme", "api_key", "--explain")
-    assert code == 0 and "env:ACME__API_KEY" in out and "Zx-" not in out
+    code, out, err = await cli({}, "--settings", str(path), "get", "acme", "api_key",
+                               "--explain")
+    assert code == 0 and "env:ACME__API_KEY" in out and "Zx-" not in out and not err
 
 
 async def test_a_secret_ref_to_a_secret_that_exists_nowhere_warns(env: dict[str, str]) -> None:
-    code, out = await cli(env, "set", "acme", "pwd", "smtp-password", "--type", "secret_ref")
-    assert code == 0 and "warning:" in out
-    assert "acme--smtp-password" in out and "GLOBAL--smtp-password" in out
+    code, out, err = await cli(env, "set", "acme", "pwd", "smtp-password", "--type", "secret_ref")
+    assert code == 0 and "warning:" in err and "warning" not in out
+    assert "acme--smtp-password" in err and "GLOBAL--smtp-password" in err
 
 
 async def test_a_secret_ref_to_an_existing_secret_does_not_warn(env: dict[str, str]) -> None:
     await cli(env, "secret", "set", "GLOBAL", "smtp-password", stdin="Zx-exists")
-    code, out = await cli(env, "set", "acme", "pwd", "smtp-password", "--type", "secret_ref")
-    assert code == 0 and "warning" not in out
+    code, out, err = await cli(env, "set", "acme", "pwd", "smtp-password", "--type", "secret_ref")
+    assert code == 0 and "warning" not in out + err
 
 
 async def test_import_warns_about_references_to_missing_secrets(
@@ -158,9 +164,9 @@ async def test_import_warns_about_references_to_missing_secrets(
     path.write_text(json.dumps({"acme": {"config": {"ok": {"secret_ref": "in-file"},
                                                     "dangling": {"secret_ref": "nowhere"}},
                                          "secrets": {"in-file": "Zx-in-file"}}}))
-    code, out = await cli(env, "import", str(path))
-    assert code == 0 and out.count("warning:") == 1
-    assert "acme dangling:" in out and "acme--nowhere" in out and "Zx-" not in out
+    code, out, err = await cli(env, "import", str(path))
+    assert code == 0 and err.count("warning:") == 1 and "warning" not in out
+    assert "acme dangling:" in err and "acme--nowhere" in err and "Zx-" not in out + err
 
 
 async def test_an_import_file_with_a_json_syntax_error_names_line_and_column(
@@ -168,8 +174,8 @@ async def test_an_import_file_with_a_json_syntax_error_names_line_and_column(
 ) -> None:
     path = tmp_path / "seed.json"
     path.write_text('{\n  "acme": {\n    "config": {"a": 1,}\n  }\n}\n')
-    code, out = await cli(env, "import", str(path))
-    assert code == 2 and "line 3 column" in out and "not valid JSON" in out
+    code, out, err = await cli(env, "import", str(path))
+    assert code == 2 and "line 3 column" in err and "not valid JSON" in err and not out
 
 
 async def test_an_import_value_that_does_not_parse_names_its_key(
@@ -178,9 +184,9 @@ async def test_an_import_value_that_does_not_parse_names_its_key(
     path = tmp_path / "seed.json"
     path.write_text(json.dumps({"acme": {"config": {
         "smtp_port": {"value": "Zx-not-a-port", "type": "int"}}}}))
-    code, out = await cli(env, "import", str(path))
-    assert code == 2 and "acme smtp_port" in out and "'int'" in out
-    assert "Zx-not-a-port" not in out
+    code, out, err = await cli(env, "import", str(path))
+    assert code == 2 and "acme smtp_port" in err and "'int'" in err
+    assert "Zx-not-a-port" not in out + err
 
 
 def test_a_pasted_secret_as_import_reference_is_not_repeated() -> None:
@@ -189,12 +195,9 @@ def test_a_pasted_secret_as_import_reference_is_not_repeated() -> None:
     assert "acme pwd" in str(caught.value) and "Zx" not in str(caught.value)
 
 
-async def test_set_lists_the_allowed_types(env: dict[str, str],
-                                           capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit):
-        await cli(env, "set", "acme", "k", "v", "--type", "integer")
-    assert "string, int, float, bool, json, secret_ref" in capsys.readouterr().err.replace(
-        "'", "")
+async def test_set_lists_the_allowed_types(env: dict[str, str]) -> None:
+    code, _, err = await cli(env, "set", "acme", "k", "v", "--type", "integer")
+    assert code == 2 and "string, int, float, bool, json, secret_ref" in err.replace("'", "")
 
 
 def test_a_relative_ca_file_in_a_settings_file_is_relative_to_that_file(tmp_path: Path) -> None:

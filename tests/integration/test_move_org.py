@@ -29,7 +29,7 @@ class Pipe(io.StringIO):
 
 async def cli(env: dict[str, str], *argv: str) -> tuple[int, str]:
     out = io.StringIO()
-    code = await run(list(argv), out=out, stdin=Pipe(""), env=env)
+    code = await run(list(argv), out=out, stdin=Pipe(""), env=env, err=out)  # as a terminal
     return code, out.getvalue()
 
 

@@ -56,8 +56,10 @@ def test_the_cli_block_runs_as_written(settings: Settings, tmp_path: Path) -> No
     assert run.returncode == 0, run.stdout + run.stderr
     out = run.stdout
     assert "imported" in out and "acme smtp_password = ********" in out
-    assert "warning: fabrikam graph_client_secret" in out  # env-only in the demo (README)
+    assert "warning: fabrikam graph_client_secret" in run.stderr  # env-only in the demo
     assert 'set GLOBAL smtp_port [int] "587"' in out and "set secret acme--smtp-password" in out
+    assert "GLOBAL smtp_port = 587" in out and "acme--smtp-password: 1 versions" in out
+    assert "acme smtp-password  acme--smtp-password  enabled" in out
     assert out.count("ok:") == 2 and "Zx-readme-secret" not in out + run.stderr
 
 

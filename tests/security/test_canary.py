@@ -92,12 +92,15 @@ async def test_no_public_path_leaks_a_secret(
            "BETA__GRAPH_CLIENT_SECRET": ENV_CANARY}
     for argv in (["get", "acme", "smtp_password", "--explain"],
                  ["get", "beta", "graph_client_secret", "--explain"],
-                 ["get", "acme", "broken_int"], ["list", "GLOBAL"], ["doctor"]):
+                 ["get", "acme", "broken_int"], ["list", "GLOBAL"], ["doctor"],
+                 ["get", "GLOBAL", "smtp_password", "--explain"],
+                 ["secret", "list", "--scope", "acme"], ["secret", "list"],
+                 ["secret", "versions", "acme", "smtp-password"]):
         out = io.StringIO()
-        await cli_run(argv, out=out, stdin=Pipe(""), env=env)
+        await cli_run(argv, out=out, stdin=Pipe(""), env=env, err=out)
         texts.append((f"cli {argv}", out.getvalue()))
     out = io.StringIO()
-    await cli_run(["secret", "set", "acme", "smtp-password"], out=out,
+    await cli_run(["secret", "set", "acme", "smtp-password"], out=out, err=out,
                   stdin=Pipe("CANARY-acme-smtp-c0de"), env=env)
     texts.append(("cli secret set", out.getvalue()))
     for where, text in texts:

@@ -39,6 +39,14 @@ def is_loopback_url(url: str) -> bool:
         return False
 
 
+def _count(env: Mapping[str, str], name: str, default: int, *, minimum: int) -> int:
+    value = _number(env, name, default, minimum=minimum)
+    if value != int(value) or value > 10_000:
+        raise ConfigError(f"setting {name} must be a whole number from {minimum} to 10000, "
+                          f"got {env.get(name)!r}")
+    return int(value)
+
+
 def _number(env: Mapping[str, str], name: str, default: float, *, minimum: float = 0) -> float:
     raw = env.get(name)
     if raw is None or raw.strip() == "":
@@ -181,6 +189,8 @@ class Settings:
     max_stale_seconds: float = 86400.0
     backend_timeout: float = 5.0
     coherence_check_seconds: float = 5.0
+    #: history items kept per config key (at least 50)
+    history_max_per_key: int = 100
     environment: str = "Production"
     #: consecutive backend outages that open the circuit breaker, and its cool-down
     breaker_threshold: int = 5
@@ -272,6 +282,7 @@ class Settings:
             max_stale_seconds=_number(env, "MAX_STALE_SECONDS", 86400),
             backend_timeout=_number(env, "BACKEND_TIMEOUT_SECONDS", 5, minimum=0.01),
             coherence_check_seconds=_number(env, "COHERENCE_CHECK_SECONDS", 5),
+            history_max_per_key=_count(env, "CONFIG_HISTORY_MAX_PER_KEY", 100, minimum=50),
             environment=env.get("AZURE_FUNCTIONS_ENVIRONMENT") or "Production",
             breaker_threshold=int(_number(env, "BREAKER_FAILURE_THRESHOLD", 5, minimum=1)),
             breaker_cooldown=_number(env, "BREAKER_COOLDOWN_SECONDS", 10),

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import azure.functions as func
 
-from shared.api import admin_page, config, health, openapi, orgs, secrets, workflows
+from shared.api import admin_page, config, health, history, openapi, orgs, secrets, workflows
 from shared.api.routing import RouteTable
 
 TABLES: tuple[RouteTable, ...] = (
-    health.routes, orgs.routes, config.routes, secrets.routes, workflows.routes,
+    health.routes, orgs.routes, config.routes, history.routes, secrets.routes,
+    workflows.routes,
     openapi.routes, admin_page.routes,
 )
 

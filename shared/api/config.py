@@ -31,7 +31,8 @@ def _target(call: Call[Any]) -> tuple[str, str]:
     return canonical_scope(call.route.get("org")), validate_config_key(call.route.get("key"))
 
 
-def _if_match(call: Call[Any]) -> str | None:
+def if_match_of(call: Call[Any]) -> str | None:
+    """The request's ``If-Match`` (checked: an entity tag or ``*``), or None."""
     value = call.header("If-Match")
     if value is None:
         return None
@@ -56,7 +57,7 @@ async def _conditional(write: Awaitable[T], scope: str, key: str) -> T:
         raise
 
 
-def _etag(entry: ConfigEntry) -> dict[str, str]:
+def etag_headers(entry: ConfigEntry) -> dict[str, str]:
     return {"ETag": entry.etag} if entry.etag else {}
 
 
@@ -82,7 +83,7 @@ async def get_entry(call: Call[None]) -> Reply:
     entry = await call.resolver.config_store.get_entry(scope, key)
     if entry is None:
         raise ApiError(404, "config_not_found", f"no config entry {key!r} in scope {scope}")
-    return Reply(ConfigEntryOut.of(entry), headers=_etag(entry))
+    return Reply(ConfigEntryOut.of(entry), headers=etag_headers(entry))
 
 
 @routes.route(
@@ -92,7 +93,7 @@ async def get_entry(call: Call[None]) -> Reply:
 )
 async def put_entry(call: Call[ConfigWrite]) -> Reply:
     scope, key = _target(call)
-    if_match = _if_match(call)
+    if_match = if_match_of(call)
     value_type, value = _validated(call.body)
     resolver = call.resolver
     entry = ConfigEntry(scope, key, value, value_type, call.body.description, None,
@@ -113,7 +114,8 @@ async def put_entry(call: Call[ConfigWrite]) -> Reply:
                                      landed=landed, key=key, type=value_type,
                                      conditional=if_match is not None):
             written = await _conditional(
-                resolver.config_store.put_entry(entry, if_match=if_match), scope, key)
+                resolver.config_store.put_entry(entry, if_match=if_match,
+                                                actor_id=call.actor.id), scope, key)
     except ConcurrencyError:
         # A retry of a PUT that was applied after all (its first answer was a timeout):
         # the entry is already exactly what was asked, so the PUT succeeds (idempotent).
@@ -121,13 +123,13 @@ async def put_entry(call: Call[ConfigWrite]) -> Reply:
         if current is None:
             raise
         return Reply(ConfigWritten(**ConfigEntryOut.of(current).model_dump(), warnings=[]),
-                     headers=_etag(current))
+                     headers=etag_headers(current))
     await resolver.notify_change(scope)
     audit_write("config.put", call.actor, scope, key=key, type=value_type,
                 conditional=if_match is not None)
     warnings = await reference_warnings(resolver, scope, value) if written.is_secret_ref else []
     out = ConfigWritten(**ConfigEntryOut.of(written).model_dump(), warnings=warnings)
-    return Reply(out, headers=_etag(written))
+    return Reply(out, headers=etag_headers(written))
 
 
 def _validated(body: ConfigWrite) -> tuple[ValueType, str]:
@@ -149,7 +151,7 @@ def _validated(body: ConfigWrite) -> tuple[ValueType, str]:
 )
 async def delete_entry(call: Call[None]) -> Reply:
     scope, key = _target(call)
-    if_match = _if_match(call)
+    if_match = if_match_of(call)
     store = call.resolver.config_store
     if if_match is None and await store.get_entry(scope, key) is None:
         raise ApiError(404, "config_not_found", f"no config entry {key!r} in scope {scope}")
@@ -160,7 +162,9 @@ async def delete_entry(call: Call[None]) -> Reply:
         async with completed_if_late(call, scope, "config.delete", location=call.url,
                                      landed=landed, key=key,
                                      conditional=if_match is not None):
-            await _conditional(store.delete_entry(scope, key, if_match=if_match), scope, key)
+            await _conditional(store.delete_entry(
+                scope, key, if_match=if_match, actor=str(call.actor), actor_id=call.actor.id),
+                scope, key)
     except ConcurrencyError:
         # a retry of a DELETE that was applied after all: the entry is gone, as asked
         if await store.get_entry(scope, key) is not None:

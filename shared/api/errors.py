@@ -15,6 +15,7 @@ from typing import Any
 from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
 from pydantic import ValidationError
 
+from shared.admin.config_history import HistoryItemNotFoundError
 from shared.admin.secret_admin import (
     SecretAbsentError,
     SecretDeletedError,
@@ -93,6 +94,7 @@ def invalid_request(exc: ValidationError, what: str = "the request body") -> Api
 _STATUS: tuple[tuple[type[ConfigError], int], ...] = (
     (InvalidNameError, 400), (ConfigValueError, 400),
     (ConfigNotFoundError, 404), (SecretNotFoundError, 404), (SecretAbsentError, 404),
+    (HistoryItemNotFoundError, 404),
     (SecretExistsError, 409), (SecretDeletedError, 409), (SecretInUseError, 409),
     (ConcurrencyError, 412),
     # The function's own identity was refused: a gateway problem, not the caller's.

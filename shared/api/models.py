@@ -336,6 +336,35 @@ class SecretRecovered(BaseModel):
     recovered: bool = True
 
 
+# -- history -------------------------------------------------------------------------------
+class HistoryItemOut(BaseModel):
+    """An entry's state after one change (``type``/``value`` absent after a delete); a
+    ``secret_ref``'s value is the secret's name, never a secret value."""
+
+    id: str
+    key: str
+    at: str
+    by: str | None = None
+    action: Literal["put", "delete", "rollback", "import", "baseline"]
+    type: str | None = None
+    value: str | None = None
+    description: str | None = None
+
+
+class HistoryPage(BaseModel):
+    """Items newest first; ``next`` pages on (``after=next``), ``null`` at the end."""
+
+    items: list[HistoryItemOut]
+    next: str | None = None
+
+
+class ConfigRollback(Request):
+    """Restore the state of a history item as a new change."""
+
+    to: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$",
+                    description="the `id` of a history item of this key")
+
+
 # -- workflows ---------------------------------------------------------------------------
 class WorkflowParams(RootModel[dict[str, JsonValue]]):
     """A workflow's parameters: a JSON object (an empty body means ``{}``)."""

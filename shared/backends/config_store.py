@@ -13,9 +13,9 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any, TypeVar
 
-from azure.core import MatchConditions
 from azure.core.exceptions import (
     AzureError,
     ClientAuthenticationError,
@@ -27,7 +27,7 @@ from azure.core.exceptions import (
 from azure.data.tables import UpdateMode
 from azure.data.tables.aio import TableClient
 
-from shared.backends import catalog
+from shared.backends import catalog, history
 from shared.backends.catalog import CatalogMarker, CatalogRecord
 from shared.backends.config_rows import (
     SELECT,
@@ -42,7 +42,7 @@ from shared.core.late import StillRunning, wait_without_cancelling
 from shared.core.metrics import Metrics
 from shared.core.naming import GLOBAL, canonical_scope, validate_config_key
 from shared.core.values import ConfigEntry
-from shared.errors import BackendUnavailableError, ConcurrencyError, WriteOutcomeUnknownError
+from shared.errors import BackendUnavailableError, WriteOutcomeUnknownError
 from shared.settings import Settings
 
 log = logging.getLogger("orgconfig.config_store")
@@ -50,22 +50,6 @@ T = TypeVar("T")
 
 MAX_BATCH = 100
 BACKEND = "Table Storage"
-async def _conditional(scope: str, key: str, write: Callable[[], Awaitable[T]]) -> T:
-    """Run a conditional write: an ETag mismatch (412), or no entity where ``If-Match``
-    expected one, is a :class:`ConcurrencyError`."""
-    try:
-        return await write()
-    except (ResourceModifiedError, ResourceNotFoundError):
-        pass
-    except HttpResponseError as exc:
-        if exc.status_code != 412:
-            raise
-    raise ConcurrencyError(
-        f"config entry {scope}/{key} changed since it was read (or no longer exists); "
-        "read it again and retry with its new ETag"
-    )
-
-
 class ConfigStore:
     """Reads and writes the Config table. Create one per resolver; close with ``aclose``."""
 
@@ -172,7 +156,10 @@ class ConfigStore:
             secrets: dict[str, CatalogRecord] = {}
             marker: CatalogMarker | None = None
             try:
-                found = await self.query_rows("PartitionKey eq @pk", {"pk": scope}, SELECT)
+                # history rows sort after everything a snapshot holds: never fetched here
+                found = await self.query_rows("PartitionKey eq @pk and RowKey lt @end",
+                                              {"pk": scope, "end": history.BOOKKEEPING_END},
+                                              SELECT)
             except ResourceNotFoundError:
                 log.warning("table %s does not exist yet: no entries", self.settings.table_name)
                 found = []
@@ -308,7 +295,9 @@ class ConfigStore:
 
         async def query() -> list[str]:
             seen: set[str] = set()
-            pager = self.client.list_entities(select=["PartitionKey"])
+            pager = self.client.query_entities(
+                "RowKey lt @end", parameters={"end": history.BOOKKEEPING_END},
+                select=["PartitionKey"])
             try:
                 async for entity in pager:
                     seen.add(str(entity["PartitionKey"]))
@@ -362,50 +351,61 @@ class ConfigStore:
             await self.ensure_table()
             return await self.call(what, op, write=True)
 
-    async def put_entry(self, entry: ConfigEntry, *, if_match: str | None = None) -> ConfigEntry:
-        """Create or replace an entry. With ``if_match`` (an ETag, or ``*``) the write fails
-        with :class:`ConcurrencyError` if the entry changed (or does not exist)."""
+    async def submit(self, what: str, operations: list[Any]) -> list[Mapping[str, Any]]:
+        """One entity-group transaction (a write: see :meth:`call`); each operation's
+        metadata."""
+
+        async def op() -> list[Mapping[str, Any]]:
+            return list(await self.client.submit_transaction(operations))
+
+        return await self._write(what, op)
+
+    async def put_entry(self, entry: ConfigEntry, *, if_match: str | None = None,
+                        action: str = "put", actor_id: str | None = None) -> ConfigEntry:
+        """Create or replace an entry and record the change in its history (one
+        transaction: :mod:`shared.backends.history`). With ``if_match`` (an ETag, or ``*``)
+        the write fails with :class:`ConcurrencyError` if the entry changed (or does not
+        exist)."""
         await self.ensure_table()
         entity = entity_from_entry(entry)
-
-        async def write() -> Mapping[str, Any]:
-            if if_match is None:
-                return await self.client.upsert_entity(entity, mode=UpdateMode.REPLACE)
-            if if_match == "*":
-                return await self.client.update_entity(entity, mode=UpdateMode.REPLACE)
-            return await self.client.update_entity(
-                entity, mode=UpdateMode.REPLACE, etag=if_match,
-                match_condition=MatchConditions.IfNotModified,
-            )
-
-        metadata = await _conditional(
-            entry.scope, entry.key,
-            lambda: self._write(f"a write of {entry.scope}/{entry.key}", write),
-        )
+        entry = replace(entry, updated_at=entity["UpdatedAt"])
+        change = history.Change(entry.scope, entry.key, entry, action, entry.updated_by,
+                                actor_id)
+        metadata = await history.write(self, change, if_match=if_match,
+                                       max_per_key=self.settings.history_max_per_key)
         self.invalidate(entry.scope)
-        return ConfigEntry(
-            entry.scope, entry.key, entry.value, entry.type, entry.description,
-            entity["UpdatedAt"], entry.updated_by, metadata.get("etag"),
-        )
+        return replace(entry, etag=(metadata or {}).get("etag"))
 
-    async def delete_entry(self, scope: str, key: str, *, if_match: str | None = None) -> None:
-        """Delete an entry (no error if absent, unless ``if_match`` is given)."""
+    async def delete_entry(self, scope: str, key: str, *, if_match: str | None = None,
+                           actor: str | None = None, actor_id: str | None = None,
+                           action: str = "delete") -> bool:
+        """Delete an entry and record it (no error if absent, unless ``if_match`` is
+        given); False when there was nothing to delete."""
         scope, key = canonical_scope(scope), validate_config_key(key)
-
-        async def delete() -> None:
-            if if_match is None or if_match == "*":
-                await self.client.delete_entity(scope, key)
-            else:
-                await self.client.delete_entity(
-                    scope, key, etag=if_match, match_condition=MatchConditions.IfNotModified
-                )
-
-        await _conditional(
-            scope, key, lambda: self.call(f"a delete of {scope}/{key}", delete, write=True))
+        await self.ensure_table()
+        change = history.Change(scope, key, None, action, actor, actor_id)
+        done = await history.write(self, change, if_match=if_match,
+                                   max_per_key=self.settings.history_max_per_key)
         self.invalidate(scope)
+        return done is not None
+
+    async def import_entries(self, entries: Iterable[ConfigEntry], *,
+                             actor_id: str | None = None) -> int:
+        """Put each entry as an ``import`` change (history recorded), a few at a time."""
+        gate = asyncio.Semaphore(8)
+
+        async def one(entry: ConfigEntry) -> None:
+            async with gate:
+                await self.put_entry(entry, action="import", actor_id=actor_id)
+
+        todo = list(entries)
+        await asyncio.gather(*(one(e) for e in todo))
+        return len(todo)
 
     async def upsert_many(self, entries: Iterable[ConfigEntry]) -> int:
-        """Upsert entries in transactions of at most 100 operations per partition."""
+        """Upsert entries in transactions of at most 100 operations per partition, without
+        history (seeding: tests, benchmarks, the demo); admin writes use :meth:`put_entry`
+        and :meth:`import_entries`."""
         await self.ensure_table()
         by_scope: dict[str, list[dict[str, Any]]] = {}
         for entry in entries:

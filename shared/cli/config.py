@@ -129,7 +129,7 @@ async def cmd_set(resolver: ConfigResolver, args: argparse.Namespace, out: TextI
     value_type, value = validate_value(args.value_type, args.value)
     actor = cli_actor()
     entry = ConfigEntry(scope, key, value, value_type, args.description, updated_by=str(actor))
-    await resolver.config_store.put_entry(entry)
+    await resolver.config_store.put_entry(entry, actor_id=actor.id)
     await resolver.notify_change(scope)
     audit_write("config.put", actor, scope, key=key, type=value_type, via="cli")
     shown = f"-> secret {value}" if value_type == "secret_ref" else json.dumps(value)
@@ -146,9 +146,10 @@ async def cmd_delete(resolver: ConfigResolver, args: argparse.Namespace, out: Te
     store = resolver.config_store
     if await store.get_entry(scope, key) is None:
         raise ConfigError(f"no config entry {key!r} in scope {scope}; nothing was deleted")
-    await store.delete_entry(scope, key)
+    actor = cli_actor()
+    await store.delete_entry(scope, key, actor=str(actor), actor_id=actor.id)
     await resolver.notify_change(scope)
-    audit_write("config.delete", cli_actor(), scope, key=key, via="cli")
+    audit_write("config.delete", actor, scope, key=key, via="cli")
     print(f"deleted {scope} {key}", file=out)
     if scope != GLOBAL and await store.get_entry(GLOBAL, key) is not None:
         print(f"{scope} now reads GLOBAL's {key}", file=out)
@@ -213,7 +214,7 @@ async def cmd_import(resolver: ConfigResolver, args: argparse.Namespace, out: Te
     entries, secrets = parse_import(document)
     if secrets and not resolver.secret_store.vault_configured:
         raise ConfigError("the file has secrets but AZURE_KEY_VAULT_URL is not set")
-    written = await resolver.config_store.upsert_many(entries)
+    written = await resolver.config_store.import_entries(entries, actor_id=cli_actor().id)
     for scope, name, value in secrets:
         await set_secret(resolver, scope, name, value)
     for scope in {e.scope for e in entries}:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TextIO
 
 from shared.backends.secret_store import uses_local_vault
-from shared.cli import catalog, config, secrets, vaults
+from shared.cli import catalog, config, history, secrets, vaults
 from shared.cli.common import Interrupted, load_settings_file
 from shared.errors import ConfigError
 from shared.resolver import ConfigResolver
@@ -44,6 +44,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
                                 help="one of these; COMMAND --help for more")
     config.add_parsers(sub)
+    history.add_parsers(sub)
     secrets.add_parser(sub)
     catalog.add_parser(sub)
     sub.add_parser("doctor", help="check table and vault connectivity and credentials",
@@ -81,7 +82,9 @@ async def cmd_doctor(resolver: ConfigResolver, out: TextIO) -> int:
 
 _COMMANDS = {"get": config.cmd_get, "list": config.cmd_list, "set": config.cmd_set,
              "delete": config.cmd_delete, "import": config.cmd_import,
-             "catalog": catalog.cmd_catalog, "move-org": vaults.cmd_move_org}
+             "catalog": catalog.cmd_catalog, "move-org": vaults.cmd_move_org,
+             "history": history.cmd_history, "changes": history.cmd_changes,
+             "rollback": history.cmd_rollback}
 
 
 async def run(argv: Sequence[str], out: TextIO = sys.stdout, stdin: TextIO = sys.stdin,

@@ -67,7 +67,7 @@ def when_applied(pending: asyncio.Future[Any], follow_up: Callable[[Any], Awaita
                         "completing its audit, invalidation and change record", what)
             await follow_up(task.result())
             return
-        if landed is not None and not task.cancelled() and await landed():
+        if landed is not None and not task.cancelled() and await _ask(landed, what):
             log.warning("%s was applied after its caller gave up (a retry of it failed "
                         "its condition, the first attempt had landed); completing its audit, "
                         "invalidation and change record", what)
@@ -82,6 +82,23 @@ def when_applied(pending: asyncio.Future[Any], follow_up: Callable[[Any], Awaita
         late.add_done_callback(_forget)
 
     pending.add_done_callback(done)
+
+
+async def _ask(landed: Callable[[], Awaitable[bool]], what: str) -> bool:
+    """``landed()``, asked again while the store does not answer (it may still be coming
+    back: the write failed late because it was unreachable), for up to about a minute."""
+    pause = 0.5
+    for _ in range(8):
+        try:
+            return await landed()
+        except Exception as exc:
+            log.info("cannot tell yet whether %s landed (%s); asking again",
+                     what, exc.__class__.__name__)
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 15.0)
+    log.warning("could not tell whether %s landed: the store did not answer; its audit "
+                "record and change record may be missing", what)
+    return False
 
 
 async def drain() -> None:

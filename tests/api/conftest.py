@@ -26,6 +26,7 @@ from azure.data.tables.aio import TableClient
 from azure.keyvault.secrets.aio import SecretClient
 
 from shared.backends.config_rows import entity_from_entry
+from shared.backends.history import BOOKKEEPING_END
 from shared.backends.secret_store import LocalDevelopmentCredential, make_secret_client
 from shared.context import OrganizationContext
 from shared.core.values import ConfigEntry
@@ -305,7 +306,14 @@ class Table:
             await self.client.upsert_entity(entity_from_entry(entry))
 
     async def state(self) -> list[tuple[str, str, str, str]]:
-        """Every config entry (the coherence sentinel aside)."""
+        """Every config entry (the change log and the history rows aside)."""
+        return [r for r in await self._rows() if not r[1].startswith(BOOKKEEPING_END)]
+
+    async def history_state(self) -> list[tuple[str, str, str, str]]:
+        """Every history and change-feed row (``~~h~`` and ``~~c~``)."""
+        return [r for r in await self._rows() if r[1].startswith(BOOKKEEPING_END)]
+
+    async def _rows(self) -> list[tuple[str, str, str, str]]:
         try:
             rows = [(e["PartitionKey"], e["RowKey"], str(e.get("Value")), str(e.get("Type")))
                     async for e in self.client.list_entities()]
@@ -316,10 +324,11 @@ class Table:
 
 @pytest.fixture
 async def stores_unchanged(table: Table, vault: Vault) -> AsyncIterator[None]:
-    """Asserts at the end of the test that neither the table nor the vault changed."""
-    before = (await table.state(), await vault.state())
+    """Asserts at the end of the test that neither the table (history included) nor the
+    vault changed."""
+    before = (await table.state(), await table.history_state(), await vault.state())
     yield
-    assert (await table.state(), await vault.state()) == before
+    assert (await table.state(), await table.history_state(), await vault.state()) == before
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ def test_a_signed_in_user_without_the_role_is_told_which_role_is_needed(
     expect(guest_page.get_by_role("main")).to_contain_text("requires the PlatformAdmin role")
     expect(guest_page.get_by_role("navigation")).to_be_hidden()
     expect(guest_page.get_by_role("region", name="Key Vault health")).to_be_hidden()
+    expect(guest_page.get_by_role("banner")).not_to_contain_text("signed in")
     screenshot(guest_page, "access-denied")
     assert calls == [f"{stack.base_url}/orgs"]  # the one call that found out; nothing else
 
@@ -35,6 +36,22 @@ def test_make_serve_signs_a_plain_browser_in_as_its_dev_admin(
     form.get_by_label("Value").fill("eu")
     form.get_by_role("button", name="Save").click()
     expect(plain_page.get_by_role("row", name="region")).to_contain_text("dev-admin@localhost")
+    # no API route names the caller and the local host has no /.auth/me
+    expect(plain_page.get_by_role("banner")).to_contain_text("signed in (development)")
+
+
+def test_the_page_names_the_user_app_service_authentication_signed_in(
+    page: Page, stack: Stack
+) -> None:
+    """In Azure, /.auth/me (App Service authentication, same origin) names the user."""
+    me = [{"provider_name": "aad", "user_id": "ada@contoso.example", "user_claims": [
+        {"typ": "name", "val": "Ada Admin"},
+        {"typ": "roles", "val": "PlatformAdmin"}]}]
+    page.route("**/.auth/me", lambda route: route.fulfill(json=me))
+    page.goto(stack.page_url)
+    expect(page.get_by_role("banner")).to_contain_text(
+        "Signed in as Ada Admin (ada@contoso.example)")
+    expect(page.get_by_role("banner")).not_to_contain_text("development")
 
 
 def test_with_a_principal_that_does_not_parse_the_page_says_not_signed_in(

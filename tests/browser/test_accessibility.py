@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, ViewportSize, expect
 
 from tests.browser.conftest import AdminApi, Stack, screenshot
 
@@ -58,6 +58,43 @@ def test_the_secrets_view_versions_and_reveal_have_no_serious_violation(
     expect(page.locator(".reveal")).to_be_visible()
     assert serious(page) == []
     screenshot(page, "secrets-view")
+
+
+NARROW: ViewportSize = {"width": 420, "height": 860}
+SIDEWAYS = "document.scrollingElement.scrollWidth"
+
+
+def test_at_420_px_nothing_overflows_sideways_and_the_views_stay_accessible(
+    page: Page, stack: Stack, populated: str
+) -> None:
+    """Tables stack into one card a row; the page never scrolls sideways."""
+    org = populated
+    page.set_viewport_size(NARROW)
+    page.goto(f"{stack.page_url}#/config/{org}")
+    row = page.get_by_role("row", name="region")
+    expect(row).to_be_visible()
+    expect(row.get_by_role("cell").filter(has_text="eu")).to_be_visible()
+    assert page.evaluate(SIDEWAYS) <= 420
+    assert serious(page) == []
+    screenshot(page, "narrow-config")
+    page.get_by_role("button", name="Edit region").click()
+    expect(page.get_by_role("form", name="Edit region")).to_be_visible()
+    assert page.evaluate(SIDEWAYS) <= 420
+    page.goto(f"{stack.page_url}#/secrets/{org}")
+    expect(page.get_by_role("row", name="api-token")).to_be_visible()
+    expect(page.get_by_role("table", name="Deleted secrets").get_by_role("row", name="gone")
+           ).to_be_visible()
+    assert page.evaluate(SIDEWAYS) <= 420
+    assert serious(page) == []
+    screenshot(page, "narrow-secrets")
+    page.get_by_role("button", name=f"Versions of {org} api-token").click()
+    expect(page.get_by_role("region", name=f"Versions of {org}--api-token")).to_be_visible()
+    assert page.evaluate(SIDEWAYS) <= 420
+    page.get_by_role("region", name=f"Versions of {org}--api-token").get_by_role(
+        "button", name="Make version").first.click()
+    expect(page.get_by_role("button", name="Make current")).to_be_visible()
+    assert page.evaluate(SIDEWAYS) <= 420
+    screenshot(page, "narrow-rollback-confirm")
 
 
 def test_the_access_denied_page_has_no_serious_violation(guest_page: Page, stack: Stack) -> None:
@@ -120,6 +157,7 @@ def test_views_and_secret_actions_are_reachable_with_the_keyboard(
     focus_by_tab(page, "Secrets")
     page.keyboard.press("Enter")
     expect(page.get_by_role("heading", name=f"Secrets: {org}")).to_be_visible()
+    expect(page.get_by_role("row", name="api-token")).to_be_visible()  # the list loads after
     focus_by_tab(page, f"Delete {org} api-token")
     page.keyboard.press("Enter")
     expect(page.get_by_role("button", name="Delete secret")).to_be_focused()

@@ -63,17 +63,33 @@ def test_a_secret_ref_is_picked_from_the_names_of_the_org_and_global(
     page: Page, stack: Stack, admin_api: AdminApi, org: str
 ) -> None:
     admin_api.secret(org, "graph-client-secret", "Zx-dropdown-secret")
+    admin_api.secret(org, "psa-api-key", "Zx-dropdown-own-psa")  # GLOBAL has one too
     open_org(page, stack, org)
     fill_entry(page, "graph_secret", "secret_ref")
     choices = page.get_by_role("form", name="New entry").get_by_label("Value")
-    expect(choices.locator("option", has_text=f"graph-client-secret ({org})")).to_have_count(1)
-    expect(choices.locator("option", has_text="smtp-password (GLOBAL)")).to_have_count(1)
+    # each name once, with the scope whose secret this org's entry would resolve to
+    expect(choices.locator("option", has_text="graph-client-secret")).to_have_text(
+        [f"graph-client-secret ({org})"])
+    expect(choices.locator("option", has_text="smtp-password")).to_have_text(
+        ["smtp-password (GLOBAL)"])
+    expect(choices.locator("option", has_text="psa-api-key")).to_have_text(
+        [f"psa-api-key ({org}; overrides GLOBAL's)"])
     screenshot(page, "edit-form")
     choices.select_option("graph-client-secret")
     page.get_by_role("button", name="Save").click()
     row = page.get_by_role("row", name="graph_secret")
     expect(row).to_contain_text("resolves from: org secret")
     expect(page.locator("body")).not_to_contain_text("Zx-dropdown-secret")
+
+
+def test_the_secret_ref_choices_in_global_are_globals(
+    page: Page, stack: Stack
+) -> None:
+    open_org(page, stack, "GLOBAL")
+    fill_entry(page, "any_secret", "secret_ref")
+    choices = page.get_by_role("form", name="New entry").get_by_label("Value")
+    expect(choices.locator("option", has_text="psa-api-key")).to_have_text(["psa-api-key (GLOBAL)"])
+    expect(choices).to_have_accessible_description(re.compile("an org with its own secret"))
 
 
 def test_a_validation_error_is_shown_next_to_the_field(

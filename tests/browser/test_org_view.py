@@ -3,6 +3,8 @@ reference where the secret resolves (never the value); problems stand out."""
 
 from __future__ import annotations
 
+import re
+
 from playwright.sync_api import Page, Route, expect
 
 from tests.browser.conftest import AdminApi, Stack, screenshot
@@ -51,6 +53,55 @@ def test_org_picker_lists_orgs_with_config_and_global(
     picker.select_option(org)
     expect(page.get_by_role("heading", name=f"Configuration: {org}")).to_be_visible()
     expect(page.get_by_role("row", name="region")).to_contain_text("eu")
+
+
+def test_an_invalid_org_id_is_explained_at_the_field_and_the_picker_stays(
+    page: Page, stack: Stack, admin_api: AdminApi, org: str
+) -> None:
+    admin_api.put(org, "region", "eu")
+    page.goto(f"{stack.page_url}#/config/{org}")
+    expect(page.get_by_role("row", name="region")).to_be_visible()
+    other = page.get_by_label("Other org")
+    other.fill("Bad Org!")
+    page.get_by_role("button", name="Open").click()
+    expect(other).to_have_attribute("aria-invalid", "true")
+    expect(other).to_have_accessible_description(re.compile(
+        r'"Bad Org!" is not a valid org id\. An org id is a-z and 0-9 in groups separated'))
+    expect(other).to_be_focused()
+    screenshot(page, "invalid-org-id")
+    # nothing else changed: same view, the picker, no option for the bad id
+    expect(page.get_by_role("heading", name=f"Configuration: {org}")).to_be_visible()
+    assert "Bad" not in page.url and "bad" not in page.url
+    picker = page.get_by_label("Organization")
+    expect(picker).to_have_value(org)
+    expect(picker.locator("option", has_text=re.compile("bad", re.I))).to_have_count(0)
+    for typed, problem in (("global-", "not starting or ending with '-'"),
+                           ("a" * 64, "at most 63 characters"),
+                           ("acmé", "no accents")):
+        other.fill(typed)
+        other.press("Enter")
+        expect(other).to_have_accessible_description(re.compile(re.escape(problem)))
+    other.fill("")
+    expect(other).not_to_have_attribute("aria-invalid", "true")  # cleared as one types
+    other.fill("ACME")  # upper case is canonicalized
+    other.press("Enter")
+    expect(page.get_by_role("heading", name="Configuration: acme")).to_be_visible()
+    assert page.url.endswith("#/config/acme")
+    page.get_by_label("Other org").fill("Global")
+    page.get_by_label("Other org").press("Enter")
+    expect(page.get_by_role("heading", name="Configuration: GLOBAL")).to_be_visible()
+
+
+def test_an_invalid_org_id_in_the_address_keeps_the_picker(page: Page, stack: Stack) -> None:
+    page.goto(f"{stack.page_url}#/secrets/Bad%20Org!")
+    expect(page.get_by_role("heading", name="Not a valid org id")).to_be_visible()
+    expect(page.get_by_role("alert")).to_contain_text('"Bad Org!" is not a valid org id')
+    picker = page.get_by_label("Organization")
+    expect(picker.locator("option", has_text=re.compile("bad", re.I))).to_have_count(0)
+    picker.select_option("acme")
+    expect(page.get_by_role("heading", name="Secrets: acme")).to_be_visible()
+    page.goto(f"{stack.page_url}#/secrets/Acme")  # canonicalized in place
+    expect(page.get_by_role("heading", name="Secrets: acme")).to_be_visible()
 
 
 def test_a_seeded_org_shows_its_own_secret_and_globals(page: Page, stack: Stack) -> None:

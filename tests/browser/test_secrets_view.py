@@ -3,6 +3,7 @@ and rollback, delete of a referenced secret through a confirmation, recovery."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from playwright.sync_api import Page, expect
@@ -129,7 +130,20 @@ def test_rollback_makes_an_earlier_version_current_without_showing_it(
     page.get_by_role("button", name=f"Versions of {org} api-token").click()
     short = first["version"][:12]
     screenshot(page, "secret-versions")
+    # asked first: which version, and what happens; Cancel changes nothing
     page.get_by_role("button", name=f"Make version {short} current").click()
+    confirm = page.get_by_role("region", name=f"Make version {short} of {org}--api-token current?")
+    expect(confirm).to_contain_text(f"The value of version {short}")
+    expect(confirm).to_contain_text("copied on the server into a new version, which becomes")
+    expect(confirm).to_contain_text("stays in the history")
+    expect(confirm.get_by_role("button", name="Make current")).to_be_focused()
+    confirm.get_by_role("button", name="Cancel").click()
+    versions = page.get_by_role("region", name=f"Versions of {org}--api-token")
+    expect(versions.locator("tbody tr")).to_have_count(2)
+    assert len(admin_api.call("GET", f"secrets/{org}/api-token/versions")[1]["versions"]) == 2
+    page.get_by_role("button", name=f"Make version {short} current").click()
+    screenshot(page, "secret-rollback-confirm")
+    confirm.get_by_role("button", name="Make current").click()
     expect(page.get_by_role("status")).to_contain_text(
         f"Version {short} of {org}--api-token is current again")
     page.get_by_role("button", name=f"Versions of {org} api-token").click()
@@ -141,7 +155,7 @@ def test_rollback_makes_an_earlier_version_current_without_showing_it(
     assert status == 200 and versions["versions"][0]["rolled_back_from"] == first["version"]
 
 
-def test_deleting_a_referenced_secret_lists_the_references_then_deletes_anyway(
+def test_deleting_a_referenced_secret_lists_the_references_in_the_one_confirmation(
     page: Page, stack: Stack, admin_api: AdminApi, org: str
 ) -> None:
     admin_api.secret(org, "api-token", "Zx-in-use")
@@ -149,14 +163,80 @@ def test_deleting_a_referenced_secret_lists_the_references_then_deletes_anyway(
     open_secrets(page, stack, org)
     expect(page.get_by_role("row", name="api-token")).to_contain_text(f"{org} / psa_token")
     page.get_by_role("button", name=f"Delete {org} api-token").click()
-    page.get_by_role("button", name="Delete secret").click()
-    confirm = page.get_by_role("alert").filter(has_text="is still referenced")
+    confirm = page.get_by_role("region", name=f"Delete {org}--api-token?")
+    expect(confirm).to_contain_text("Still in use: 1 config entry reads this secret.")
     expect(confirm.get_by_role("listitem")).to_have_text([f"{org} / psa_token"])
-    screenshot(page, "secret-in-use")
+    screenshot(page, "secret-delete-confirm")
     confirm.get_by_role("button", name="Delete anyway").click()
     expect(page.get_by_role("status")).to_contain_text(f"Deleted {org}--api-token")
     deleted = page.get_by_role("table", name="Deleted secrets")
     expect(deleted.get_by_role("row", name="api-token")).to_be_visible()
+    expect(page.get_by_text("is also referenced elsewhere")).to_have_count(0)  # asked once
+
+
+def test_deleting_a_global_secret_asks_again_for_references_the_view_did_not_show(
+    page: Page, stack: Stack, admin_api: AdminApi, org: str, unique: str
+) -> None:
+    """An org's view lists what that org reads; the API also counts other orgs' entries.
+    Those are shown before anything is deleted."""
+    name, other = f"shared-{unique}", f"{org}-b"
+    admin_api.secret("GLOBAL", name, "Zx-shared")
+    admin_api.put(org, "shared_key", name, "secret_ref")
+    admin_api.put(other, "shared_key", name, "secret_ref")
+    open_secrets(page, stack, org)
+    page.get_by_role("button", name=f"Delete GLOBAL {name}").click()
+    confirm = page.get_by_role("region", name=f"Delete GLOBAL--{name}?")
+    expect(confirm.get_by_role("listitem")).to_have_text([f"{org} / shared_key"])
+    expect(confirm).to_contain_text("if entries of other orgs read it too, you are asked again")
+    confirm.get_by_role("button", name="Delete anyway").click()
+    again = page.get_by_role("alert").filter(has_text="is also referenced elsewhere")
+    expect(again.get_by_role("listitem")).to_have_text([f"{other} / shared_key"])
+    assert admin_api.call("GET", f"secrets/GLOBAL/{name}/versions")[0] == 200  # not yet
+    screenshot(page, "secret-delete-asked-again")
+    again.get_by_role("button", name="Delete anyway").click()
+    expect(page.get_by_role("status")).to_contain_text(f"Deleted GLOBAL--{name}")
+
+
+def test_referenced_by_lists_the_entries_that_resolve_to_each_secret(
+    page: Page, stack: Stack, admin_api: AdminApi, org: str
+) -> None:
+    """GLOBAL (seeded): smtp_password -> smtp-password, psa_api_key -> psa-api-key, and
+    both secrets. The org overrides smtp_password and has its own smtp-password and
+    psa-api-key: its entry reaches its own secret, and GLOBAL's psa_api_key, as the
+    org reads it, reaches the org's psa-api-key."""
+    admin_api.secret(org, "smtp-password", "Zx-own-smtp")
+    admin_api.secret(org, "psa-api-key", "Zx-own-psa")
+    admin_api.put(org, "smtp_password", "smtp-password", "secret_ref")
+    open_secrets(page, stack, org)
+    table = page.get_by_role("table", name=f"Secrets {org} can use")
+
+    def refs(name: str, scope: str) -> Any:
+        row = table.get_by_role("row").filter(
+            has=page.locator("th", has_text=re.compile(f"^{name}$"))).filter(
+            has=page.locator("span.scope", has_text=re.compile(f"^{scope}$")))
+        expect(row).to_have_count(1)
+        return row.locator("ul.refs li")
+
+    expect(refs("smtp-password", org)).to_have_text([f"{org} / smtp_password"])
+    expect(refs("smtp-password", "GLOBAL")).to_contain_text(["GLOBAL / smtp_password"])
+    expect(refs("smtp-password", "GLOBAL")).not_to_contain_text([f"{org} / smtp_password"])
+    expect(refs("psa-api-key", org)).to_have_text([f"GLOBAL / psa_api_key (as {org} reads it)"])
+    expect(refs("psa-api-key", "GLOBAL")).to_contain_text(["GLOBAL / psa_api_key"])
+    screenshot(page, "secrets-referenced-by")
+
+
+def test_the_list_under_the_shown_value_has_the_new_secret_at_once(
+    page: Page, stack: Stack, admin_api: AdminApi, org: str
+) -> None:
+    admin_api.secret(org, "first-token", "Zx-first")
+    open_secrets(page, stack, org)
+    table = page.get_by_role("table", name=f"Secrets {org} can use")
+    expect(table.locator("caption")).to_have_text(re.compile(r"\((\d+)\)"))
+    before = int(re.findall(r"\((\d+)\)", table.locator("caption").inner_text())[0])
+    create_secret(page, org, "second-token", "Zx-second-" + org)
+    expect(page.locator(".reveal code")).to_have_text("Zx-second-" + org)  # still shown
+    expect(table.locator("caption")).to_have_text(f"Secrets {org} can use ({before + 1})")
+    expect(table.get_by_role("row", name="second-token")).to_contain_text("by admin@example.com")
 
 
 def test_a_deleted_secret_is_recovered(

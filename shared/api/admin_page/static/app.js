@@ -5,7 +5,8 @@
 
 import { ApiError, call, describe, hasFunctionKey, isAccessError, setFunctionKey } from "./api.js";
 import { h, replace } from "./dom.js";
-import { renderConfig } from "./config_view.js";
+import { renderConfig, scopePicker } from "./config_view.js";
+import { checkScope } from "./format.js";
 import { renderSecrets } from "./secrets_view.js";
 
 const main = document.getElementById("main");
@@ -51,13 +52,24 @@ async function route() {
   // view now shown.
   const root = document.createElement("div");
   main.replaceChildren(root);
+  // An org id in the address that the API would refuse: say so, keep the picker.
+  const checked = checkScope(org);
+  if (checked.problem) {
+    return replace(root, h("div", { class: "view-head" },
+      h("h1", { text: "Not a valid org id" }), scopePicker(ctx)),
+    h("p", { class: "error", role: "alert", text: `"${org}" is not a valid org id. ${checked.problem}` }));
+  }
+  if (checked.scope !== org) { // "Acme" -> "acme", in place of the address typed
+    return location.replace(`#/${view}/${encodeURIComponent(checked.scope)}`);
+  }
   try {
     await VIEWS[view](root, ctx);
   } catch (err) {
     if (ticket !== navigation) return;
     if (isAccessError(err)) return denied(err);
-    replace(main, h("h1", { text: "Something went wrong" }),
-      h("p", { class: "error", role: "alert", text: describe(err) }));
+    replace(main, h("div", { class: "view-head" },
+      h("h1", { text: "Something went wrong" }), scopePicker(ctx)),
+    h("p", { class: "error", role: "alert", text: describe(err) }));
   }
 }
 
@@ -149,11 +161,46 @@ function keyForm() {
   });
 }
 
+// -- who is signed in ---------------------------------------------------------------------------
+// No API route names the caller. In Azure, App Service authentication answers
+// /.auth/me on this origin with the session's user (only the name is read from it);
+// locally there is none, and `make serve`'s host signs every loopback request in as its
+// dev admin, so an accepted API call then means a development sign-in.
+const who = document.getElementById("who");
+
+async function signedInUser() {
+  try {
+    const response = await fetch("/.auth/me", { credentials: "same-origin", cache: "no-store",
+      headers: { Accept: "application/json" } });
+    if (!response.ok) return null;
+    const body = await response.json();
+    const session = Array.isArray(body) ? body[0] : body && body.clientPrincipal;
+    if (!session) return null;
+    const claims = session.user_claims || [];
+    const claim = (...types) => (claims.find((c) => types.includes(c.typ)) || {}).val;
+    const id = session.user_id || session.userDetails ||
+      claim("preferred_username", "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn");
+    const name = claim("name");
+    if (!id && !name) return null;
+    return name && id && name !== id ? `${name} (${id})` : id || name;
+  } catch (err) {
+    return null; // not JSON, or no answer: no platform sign-in here
+  }
+}
+
+async function showWho(accepted) {
+  const user = await signedInUser();
+  if (user) who.textContent = `Signed in as ${user}`;
+  else if (accepted) who.textContent = "signed in (development)";
+  who.hidden = !(user || accepted);
+}
+
 async function boot() {
   nav.hidden = true;
   try {
     await reloadScopes();
   } catch (err) {
+    showWho(false);
     if (isAccessError(err)) return denied(err);
     replace(main, h("h1", { text: "The API is not answering" }),
       h("p", { class: "error", role: "alert", text: describe(err) }));
@@ -161,6 +208,7 @@ async function boot() {
   }
   nav.hidden = false;
   banner.hidden = false;
+  showWho(true);
   await route();
 }
 

@@ -2,29 +2,46 @@
 // resolve), where it comes from, and edit/delete/override actions.
 
 import { call, describe } from "./api.js";
-import { h, replace, uid } from "./dom.js";
+import { h, replace, stackable, uid } from "./dom.js";
 import { openEntryForm } from "./entry_form.js";
-import { RESOLVED, when } from "./format.js";
+import { RESOLVED, checkScope, when } from "./format.js";
 
 /** The org picker shared by both views: the orgs that have config plus GLOBAL, and a
- * field to open any other org id. */
+ * field to open any other org id (checked here, so a mistyped id is explained at the
+ * field and never becomes a view or an option). */
 export function scopePicker(ctx) {
   const selectId = uid("org");
   const otherId = uid("other-org");
-  const options = ctx.scopes.includes(ctx.org) ? ctx.scopes : [...ctx.scopes, ctx.org];
+  const errorId = `${otherId}-error`;
+  // an org without entries yet is added to the list while it is open; an invalid id never
+  const addCurrent = !ctx.scopes.includes(ctx.org) && checkScope(ctx.org).scope === ctx.org;
+  const options = addCurrent ? [...ctx.scopes, ctx.org] : ctx.scopes;
   const select = h("select", { id: selectId, onchange: () => ctx.go(ctx.view, select.value) },
     options.map((s) => h("option", { value: s, selected: s === ctx.org, text: s })));
+  const error = h("p", { class: "field-error picker-error", id: errorId });
   const other = h("input", { id: otherId, type: "text", placeholder: "org id", size: 16,
-    autocomplete: "off", spellcheck: "false" });
+    autocomplete: "off", spellcheck: "false", "aria-describedby": errorId,
+    oninput: () => {
+      if (!other.hasAttribute("aria-invalid")) return;
+      other.removeAttribute("aria-invalid");
+      error.textContent = "";
+    } });
   return h("div", { class: "picker" },
     h("label", { for: selectId, text: "Organization" }), select,
-    h("form", { class: "inline", onsubmit: (event) => {
+    h("form", { class: "inline", novalidate: true, onsubmit: (event) => {
       event.preventDefault();
-      const org = other.value.trim();
-      if (org) ctx.go(ctx.view, org.toUpperCase() === "GLOBAL" ? "GLOBAL" : org.toLowerCase());
+      const { scope, problem } = checkScope(other.value);
+      if (problem) {
+        error.textContent = other.value.trim() ? `"${other.value.trim()}" is not a valid org id. ${problem}` : problem;
+        other.setAttribute("aria-invalid", "true");
+        other.focus();
+        return;
+      }
+      ctx.go(ctx.view, scope);
     } },
       h("label", { for: otherId, text: "Other org" }), other,
-      h("button", { type: "submit", text: "Open" })));
+      h("button", { type: "submit", text: "Open" })),
+    error);
 }
 
 export async function renderConfig(main, ctx) {
@@ -63,12 +80,12 @@ function entriesTable(effective, ctx, actions) {
   if (!effective.entries.length) {
     return h("p", { class: "empty", text: `No config entries for ${effective.scope} yet.` });
   }
-  return h("table", { class: "grid" },
+  return stackable(h("table", { class: "grid" },
     h("caption", { text: effective.scope === "GLOBAL" ? `GLOBAL entries (${effective.entries.length})`
       : `Keys ${effective.scope} sees (${effective.entries.length})` }),
     h("thead", {}, h("tr", {}, ["Key", "Type", "Value", "From", "Actions"].map(
       (name) => h("th", { scope: "col", text: name })))),
-    h("tbody", {}, effective.entries.map((entry) => entryRow(entry, effective.scope, actions))));
+    h("tbody", {}, effective.entries.map((entry) => entryRow(entry, effective.scope, actions)))));
 }
 
 function entryRow(entry, scope, { form, panel, refresh }) {

@@ -42,3 +42,25 @@ export function uid(prefix) {
   ids += 1;
   return `${prefix}-${ids}`;
 }
+
+/**
+ * A table that narrow screens show as stacked cards (style.css): every body cell gets
+ * its column's header as data-label (shown before it there), and the table keeps its
+ * table roles, which some browsers drop when CSS changes a table's display.
+ */
+export function stackable(table) {
+  const heads = [...table.querySelectorAll("thead th")].map((th) => th.textContent);
+  table.classList.add("stackable");
+  table.setAttribute("role", "table");
+  for (const group of table.querySelectorAll("thead, tbody")) group.setAttribute("role", "rowgroup");
+  for (const row of table.querySelectorAll("tr")) {
+    row.setAttribute("role", "row");
+    const head = row.parentElement.tagName === "THEAD";
+    [...row.children].forEach((cell, i) => {
+      if (cell.tagName === "TH") cell.setAttribute("role", head ? "columnheader" : "rowheader");
+      else cell.setAttribute("role", "cell");
+      if (!head && heads[i]) cell.dataset.label = heads[i];
+    });
+  }
+  return table;
+}

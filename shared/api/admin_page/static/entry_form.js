@@ -20,13 +20,14 @@ export function openEntryForm(panel, options) {
   const field = (name, label, control, hint) => {
     const id = uid(name);
     const errorId = `${id}-error`;
+    const hintId = `${id}-hint`;
     control.id = id;
-    control.setAttribute("aria-describedby", errorId);
+    control.setAttribute("aria-describedby", hint ? `${errorId} ${hintId}` : errorId);
     fields[name] = control;
     errors[name] = h("p", { class: "field-error", id: errorId });
     return h("div", { class: `field field-${name}` },
       h("label", { for: id, text: label }), control,
-      hint ? h("p", { class: "hint", text: hint }) : null, errors[name]);
+      hint ? h("p", { class: "hint", id: hintId, text: hint }) : null, errors[name]);
   };
 
   const key = h("input", { type: "text", required: true, autocomplete: "off", spellcheck: "false",
@@ -41,7 +42,7 @@ export function openEntryForm(panel, options) {
 
   let currentValue = entry ? (entry.type === "secret_ref" ? entry.secret.secret_name : entry.value) : "";
   const renderValue = async () => {
-    const control = await valueControl(type.value, currentValue, secretNames);
+    const control = await valueControl(type.value, currentValue, secretNames, scope);
     replace(valueSlot, field("value", "Value", control.input, control.hint));
   };
   type.addEventListener("change", () => {
@@ -148,9 +149,13 @@ async function loadSecretNames(scope) {
   try {
     const list = (await call("GET", ["secrets"], { query: { scope } })).body;
     const names = new Map();
+    // One choice a name (the entry stores the bare name), labelled with the scope whose
+    // secret it resolves to: the org's own if it has one, else GLOBAL's.
     for (const s of list.secrets) {
       const seen = names.get(s.name.toLowerCase());
-      names.set(s.name.toLowerCase(), { name: s.name, scopes: [...(seen ? seen.scopes : []), s.scope] });
+      if (!seen || (seen.scope === "GLOBAL" && s.scope !== "GLOBAL")) {
+        names.set(s.name.toLowerCase(), { name: s.name, scope: s.scope, shadows: Boolean(seen) });
+      } else if (s.scope === "GLOBAL") seen.shadows = true;
     }
     return [...names.values()].sort((a, b) => a.name.localeCompare(b.name));
   } catch (err) {
@@ -158,7 +163,7 @@ async function loadSecretNames(scope) {
   }
 }
 
-async function valueControl(type, value, secretNames) {
+async function valueControl(type, value, secretNames, scope) {
   if (type === "bool") {
     const v = String(value).toLowerCase() === "false" ? "false" : "true";
     return { input: h("select", {}, ["true", "false"].map((b) => h("option", { value: b, text: b, selected: b === v }))) };
@@ -182,9 +187,11 @@ async function valueControl(type, value, secretNames) {
       input: h("select", {},
         h("option", { value: "", text: names.length ? "Choose a secret…" : "No secrets exist yet", selected: !value }),
         names.map((n) => h("option", { value: n.name, selected: n.name.toLowerCase() === String(value).toLowerCase(),
-          text: `${n.name} (${n.scopes.join(", ")})` })),
+          text: n.shadows ? `${n.name} (${n.scope}; overrides GLOBAL's)` : `${n.name} (${n.scope})` })),
         value && !known ? h("option", { value, selected: true, text: `${value} (does not exist)` }) : null),
-      hint: "Secrets of this org and GLOBAL; create new ones in Secrets",
+      hint: scope === "GLOBAL"
+        ? "GLOBAL's secrets (an org with its own secret of the name reads that one); create new ones in Secrets"
+        : `In brackets: whose secret ${scope} reads, its own or GLOBAL's; create new ones in Secrets`,
     };
   }
   return { input: h("input", { type: "text", autocomplete: "off", value }) };

@@ -4,13 +4,14 @@
 // emptied on any navigation, and nothing is written to storage, the URL or history.
 
 import { call, describe } from "./api.js";
-import { h, replace, uid } from "./dom.js";
+import { h, replace, stackable, uid } from "./dom.js";
 import { scopePicker } from "./config_view.js";
 import { past, when } from "./format.js";
 
 export async function renderSecrets(main, ctx) {
   const { org } = ctx;
   const panel = h("div", { class: "panel-slot" });
+  const lists = h("div", { class: "secret-lists" });
   const refresh = async (message, kind = "ok") => {
     await renderSecrets(main, ctx);
     if (message) ctx.status(message, kind);
@@ -21,31 +22,87 @@ export async function renderSecrets(main, ctx) {
     h("p", { class: "muted", text: org === "GLOBAL"
       ? "Platform-wide secrets: an org without its own secret of a name uses GLOBAL's."
       : `Secrets ${org} can resolve: its own and GLOBAL's. Values are never shown, except once right after you set one.` }),
-    panel);
-  let list;
-  try {
-    list = (await call("GET", ["secrets"], { query: { scope: org } })).body;
-  } catch (err) {
-    if (err.status === 401 || err.status === 403) throw err;
-    main.append(h("p", { class: "error", role: "alert", text: `Secrets cannot be listed: ${describe(err)}` }));
-    return;
-  }
-  const deleted = await call("GET", ["secrets", "deleted"], { query: { scope: org } })
-    .then((r) => r.body.secrets).catch(() => []);
+    panel, lists);
   const scopes = org === "GLOBAL" ? ["GLOBAL"] : [org, "GLOBAL"];
   const actions = { panel, refresh, ctx, scopes };
-  main.append(...[
+  // The lists below the panel, reloaded on their own while the panel shows a value once.
+  actions.reloadLists = () => renderLists(lists, actions);
+  await actions.reloadLists();
+}
+
+async function renderLists(lists, actions) {
+  const { org } = actions.ctx;
+  let list;
+  let reaching;
+  let deleted;
+  try {
+    [list, reaching, deleted] = await Promise.all([
+      call("GET", ["secrets"], { query: { scope: org } }).then((r) => r.body),
+      reachingEntries(org),
+      call("GET", ["secrets", "deleted"], { query: { scope: org } })
+        .then((r) => r.body.secrets).catch(() => [])]);
+  } catch (err) {
+    if (err.status === 401 || err.status === 403) throw err;
+    replace(lists, h("p", { class: "error", role: "alert", text: `Secrets cannot be listed: ${describe(err)}` }));
+    return;
+  }
+  for (const s of list.secrets) s.reached_by = reaching(s);
+  replace(lists,
     h("div", { class: "toolbar" },
       h("button", { type: "button", class: "primary", text: "Create secret",
         onclick: () => valueForm(actions, null) })),
     secretsTable(list, actions),
     dangling(list),
-    deletedTable(deleted, actions)].filter(Boolean));
+    deletedTable(deleted, actions));
+}
+
+/**
+ * Which config entries reach each secret, as the resolution goes: an entry an org reads
+ * (its own, or GLOBAL's it does not override) with secret_ref X resolves to the org's
+ * secret X if the org has one, else to GLOBAL's X; a GLOBAL entry read as GLOBAL (by
+ * every org without its own entry and secret) resolves to GLOBAL's X. Built from
+ * GET orgs/{org}/effective (where each reference resolved) and GLOBAL's; the list's own
+ * `referenced_by` matches names only, whichever scope's secret the entry reaches.
+ * Returns secret => [{scope, key, readBy}] (readBy: the org reading a GLOBAL entry).
+ */
+async function reachingEntries(org) {
+  const readers = org === "GLOBAL" ? ["GLOBAL"] : ["GLOBAL", org];
+  const views = await Promise.all(readers.map((reader) =>
+    call("GET", ["orgs", reader, "effective"]).then((r) => ({ reader, entries: r.body.entries }))));
+  const found = [];
+  for (const { reader, entries } of views) {
+    for (const e of entries) {
+      if (e.type !== "secret_ref" || !e.secret) continue;
+      found.push({ reader, scope: e.scope, key: e.key, name: e.secret.secret_name.toLowerCase(),
+        from: e.secret.resolved_from });
+    }
+  }
+  return (secret) => {
+    const name = secret.name.toLowerCase();
+    const refs = [];
+    for (const f of found) {
+      if (f.name !== name) continue;
+      // where it resolved; if the vault could not be asked ("error"), the rule above
+      const target = f.from === "org_secret" ? f.reader
+        : f.from === "global_secret" ? "GLOBAL"
+          : f.from === "error" ? (f.reader !== "GLOBAL" && secret.scope === f.reader ? f.reader : "GLOBAL")
+            : null; // env or nowhere: no secret of the vault
+      if (target !== secret.scope) continue;
+      if (refs.some((r) => r.scope === f.scope && r.key === f.key)) continue;
+      refs.push({ scope: f.scope, key: f.key, readBy: f.scope !== f.reader ? f.reader : null });
+    }
+    return refs.sort((a, b) => (a.scope === "GLOBAL") - (b.scope === "GLOBAL") || a.key.localeCompare(b.key));
+  };
+}
+
+/** "acme / smtp_password", or "GLOBAL / smtp_password (as acme reads it)". */
+function refText(r) {
+  return `${r.scope} / ${r.key}${r.readBy ? ` (as ${r.readBy} reads it)` : ""}`;
 }
 
 function secretsTable(list, actions) {
   if (!list.secrets.length) return h("p", { class: "empty", text: "No secrets yet." });
-  return h("table", { class: "grid" },
+  return stackable(h("table", { class: "grid" },
     h("caption", { text: `Secrets ${list.scope} can use (${list.secrets.length})` }),
     h("thead", {}, h("tr", {}, ["Name", "Scope", "Enabled", "Updated", "Expires", "Referenced by", "Actions"]
       .map((name) => h("th", { scope: "col", text: name })))),
@@ -56,8 +113,8 @@ function secretsTable(list, actions) {
       h("td", { text: s.enabled === false ? "disabled" : "yes" }),
       h("td", {}, when(s.updated_on), h("span", { class: "meta", text: s.updated_by ? `by ${s.updated_by}` : "by (outside orgconfig)" })),
       h("td", { class: past(s.expires_on) ? "expired" : "", text: s.expires_on ? `${when(s.expires_on)}${past(s.expires_on) ? " (expired)" : ""}` : "never" }),
-      h("td", {}, s.referenced_by.length
-        ? h("ul", { class: "refs" }, s.referenced_by.map((r) => h("li", { text: `${r.scope} / ${r.key}` })))
+      h("td", {}, s.reached_by.length
+        ? h("ul", { class: "refs" }, s.reached_by.map((r) => h("li", { text: refText(r) })))
         : h("span", { class: "muted", text: "none" })),
       h("td", { class: "actions" },
         h("button", { type: "button", text: "Versions", "aria-label": `Versions of ${s.scope} ${s.name}`,
@@ -65,7 +122,7 @@ function secretsTable(list, actions) {
         h("button", { type: "button", text: "Rotate", "aria-label": `Rotate ${s.scope} ${s.name}`,
           onclick: () => valueForm(actions, s) }),
         h("button", { type: "button", class: "danger", text: "Delete", "aria-label": `Delete ${s.scope} ${s.name}`,
-          onclick: () => confirmDelete(actions, s) }))))));
+          onclick: () => confirmDelete(actions, s) })))))));
 }
 
 function dangling(list) {
@@ -78,7 +135,7 @@ function dangling(list) {
 
 function deletedTable(deleted, actions) {
   if (!deleted.length) return null;
-  return h("table", { class: "grid" },
+  return stackable(h("table", { class: "grid" },
     h("caption", { text: `Deleted secrets (${deleted.length})` }),
     h("thead", {}, h("tr", {}, ["Name", "Scope", "Deleted", "Purged after", "Actions"]
       .map((name) => h("th", { scope: "col", text: name })))),
@@ -97,7 +154,7 @@ function deletedTable(deleted, actions) {
                 actions.ctx.status(describe(err), "error");
               }
             } })
-        : h("span", { class: "muted", text: "not recoverable" }))))));
+        : h("span", { class: "muted", text: "not recoverable" })))))));
 }
 
 // -- create and rotate: the value is shown once ------------------------------------------------
@@ -198,9 +255,11 @@ function reveal(actions, result, what) {
     h("button", { type: "button", class: "primary", text: "Done", onclick: done })));
   panel.querySelector("button").focus();
   actions.ctx.status(`Secret ${result.vault_name} ${what}.`, "ok");
+  // the list under the panel shows the new secret (or version) at once
+  actions.reloadLists().catch((err) => actions.ctx.status(describe(err), "error"));
 }
 
-// -- versions and rollback -----------------------------------------------------------------------
+// -- versions and rollback (after a confirmation) ------------------------------------------------
 async function versions(actions, secret) {
   const { panel } = actions;
   let list;
@@ -210,64 +269,105 @@ async function versions(actions, secret) {
     return actions.ctx.status(describe(err), "error");
   }
   const headingId = uid("versions");
+  const current = list.versions.find((v) => v.current);
   replace(panel, h("section", { class: "panel wide", "aria-labelledby": headingId },
     h("h2", { id: headingId, text: `Versions of ${list.vault_name}` }),
     h("p", { class: "muted", text: "Making an earlier version current copies its value into a new version on the server; the value is not sent to this page." }),
-    h("table", { class: "grid compact" },
+    stackable(h("table", { class: "grid compact" },
       h("thead", {}, h("tr", {}, ["Version", "Created", "Enabled", "Expires", "By", "Note", "Actions"]
         .map((n) => h("th", { scope: "col", text: n })))),
       h("tbody", {}, list.versions.map((v) => h("tr", {},
-        h("th", { scope: "row" }, h("code", { title: v.version, text: v.version.slice(0, 12) })),
+        h("th", { scope: "row" }, h("code", { title: v.version, text: short(v.version) })),
         h("td", { text: when(v.created_on) }),
         h("td", { text: v.enabled === false ? "disabled" : "yes" }),
         h("td", { text: v.expires_on ? when(v.expires_on) : "never" }),
         h("td", { text: v.updated_by || "(outside orgconfig)" }),
-        h("td", { text: [v.current ? "current" : "", v.rolled_back_from ? `copy of ${v.rolled_back_from.slice(0, 12)}` : ""].filter(Boolean).join(", ") }),
+        h("td", { text: [v.current ? "current" : "", v.rolled_back_from ? `copy of ${short(v.rolled_back_from)}` : ""].filter(Boolean).join(", ") }),
         h("td", { class: "actions" }, v.current || v.enabled === false ? null
-          : h("button", { type: "button", text: "Make current", "aria-label": `Make version ${v.version.slice(0, 12)} current`,
-              onclick: async () => {
-                try {
-                  const r = (await call("POST", ["secrets", secret.scope, secret.name, "rollback"], { body: { version: v.version } })).body;
-                  await actions.refresh(`Version ${v.version.slice(0, 12)} of ${r.vault_name} is current again (as new version ${String(r.version).slice(0, 12)}).`);
-                } catch (err) {
-                  actions.ctx.status(describe(err), "error");
-                }
-              } })))))),
+          : h("button", { type: "button", text: "Make current", "aria-label": `Make version ${short(v.version)} current`,
+              onclick: () => confirmRollback(actions, secret, list, v, current) }))))))),
     h("button", { type: "button", text: "Close", onclick: () => panel.replaceChildren() })));
   panel.querySelector("h2").setAttribute("tabindex", "-1");
   panel.querySelector("h2").focus();
 }
 
-// -- delete: references become a confirmation ----------------------------------------------------
+function short(version) {
+  return String(version).slice(0, 12);
+}
+
+function confirmRollback(actions, secret, list, version, current) {
+  const { panel } = actions;
+  const headingId = uid("rollback");
+  const apply = async () => {
+    try {
+      const r = (await call("POST", ["secrets", secret.scope, secret.name, "rollback"], { body: { version: version.version } })).body;
+      await actions.refresh(`Version ${short(version.version)} of ${r.vault_name} is current again (as new version ${short(r.version)}).`);
+    } catch (err) {
+      actions.ctx.status(describe(err), "error");
+    }
+  };
+  replace(panel, h("section", { class: "panel warn", "aria-labelledby": headingId },
+    h("h2", { id: headingId, text: `Make version ${short(version.version)} of ${list.vault_name} current?` }),
+    h("p", {}, "The value of version ", h("code", { text: short(version.version) }),
+      ` (created ${when(version.created_on)} by ${version.updated_by || "someone outside orgconfig"})`,
+      " is copied on the server into a new version, which becomes current",
+      current ? [" in place of ", h("code", { text: short(current.version) }), ` (created ${when(current.created_on)})`] : "",
+      ". Every config entry that reads this secret gets that value from then on; " +
+      "the version now current stays in the history and can be made current again."),
+    h("div", { class: "buttons" },
+      h("button", { type: "button", class: "primary", text: "Make current", onclick: apply }),
+      h("button", { type: "button", text: "Cancel", onclick: () => versions(actions, secret) }))));
+  panel.querySelector("button").focus();
+}
+
+// -- delete: the references are the confirmation ---------------------------------------------------
 function confirmDelete(actions, secret) {
   const { panel } = actions;
   const headingId = uid("delete");
+  const shown = secret.reached_by;
+  const same = (a, b) => a.scope.toLowerCase() === b.scope.toLowerCase() && a.key.toLowerCase() === b.key.toLowerCase();
   const remove = async (force) => {
     try {
       const r = (await call("DELETE", ["secrets", secret.scope, secret.name],
         { query: force ? { force: "true" } : {} })).body;
       await actions.refresh(`Deleted ${r.vault_name}; recoverable until ${when(r.scheduled_purge_date)}.`);
     } catch (err) {
-      if (err.code === "secret_in_use") return inUse(err.body.references);
-      actions.ctx.status(describe(err), "error");
+      if (err.code !== "secret_in_use") return actions.ctx.status(describe(err), "error");
+      // The API counts every entry naming the secret (for a GLOBAL secret, other orgs'
+      // too). Those the admin was shown are confirmed; ask again only for others.
+      const unseen = (err.body.references || []).filter((r) => !shown.some((s) => same(s, r)));
+      if (!unseen.length) return remove(true);
+      return inUse(unseen);
     }
   };
   const inUse = (references) => {
     const id = uid("in-use");
     replace(panel, h("section", { class: "panel warn", role: "alert", "aria-labelledby": id },
-      h("h2", { id, text: `${secret.vault_name} is still referenced` }),
-      h("p", { text: "These config entries read this secret; after the delete they fail until repointed or the secret is recovered:" }),
+      h("h2", { id, text: `${secret.vault_name} is also referenced elsewhere` }),
+      h("p", { text: "The API found config entries naming this secret that were not listed before " +
+        "(in other orgs, or overridden where this page looked); after the delete they may fail until repointed or the secret is recovered:" }),
       h("ul", { class: "refs" }, references.map((r) => h("li", { text: `${r.scope} / ${r.key}` }))),
       h("div", { class: "buttons" },
         h("button", { type: "button", class: "danger", text: "Delete anyway", onclick: () => remove(true) }),
         h("button", { type: "button", text: "Cancel", onclick: () => panel.replaceChildren() }))));
     panel.querySelector("button").focus();
   };
+  const where = actions.ctx.org;
   replace(panel, h("section", { class: "panel warn", "aria-labelledby": headingId },
     h("h2", { id: headingId, text: `Delete ${secret.vault_name}?` }),
+    shown.length
+      ? [h("p", {}, h("strong", { text: `Still in use: ${shown.length === 1 ? "1 config entry reads" : `${shown.length} config entries read`} this secret.` }),
+          " After the delete they fail until repointed or the secret is recovered:"),
+        h("ul", { class: "refs" }, shown.map((r) => h("li", { text: refText(r) })))]
+      : h("p", { text: "No config entry seen from here reads it." }),
+    secret.scope === "GLOBAL"
+      ? h("p", { class: "muted", text: `Only entries ${where === "GLOBAL" ? "of GLOBAL" : `${where} reads`} are listed here; ` +
+          "if entries of other orgs read it too, you are asked again before anything is deleted." })
+      : null,
     h("p", { text: "It is soft-deleted: recoverable with its versions until the purge date." }),
     h("div", { class: "buttons" },
-      h("button", { type: "button", class: "danger", text: "Delete secret", onclick: () => remove(false) }),
+      h("button", { type: "button", class: "danger", text: shown.length ? "Delete anyway" : "Delete secret",
+        onclick: () => remove(false) }),
       h("button", { type: "button", text: "Cancel", onclick: () => panel.replaceChildren() }))));
   panel.querySelector("button").focus();
 }

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from datetime import datetime
 from typing import Any
 
@@ -26,6 +27,7 @@ from shared.api.params import (
     HISTORY_SINCE,
     IF_MATCH,
     ORG_OR_GLOBAL,
+    RFC3339_PATTERN,
 )
 from shared.api.routing import Call, Reply, RouteTable
 from shared.backends import history
@@ -110,7 +112,7 @@ def _since(call: Call[Any]) -> datetime | None:
     raw = call.query.get("since")
     if raw is None:
         return None
-    when = _when(raw)
+    when = _when(raw) if re.fullmatch(RFC3339_PATTERN, raw) else None
     if when is None:
         raise ApiError(400, "invalid_since", "since must be an RFC 3339 time with a zone, "
                        "e.g. 2026-12-01T00:00:00Z")

@@ -67,7 +67,13 @@ FORCE = Param("force", "delete even while config entries reference it",
               schema={"type": "boolean", "default": False})
 HISTORY_LIMIT = Param("limit", "items per page (1 to 100; default 50)",
                       schema={"type": "integer", "minimum": 1, "maximum": 100, "default": 50})
-HISTORY_AFTER = Param("after", "the `next` of the previous page (opaque)",
-                      schema={"type": "string", "maxLength": 300, "pattern": "^[A-Za-z0-9_-]+$"})
-HISTORY_SINCE = Param("since", "only changes at or after this time (RFC 3339)",
-                      schema={"type": "string", "maxLength": 40, "format": "date-time"})
+#: RFC 3339 date-time with a zone (``Z`` or an offset)
+RFC3339_PATTERN = (r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?"
+                   r"([Zz]|[+-][0-9]{2}:[0-9]{2})")
+# Empty query values never reach the app (the Functions host drops them): empty means absent.
+HISTORY_AFTER = Param("after", "the `next` of the previous page (opaque; empty: the first)",
+                      schema={"type": "string", "maxLength": 300, "pattern": "^[A-Za-z0-9_-]*$"})
+HISTORY_SINCE = Param("since", "only changes at or after this time (RFC 3339 with a zone; "
+                      "empty: all)",
+                      schema={"type": "string", "maxLength": 40,
+                              "pattern": f"^({RFC3339_PATTERN})?$"})

@@ -49,6 +49,8 @@ log = logging.getLogger("orgconfig.config_store")
 T = TypeVar("T")
 
 MAX_BATCH = 100
+#: a snapshot reload: one partition's entries and catalog rows, stopping before its history
+SNAPSHOT_FILTER = "PartitionKey eq @pk and RowKey lt @end"
 BACKEND = "Table Storage"
 class ConfigStore:
     """Reads and writes the Config table. Create one per resolver; close with ``aclose``."""
@@ -157,9 +159,8 @@ class ConfigStore:
             marker: CatalogMarker | None = None
             try:
                 # history rows sort after everything a snapshot holds: never fetched here
-                found = await self.query_rows("PartitionKey eq @pk and RowKey lt @end",
-                                              {"pk": scope, "end": history.BOOKKEEPING_END},
-                                              SELECT)
+                found = await self.query_rows(
+                    SNAPSHOT_FILTER, {"pk": scope, "end": history.BOOKKEEPING_END}, SELECT)
             except ResourceNotFoundError:
                 log.warning("table %s does not exist yet: no entries", self.settings.table_name)
                 found = []

@@ -148,7 +148,12 @@ def fuzz_config(budget: Budget) -> schemathesis.Config:
             # build an entity-tag (quoted) and sends e.g. "If-Match: 0" as valid: a 400.
             *({"include-operation-id": operation, "phases": {"coverage": {"checks": {
                 "positive_data_acceptance": {"expected-statuses": [*POSITIVE_OUTCOMES, "400"]},
-            }}}} for operation in ("config_put", "config_delete")),
+            }}}} for operation in ("config_put", "config_delete", "config_rollback")),
+            # `after` is opaque (a `next` this API handed out) and `since` a real date (the
+            # pattern admits month 13): a token or date the schema cannot rule out is a 400.
+            *({"include-operation-id": operation, "checks": {"positive_data_acceptance": {
+                "expected-statuses": [*POSITIVE_OUTCOMES, "400"]}}}
+              for operation in ("config_history", "config_changes")),
             {"include-operation-id": "workflow_run_smtp_digest", "parameters": {
                 "body.recipients[*]": {"dictionary": "hostile-addresses", "probability": 0.1}}},
         ],

@@ -177,9 +177,10 @@ async function signedInUser() {
     const session = Array.isArray(body) ? body[0] : body && body.clientPrincipal;
     if (!session) return null;
     const claims = session.user_claims || [];
-    const claim = (...types) => (claims.find((c) => types.includes(c.typ)) || {}).val;
-    const id = session.user_id || session.userDetails ||
-      claim("preferred_username", "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn");
+    // a claim by its short type or the last segment of its URI type (".../claims/upn")
+    const claim = (...types) => (claims.find((c) =>
+      types.includes(c.typ) || types.includes(String(c.typ).split("/").pop())) || {}).val;
+    const id = session.user_id || session.userDetails || claim("preferred_username", "upn");
     const name = claim("name");
     if (!id && !name) return null;
     return name && id && name !== id ? `${name} (${id})` : id || name;

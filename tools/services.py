@@ -12,6 +12,7 @@ import collections
 import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -150,6 +151,11 @@ class Azurite:
         if not AZURITE_BIN.exists():
             raise ServiceStartError(
                 f"Azurite is not installed ({AZURITE_BIN} missing): run `make install` (npm ci)"
+            )
+        if shutil.which("node") is None:
+            raise ServiceStartError(
+                "Node.js is missing (Azurite runs on it): install Node.js 22 LTS or newer "
+                "from https://nodejs.org/en/download and run again"
             )
         if self.port == 0:
             self.port = free_port()

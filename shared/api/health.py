@@ -25,8 +25,10 @@ routes = RouteTable("health")
 LOCAL_GUIDANCE: dict[str, str] = {
     "network": (
         "nothing answers at {url}, a loopback address: the local Key Vault emulator is not "
-        "running or listens on another port. Start it with `make serve` (the whole stack) or "
-        "`make dev` (for `func start`), or set AZURE_KEY_VAULT_URL to the port it printed"
+        "running, listens on another port or refuses by an injected fault. Start it with "
+        "`make serve` (the whole stack) or `make dev` (for `func start`), or set "
+        "AZURE_KEY_VAULT_URL to the port it printed (faults: POST /faults/clear on its "
+        "control port)"
     ),
     "timeout": (
         f"the local Key Vault emulator at {{url}} did not answer within {PROBE_BUDGET_SECONDS} s: "

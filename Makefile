@@ -1,4 +1,5 @@
-# orgconfig — every setup step lives here, so a fresh clone needs only Python and npm.
+# orgconfig — every setup step lives here, so a fresh clone needs only Python 3.11 and
+# Node.js with npm (for Azurite, the local table service).
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -10,19 +11,33 @@ INFRA_STAMP := $(INFRA_VENV)/.installed
 
 .PHONY: install test lint typecheck imports pytest demo dev serve bench bench-shards fuzz soak clean checkov doctor chromium
 
-install: $(PIP_STAMP) $(NPM_STAMP)
+# npm first: a missing Node.js is said at once, not after the pip install
+install: $(NPM_STAMP) $(PIP_STAMP)
 
 $(PIP_STAMP): requirements.txt requirements-dev.txt
+	@echo "installing Python packages into $(VENV) (first run: about 1-2 minutes) ..."
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
 $(INFRA_STAMP): requirements-infra.txt
+	@echo "installing checkov and azure-functions-doctor into $(INFRA_VENV) (first run: about a minute) ..."
 	test -x $(INFRA_VENV)/bin/python || $(PYTHON) -m venv $(INFRA_VENV)
 	$(INFRA_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-infra.txt
 	touch $@
 
+# Azurite 3.37 (package.json) declares Node.js >= 22; it also runs on 20 (tested), so an
+# older Node.js only warns. A missing node or npm stops here, saying what to install.
+NODE_MIN := 22
+NODE_HELP := install Node.js $(NODE_MIN) LTS or newer, which includes npm, from https://nodejs.org/en/download (or with nvm, or your package manager if it has that version), then run make again
 $(NPM_STAMP): package.json package-lock.json
+	@command -v node >/dev/null 2>&1 || { echo "Node.js is missing (Azurite, the local table service, is an npm package): $(NODE_HELP)" >&2; exit 1; }
+	@command -v npm >/dev/null 2>&1 || { echo "npm is missing (Node.js $$(node --version) is there): $(NODE_HELP)" >&2; exit 1; }
+	@major=$$(node -p 'process.versions.node.split(".")[0]'); \
+	  if [ "$$major" -lt $(NODE_MIN) ]; then \
+	    echo "warning: Node.js $$(node --version) is older than Azurite supports (>= $(NODE_MIN)); if Azurite fails to start, $(NODE_HELP)" >&2; \
+	  fi
+	@echo "installing Azurite into node_modules with npm ci (first run: under a minute) ..."
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
@@ -84,7 +99,7 @@ FUZZ_EXAMPLES ?= 800
 FUZZ_SCENARIOS ?= 300
 fuzz: install
 	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FUZZ_SCENARIOS=$(FUZZ_SCENARIOS) FUZZ_STEPS=8 FUZZ_EXPLORE=1 \
-		FUZZ_MIN_REQUESTS=10000 \
+		FUZZ_MIN_REQUESTS=10000 FUZZ_REPORT=1 \
 		$(PY) -m pytest tests/fuzz -q -p no:cacheprovider $(PYTEST_ARGS)
 
 # Load and faults against two local instances (a few minutes, loopback, free ports): prints a

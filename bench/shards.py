@@ -205,7 +205,8 @@ def markdown(result: dict[str, Any], params: ScaleParams) -> list[str]:
         "last seconds, and only a share of each cold start lands on each vault. GLOBAL's "
         "secrets cost the default vault almost nothing: every instance caches each GLOBAL "
         "name for all orgs. The 1-vault row is this model's own run with its own random "
-        "seed, so it can differ by a few instances from the scale table above.")
+        "seed, so it can differ by a few instances from the single-vault scale model's "
+        "table (\"Scale model\" in bench/RESULTS.md).")
     return lines
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -104,3 +105,41 @@ def test_a_second_make_dev_fails_at_once_saying_why(running_dev: tuple[list[int]
     assert str(running_dev[0][0]) in message and "already running" in message
     assert "--port" not in message
     assert not (tmp_path / "azurite").exists()  # nothing was started
+
+
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(child) for child in path.read_text().split()]
+
+
+def _cmdline(pid: int) -> str:
+    return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+
+
+@pytest.mark.parametrize(("marker", "name"), [("azurite", "Azurite"),
+                                              ("tools.keyvault_emulator", "Key Vault emulator")])
+def test_a_service_dying_stops_make_dev_naming_it(tmp_path: Path, marker: str, name: str
+                                                  ) -> None:
+    ports = [free_port(), free_port(), free_port()]
+    code = (f"import sys; from pathlib import Path; from tools.devservices import main; "
+            f"sys.exit(main([], table_port={ports[0]}, vault_port={ports[1]}, "
+            f"control_port={ports[2]}, local=Path({str(tmp_path)!r})))")
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=REPO_ROOT, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    assert proc.stdout is not None
+    try:
+        lines = []
+        for line in proc.stdout:
+            lines.append(line)
+            if line.startswith("Ctrl-C stops both."):
+                break
+        [service] = [pid for pid in _children(proc.pid) if marker in _cmdline(pid)]
+        os.killpg(service, signal.SIGKILL)
+        rest = proc.stdout.read()
+        assert proc.wait(30) == 1
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    assert f"{name} exited unexpectedly (killed by SIGKILL); last lines of its log:" in rest
+    assert "stopped Azurite and the Key Vault emulator" in rest

@@ -11,13 +11,19 @@ from __future__ import annotations
 import argparse
 import json
 import signal
-import socket
 import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from tools.services import REPO_ROOT, Azurite, KeyVaultEmulator, ServiceStartError
+from tools.services import (
+    REPO_ROOT,
+    Azurite,
+    KeyVaultEmulator,
+    ServiceStartError,
+    busy_ports,
+    exited_service,
+)
 
 LOCAL = REPO_ROOT / ".local"
 TABLE_PORT, VAULT_PORT, CONTROL_PORT = 10002, 8443, 8444
@@ -41,20 +47,6 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def shard_names(count: int) -> tuple[str, ...]:
     """``shard1`` .. ``shard{count}``."""
     return tuple(f"shard{i}" for i in range(1, count + 1))
-
-
-def busy_ports(*ports: int) -> list[int]:
-    """Those of ``ports`` that something on 127.0.0.1 already listens on (or holds)."""
-    busy = []
-    for port in ports:
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-            # as the services do: a port left in TIME_WAIT by a stopped run is free
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                busy.append(port)
-    return busy
 
 
 def settings_values(azurite: Azurite, vault: KeyVaultEmulator) -> dict[str, str]:
@@ -87,9 +79,10 @@ def main(argv: Sequence[str] | None = None, *, table_port: int = TABLE_PORT,
     if busy:
         # Checked before anything starts: a second `make dev` fails at once, not after a
         # service's start timeout.
-        print(f"port {', '.join(map(str, busy))} of 127.0.0.1 is in use: is `make dev` already "
-              "running in another terminal? Stop it with Ctrl-C there (or stop whatever "
-              "holds the port) and run `make dev` again.")
+        print(f"port {', '.join(map(str, busy))} of 127.0.0.1 is in use: is `make dev` (or "
+              "`make serve`, which uses the same ports) already running in another terminal? "
+              "Stop it with Ctrl-C there (or stop whatever holds the port) and run `make dev` "
+              "again.")
         return 1
     try:
         azurite = Azurite(port=table_port, location=local / "azurite").start()
@@ -122,18 +115,20 @@ def main(argv: Sequence[str] | None = None, *, table_port: int = TABLE_PORT,
     print("\nCtrl-C stops both.", flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    died = None
     try:
         while not stop.wait(1.0):
-            if not azurite.running or (vault.proc is not None and vault.proc.poll() is not None):
-                print("a service exited unexpectedly; stopping")
+            died = exited_service(azurite, vault)
+            if died is not None:
+                print(f"{died}\nstopping the other service", flush=True)
                 break
     except KeyboardInterrupt:
         pass
     finally:
         vault.stop()
         azurite.stop()
-        print("stopped Azurite and the Key Vault emulator")
-    return 0
+        print("stopped Azurite and the Key Vault emulator", flush=True)
+    return 1 if died else 0
 
 
 if __name__ == "__main__":

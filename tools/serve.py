@@ -2,14 +2,17 @@
 
 Starts Azurite and the Key Vault emulator (state under ``.local/``, as ``make dev``),
 points this process's environment at them in ``Development`` with the dev-principal
-opt-in, seeds ``examples/seed.json`` when the table is empty, and serves the function
+opt-in, seeds ``examples/seed.json`` when the table is empty (and reconciles the secret
+catalog, as ``make demo`` and the hourly timer in Azure do), and serves the function
 app with :class:`tools.localhost.LocalFunctionsHost` on ``127.0.0.1:7071`` (prefix from
 host.json). Prints the page URL and a ready ``curl`` line; Ctrl-C (SIGINT) or SIGTERM
 stops the host and both services.
 
 Ports and the state folder are options (``make serve PORT=... TABLE_PORT=...``), so
 tests and parallel runs use free ports. A line starting with :data:`READY_PREFIX`
-(JSON: url, service PIDs) tells a supervising test that everything is up.
+(JSON: url, service PIDs) tells a supervising test that everything is up. A port in use
+stops it at once, before anything starts; a service that dies stops everything, naming
+the service, its exit code and the end of its log (exit status 1).
 """
 
 from __future__ import annotations
@@ -28,14 +31,25 @@ from pathlib import Path
 from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables.aio import TableClient
 
+from shared.admin.catalog_sync import SecretCatalog
 from shared.read.coherence import SENTINEL_PARTITION
 from shared.resolver import ConfigResolver, reset_resolver
 from shared.settings import Settings
 from tools.localhost import LocalFunctionsHost
-from tools.services import REPO_ROOT, Azurite, KeyVaultEmulator, ServiceStartError
+from tools.services import (
+    REPO_ROOT,
+    Azurite,
+    KeyVaultEmulator,
+    ServiceStartError,
+    busy_ports,
+    exited_service,
+)
 
 READY_PREFIX = "ORGCONFIG_SERVE_READY "
 TABLE_NAME = "Config"
+SEED_FILE = REPO_ROOT / "examples" / "seed.json"
+#: what to type for other ports (the Makefile's variables; 0 = a free port)
+OTHER_PORTS = "make serve PORT=7072 TABLE_PORT=0 VAULT_PORT=0 CONTROL_PORT=0"
 
 
 def dev_principal(name: str = "dev-admin@localhost") -> str:
@@ -74,29 +88,43 @@ async def table_is_empty(settings: Settings) -> bool:
 
 
 async def seed_if_empty(settings: Settings) -> bool:
-    """Import examples/seed.json (the demo's path: CLI import parsing) into an empty table."""
+    """Import examples/seed.json (the demo's path: CLI import parsing) into an empty table,
+    then reconcile the secret catalog (as ``make demo`` does and the hourly timer would in
+    Azure) so lookups of names the vault lacks are answered without a request. A table
+    seeded before that (no catalog marker yet) gets its first reconcile too."""
     from tools.demo import seed
 
-    if not await table_is_empty(settings):
-        return False
+    empty = await table_is_empty(settings)
     async with ConfigResolver(settings) as resolver:
-        await resolver.config_store.ensure_table()
-        await seed(resolver)
-    return True
+        catalog = SecretCatalog(resolver)
+        if empty:
+            await resolver.config_store.ensure_table()
+            await seed(resolver)
+            print(f"seeded {SEED_FILE} into the empty table")
+        elif await catalog.marker() is not None:
+            return False
+        report = await catalog.reconcile()
+    print(f"secret catalog reconciled ({report.listed} secrets), as the hourly timer does "
+          "in Azure")
+    return empty
 
 
-async def _watch(azurite: Azurite, vault: KeyVaultEmulator, stop: asyncio.Event) -> None:
+async def _watch(azurite: Azurite, vault: KeyVaultEmulator,
+                 stop: asyncio.Event) -> str | None:
+    """Wait for ``stop``; when a service exits first, say which (and return that)."""
     while not stop.is_set():
-        if not azurite.running or vault.proc is None or vault.proc.poll() is not None:
-            print("a service exited unexpectedly; stopping", flush=True)
+        died = exited_service(azurite, vault)
+        if died is not None:
+            print(f"{died}\nstopping the host and the other service", flush=True)
             stop.set()
-            return
+            return died
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), 1.0)
+    return None
 
 
-async def run(args: argparse.Namespace, azurite: Azurite, vault: KeyVaultEmulator) -> None:
-    """Seed, serve and wait for a stop signal (or a service dying)."""
+async def run(args: argparse.Namespace, azurite: Azurite, vault: KeyVaultEmulator) -> bool:
+    """Seed, serve and wait for a stop signal (or a service dying: then False)."""
     from function_app import app
 
     stop = asyncio.Event()
@@ -104,8 +132,7 @@ async def run(args: argparse.Namespace, azurite: Azurite, vault: KeyVaultEmulato
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     settings = Settings.from_env()
-    if await seed_if_empty(settings):
-        print(f"seeded {REPO_ROOT / 'examples' / 'seed.json'} into the empty table")
+    await seed_if_empty(settings)
     # The browser is signed in as a PlatformAdmin, as App Service authentication would
     # sign it in: the admin page works without a principal header from the browser.
     host = LocalFunctionsHost(app, host="127.0.0.1", port=args.port, sign_in=dev_principal())
@@ -122,7 +149,7 @@ async def run(args: argparse.Namespace, azurite: Azurite, vault: KeyVaultEmulato
             ready = {"url": host.url, "base_url": host.base_url,
                      "pids": [p.pid for p in (azurite.proc, vault.proc) if p is not None]}
             print(READY_PREFIX + json.dumps(ready), flush=True)
-            await _watch(azurite, vault, stop)
+            return await _watch(azurite, vault, stop) is None
     finally:
         await reset_resolver()
 
@@ -149,18 +176,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     # sessions of their own, so nothing else would stop them); once serving, the event
     # loop's handlers take over.
     signal.signal(signal.SIGTERM, _interrupt)
+    busy = busy_ports(args.port, args.table_port, args.vault_port, args.control_port)
+    if busy:
+        # Checked before anything starts: a second `make serve` fails at once, not after a
+        # service's start timeout.
+        print(f"port {', '.join(map(str, busy))} of 127.0.0.1 is in use: is `make serve` or "
+              "`make dev` already running in another terminal? Stop it with Ctrl-C there (or "
+              f"stop whatever holds the port), or use other ports: {OTHER_PORTS} "
+              "(0 picks a free port)", flush=True)
+        return 1
     azurite = Azurite(port=args.table_port, location=args.state / "azurite")
     vault = KeyVaultEmulator(state=args.state / "kv", port=args.vault_port,
                              control_port=args.control_port, in_memory=False)
+    clean = True
     try:
         azurite.start()
         vault.start()
         os.environ.update(app_environment(azurite, vault))
         print(f"Azurite tables on {azurite.endpoint}, Key Vault emulator on {vault.url} "
               f"(state in {args.state})")
-        asyncio.run(run(args, azurite, vault))
+        clean = asyncio.run(run(args, azurite, vault))
     except ServiceStartError as exc:
-        print(f"a local service did not start (port in use? try other ports): {exc}")
+        print(f"a local service did not start: {exc}\n(a port taken meanwhile? other ports: "
+              f"{OTHER_PORTS})")
         return 1
     except KeyboardInterrupt:
         pass
@@ -168,7 +206,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         vault.stop()
         azurite.stop()
         print("stopped the host, Azurite and the Key Vault emulator", flush=True)
-    return 0
+    return 0 if clean else 1
 
 
 if __name__ == "__main__":

@@ -8,9 +8,11 @@ hang) and is stopped by PID.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -58,6 +60,49 @@ def _wait_for_port(port: int, proc: subprocess.Popen[bytes], timeout: float, nam
     raise ServiceStartError(f"{name} did not accept connections on port {port} within {timeout}s")
 
 
+def busy_ports(*ports: int) -> list[int]:
+    """Those of ``ports`` that something on 127.0.0.1 already listens on (or holds); 0
+    (any free port) is never busy."""
+    busy = []
+    for port in ports:
+        if port == 0:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            # as the services do: a port left in TIME_WAIT by a stopped run is free
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                busy.append(port)
+    return busy
+
+
+def describe_exit(code: int | None) -> str:
+    """``exit code 3``, or ``killed by SIGKILL`` for a process a signal ended."""
+    if code is None:
+        return "still running"
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit code {code}"
+
+
+def exited_service(*services: Azurite | KeyVaultEmulator) -> str | None:
+    """When one of ``services`` (started, not stopped) has exited: a message naming it,
+    its exit code and the tail of its log; ``None`` while they all run."""
+    for service in services:
+        proc = service.proc
+        if proc is None or proc.poll() is None:
+            continue
+        tail = service.log_tail()
+        shown = "\n".join(f"  | {line}" for line in tail) if tail else "  (its log is empty)"
+        return (f"{service.name} exited unexpectedly ({describe_exit(proc.returncode)}); "
+                f"last lines of its log:\n{shown}")
+    return None
+
+
 def _port_of(url: str) -> int:
     return int(url.rsplit(":", 1)[1].rstrip("/"))
 
@@ -84,6 +129,7 @@ class Azurite:
     ``stop()`` and ``start()`` may be called repeatedly (outage tests); the port is kept.
     """
 
+    name = "Azurite"
     port: int = 0
     location: Path | None = None
     start_timeout: float = 15.0
@@ -105,6 +151,11 @@ class Azurite:
         if not AZURITE_BIN.exists():
             raise ServiceStartError(
                 f"Azurite is not installed ({AZURITE_BIN} missing): run `make install` (npm ci)"
+            )
+        if shutil.which("node") is None:
+            raise ServiceStartError(
+                "Node.js is missing (Azurite runs on it): install Node.js 22 LTS or newer "
+                "from https://nodejs.org/en/download and run again"
             )
         if self.port == 0:
             self.port = free_port()
@@ -161,6 +212,13 @@ class Azurite:
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
+    def log_tail(self, lines: int = 20) -> list[str]:
+        """The last ``lines`` lines of its log (stdout and stderr, all its starts)."""
+        if self._log is None or not self._log.exists():
+            return []
+        text = self._log.read_bytes()[-16_000:].decode(errors="replace")
+        return text.splitlines()[-lines:]
+
 
 @dataclass
 class KeyVaultEmulator:
@@ -172,6 +230,7 @@ class KeyVaultEmulator:
     others' (0 or absent: any free port). ``urls`` maps every vault name to its URL.
     """
 
+    name = "Key Vault emulator"
     state: Path
     port: int = 0
     control_port: int = 0
@@ -186,6 +245,10 @@ class KeyVaultEmulator:
     proxy_url: str = ""
     hostname_urls: dict[str, str] = field(default_factory=dict)
     proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    #: the last lines it printed (stdout and stderr), kept for the whole run
+    _output: collections.deque[str] = field(
+        default_factory=lambda: collections.deque(maxlen=200), repr=False)
+    _reader: threading.Thread | None = field(default=None, repr=False)
 
     def start(self) -> KeyVaultEmulator:
         args = [
@@ -243,6 +306,7 @@ class KeyVaultEmulator:
         def reader() -> None:
             for raw in iter(stdout.readline, b""):
                 line = raw.decode(errors="replace").rstrip()
+                self._output.append(line)
                 if not done.is_set():
                     lines.append(line)
                     if line.startswith(READY_PREFIX):
@@ -251,7 +315,8 @@ class KeyVaultEmulator:
             done.set()  # EOF: the process ended
 
         # The reader keeps draining stdout for the process's lifetime so it never blocks.
-        threading.Thread(target=reader, daemon=True).start()
+        self._reader = threading.Thread(target=reader, daemon=True)
+        self._reader.start()
         if not done.wait(self.start_timeout) or not result:
             self.stop()
             output = "\n".join(lines[-30:])
@@ -259,6 +324,12 @@ class KeyVaultEmulator:
                 f"Key Vault emulator did not report ready within {self.start_timeout}s\n{output}"
             )
         return result
+
+    def log_tail(self, lines: int = 20) -> list[str]:
+        """The last ``lines`` lines it printed (its log goes to stderr, read with stdout)."""
+        if self._reader is not None and self.proc is not None and self.proc.poll() is not None:
+            self._reader.join(1.0)  # it exited: let the reader take in its last words
+        return list(self._output)[-lines:]
 
     def stop(self) -> None:
         _stop(self.proc)

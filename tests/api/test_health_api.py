@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Callable
 
@@ -10,6 +11,7 @@ import pytest
 
 from tests.api.conftest import Api, Vault
 from tools.keyvault_emulator.control import EmulatorControl
+from tools.services import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -66,6 +68,34 @@ async def test_keyvault_unreachable_is_a_network_failure(
     finally:
         kv_control.refuse_connections(False)
     assert (body["status"], body["failure"]) == ("disconnected", "network")
+    assert "make serve" in body["guidance"] and "VNet" not in body["guidance"]
+
+
+async def test_a_local_emulator_not_running_gets_local_guidance(
+    api: Api, api_env: Callable[..., None]
+) -> None:
+    url = f"https://127.0.0.1:{free_port()}"  # nothing listens there: an emulator stopped
+    api_env(AZURE_KEY_VAULT_URL=url)
+    response = await api.call("health_keyvault")
+    body = response.json()
+    assert response.status == 503 and (body["status"], body["failure"]) == (
+        "disconnected", "network")
+    guidance = body["guidance"]
+    assert url in guidance and "make serve" in guidance and "make dev" in guidance
+    assert "VNet" not in guidance and "firewall" not in guidance
+
+
+async def test_a_local_shard_not_running_gets_local_guidance(
+    api: Api, api_env: Callable[..., None]
+) -> None:
+    url = f"https://127.0.0.1:{free_port()}"
+    api_env(AZURE_KEY_VAULT_SHARDS=json.dumps({"eu": url}))
+    body = (await api.call("health_keyvault")).json()
+    assert body["status"] == "disconnected"
+    assert body["guidance"].startswith("vault eu unreachable: nothing answers at " + url)
+    vaults = {v["vault"]: v for v in body["vaults"]}
+    assert vaults["default"]["status"] == "connected" and vaults["default"]["guidance"] is None
+    assert "make serve" in vaults["eu"]["guidance"] and "VNet" not in vaults["eu"]["guidance"]
 
 
 async def test_keyvault_unresolvable_host_is_a_dns_failure(

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import os
 import time
@@ -277,9 +278,12 @@ def test_no_log_record_of_the_host_holds_a_secret_value(fuzz_target: FuzzTarget)
 
 
 def test_report_the_run(fuzz_target: FuzzTarget, capsys: pytest.CaptureFixture[str]) -> None:
+    """The run's table: on the terminal under ``make fuzz`` (FUZZ_REPORT=1); otherwise
+    captured like any test output (``make test`` shows it only if this test fails)."""
     ledger = fuzz_target.ledger
     seconds = time.monotonic() - fuzz_target.started
-    with capsys.disabled():
+    shown = capsys.disabled() if os.environ.get("FUZZ_REPORT") else contextlib.nullcontext()
+    with shown:
         print(f"\nfuzz: {fuzz_target.session.count} requests in {seconds:.0f} s; "
               f"{sum(ledger.statuses.values())} responses checked by the run's rules; "
               f"{len(ledger.secrets)} secret values tracked; answers of the host itself "

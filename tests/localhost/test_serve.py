@@ -1,5 +1,6 @@
-"""`make serve`'s entry point as a user runs it: a subprocess on free ports that seeds,
-serves the API over HTTP and stops everything on Ctrl-C (SIGINT) or SIGTERM."""
+"""`make serve`'s entry point as a user runs it: a subprocess on free ports that seeds
+(with the secret catalog on), serves the API over HTTP and stops everything on Ctrl-C
+(SIGINT) or SIGTERM, or when a service dies (naming it); a port in use stops it at once."""
 
 from __future__ import annotations
 
@@ -7,9 +8,12 @@ import contextlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
+import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from tools.serve import READY_PREFIX, dev_principal
+from tools.serve import OTHER_PORTS, READY_PREFIX, dev_principal
 from tools.services import REPO_ROOT, free_port
 
 pytestmark = pytest.mark.integration
@@ -58,8 +62,11 @@ class Serve:
         request = urllib.request.Request(f"{self.ready['base_url']}/{path}")
         if principal:
             request.add_header("X-MS-CLIENT-PRINCIPAL", principal)
-        with urllib.request.urlopen(request, timeout=10) as answer:
-            return answer.status, json.loads(answer.read())
+        try:
+            with urllib.request.urlopen(request, timeout=10) as answer:
+                return answer.status, json.loads(answer.read())
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read())
 
     def stop(self, sig: int) -> int:
         self.proc.send_signal(sig)
@@ -126,3 +133,50 @@ def test_a_second_start_keeps_the_state_and_does_not_seed_again(tmp_path: Path) 
         assert second.stop(signal.SIGINT) == 0
     finally:
         second.kill()
+
+
+def test_serve_seeds_with_the_secret_catalog_in_use(serve: Serve) -> None:
+    assert any(line.startswith("secret catalog reconciled") for line in serve.lines)
+    status, body = serve.get("health/keyvault", principal=dev_principal())
+    assert status == 200 and body["status"] == "connected"
+    assert body["catalog"] == "in_use" and body["catalog_reconciled_at"]
+
+
+@pytest.mark.parametrize(("index", "name"), [(0, "Azurite"), (1, "Key Vault emulator")])
+def test_a_service_dying_stops_everything_naming_it(serve: Serve, index: int, name: str
+                                                    ) -> None:
+    died = serve.ready["pids"][index]
+    os.killpg(died, signal.SIGKILL)
+    assert serve.proc.wait(30) == 1
+    serve.reader.join(5)
+    output = "\n".join(serve.lines)
+    assert f"{name} exited unexpectedly (killed by SIGKILL); last lines of its log:" in output
+    assert "a service exited unexpectedly" not in output
+    if name == "Key Vault emulator":  # it prints where it serves once ready: its log's tail
+        assert "  | Stop with Ctrl+C." in output
+    assert [pid for pid in serve.ready["pids"] if alive(pid)] == []
+    assert "stopped the host, Azurite and the Key Vault emulator" in serve.lines
+
+
+@pytest.mark.parametrize("option", ["--port", "--table-port", "--vault-port", "--control-port"])
+def test_a_port_in_use_stops_serve_at_once_suggesting_the_make_variables(
+    tmp_path: Path, option: str
+) -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        ports = {"--port": free_port(), "--table-port": 0, "--vault-port": 0,
+                 "--control-port": 0, option: port}
+        started = time.monotonic()
+        done = subprocess.run(
+            [sys.executable, "-m", "tools.serve", *[str(x) for kv in ports.items() for x in kv],
+             "--state", str(tmp_path / "state")],
+            cwd=REPO_ROOT, capture_output=True, text=True, timeout=60,
+        )
+    elapsed = time.monotonic() - started
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert elapsed < 10  # the interpreter's start and imports; no service start timeout
+    assert f"port {port} of 127.0.0.1 is in use" in done.stdout
+    assert OTHER_PORTS in done.stdout and "--port" not in done.stdout
+    assert not (tmp_path / "state").exists()  # nothing was started

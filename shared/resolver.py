@@ -23,6 +23,7 @@ from azure.keyvault.secrets.aio import SecretClient
 
 from shared.backends.config_rows import ConfigSnapshot
 from shared.backends.config_store import ConfigStore
+from shared.backends.org_registry import OrgRegistry
 from shared.backends.secret_store import (
     LocalDevelopmentCredential,
     SecretResolution,
@@ -69,6 +70,7 @@ class ConfigResolver:
         self._config: ConfigStore | None = None
         self._secrets: SecretStore | None = None
         self._coherence: ChangeSentinel | None = None
+        self._orgs: OrgRegistry | None = None
         self._closed = False
         self._watching = False
 
@@ -158,6 +160,13 @@ class ConfigResolver:
         return self._secrets
 
     @property
+    def orgs(self) -> OrgRegistry:
+        """The org registry (its answers cached like a snapshot)."""
+        if self._orgs is None:
+            self._orgs = OrgRegistry(self.config_store, self.settings.config_cache_ttl)
+        return self._orgs
+
+    @property
     def coherence(self) -> ChangeSentinel:
         """The change sentinel shared by every instance over the config table."""
         if self._coherence is None:
@@ -188,6 +197,8 @@ class ConfigResolver:
             self.invalidate(scope, secret=secret)
         if self._config is not None:
             self._config.invalidate(scope)
+        if self._orgs is not None:
+            self._orgs.forget(scope)  # a registration or a status change
 
     # -- reading --------------------------------------------------------------------------
     def context(self, org_id: str) -> OrganizationContext:
@@ -326,6 +337,8 @@ class ConfigResolver:
             self._config.invalidate(canonical)
         if self._secrets is not None:
             self._secrets.invalidate(canonical)
+        if self._orgs is not None:
+            self._orgs.forget(canonical)
 
 
 _shared: ConfigResolver | None = None

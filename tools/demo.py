@@ -16,9 +16,11 @@ import sys
 from typing import Any
 
 from shared.admin.catalog_sync import SecretCatalog
+from shared.admin.orgs import register_many
 from shared.cli.common import MASK
 from shared.cli.config import parse_import
 from shared.cli.secrets import set_secret
+from shared.core.naming import GLOBAL
 from shared.resolver import ConfigResolver
 from shared.settings import Settings
 from tools.keyvault_emulator.control import EmulatorControl
@@ -53,10 +55,13 @@ def _show(value: Any, limit: int = 38) -> str:
 
 
 async def seed(resolver: ConfigResolver) -> None:
+    """The seed's entries and secrets, and its orgs registered (the registry turns on)."""
     entries, secrets = parse_import(SEED)
     await resolver.config_store.upsert_many(entries)
     for scope, name, value in secrets:
         await set_secret(resolver, scope, name, value)
+    orgs = {e.scope for e in entries} | {s for s, _, _ in secrets}
+    await register_many(resolver, sorted(orgs - {GLOBAL}), "seed")
 
 
 async def run_all(resolver: ConfigResolver, verbose: bool) -> None:

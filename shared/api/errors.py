@@ -24,6 +24,7 @@ from shared.admin.secret_admin import (
     VaultNotConfiguredError,
 )
 from shared.api.auth import ForbiddenError, NotAuthenticatedError
+from shared.backends.org_registry import OrgExistsError, OrgSuspendedError, UnknownOrgError
 from shared.errors import (
     BackendUnavailableError,
     ConcurrencyError,
@@ -96,6 +97,7 @@ _STATUS: tuple[tuple[type[ConfigError], int], ...] = (
     (ConfigNotFoundError, 404), (SecretNotFoundError, 404), (SecretAbsentError, 404),
     (HistoryItemNotFoundError, 404),
     (SecretExistsError, 409), (SecretDeletedError, 409), (SecretInUseError, 409),
+    (UnknownOrgError, 404), (OrgExistsError, 409), (OrgSuspendedError, 409),
     (ConcurrencyError, 412),
     # The function's own identity was refused: a gateway problem, not the caller's.
     (SecretAccessError, 502),
@@ -116,6 +118,8 @@ def _details(exc: ConfigError) -> dict[str, Any]:
         return {"reason": exc.reason}
     if isinstance(exc, BackendUnavailableError):
         return {"backend": exc.backend}
+    if isinstance(exc, UnknownOrgError):
+        return {"close_matches": exc.close}
     return {}
 
 

@@ -32,7 +32,8 @@ from shared.api.browser_safety import SAFE_METHODS, refuse_cross_origin, require
 from shared.api.errors import ApiError, error_reply, invalid_request
 from shared.api.openapi_links import PROPAGATION
 from shared.core.audit import ANONYMOUS, Actor
-from shared.core.naming import canonical_org_id
+from shared.core.naming import GLOBAL, canonical_org_id, canonical_scope
+from shared.errors import InvalidNameError
 from shared.read.coherence import DELAYED
 from shared.resolver import ConfigResolver, get_resolver
 
@@ -166,7 +167,8 @@ class RouteTable:
                 name=name, method=method, route=route, handler=handler, access=access,
                 summary=summary, tag=self.tag, body=body, body_optional=body_optional,
                 response=response, status=status, also=also, params=params,
-                errors=(*errors, *_browser_safety_errors(method, body)), produces=produces,
+                errors=(*errors, *_browser_safety_errors(method, body),
+                        *_unknown_org_errors(route, params)), produces=produces,
             ))
             return handler
 
@@ -232,6 +234,8 @@ async def _answer(endpoint: Endpoint, req: func.HttpRequest) -> Reply:
         body = parse_body(req.get_body(), endpoint.body, optional=endpoint.body_optional)
     call: Call[Any] = Call(principal, route, body, dict(req.params or {}), req.headers,
                            url=req.url)
+    if endpoint.access != "anyone":
+        await require_known_org(call)
     token = DELAYED.set(())
     try:
         result = await endpoint.handler(call)
@@ -243,6 +247,27 @@ async def _answer(endpoint: Endpoint, req: func.HttpRequest) -> Reply:
     finally:
         DELAYED.reset(token)
     return reply
+
+
+def _unknown_org_errors(route: str, params: tuple[Param, ...]) -> tuple[int, ...]:
+    """404 ``unknown_org`` is an answer of every route that names an org."""
+    names = {p.name for p in params} | set(_ROUTE_PARAM.findall(route))
+    return (404,) if names & {"org", "scope"} else ()
+
+
+async def require_known_org(call: Call[Any]) -> None:
+    """Once the org registry is on, an org a request names (path ``org`` or ``scope``,
+    query ``scope``) must be registered: 404 ``unknown_org`` otherwise. GLOBAL always
+    exists; a malformed id is left to the handler (400)."""
+    for value in (call.route.get("org"), call.route.get("scope"), call.query.get("scope")):
+        if not value:
+            continue
+        try:
+            scope = canonical_scope(value)
+        except InvalidNameError:
+            continue
+        if scope != GLOBAL:
+            await call.resolver.orgs.require(scope)
 
 
 def authorize(access: Access, principal: Principal, route: Mapping[str, str]) -> None:

@@ -107,11 +107,13 @@ def _echo(info: SecretInfo, value: SecretStr) -> SecretEcho:
 
 @routes.route(
     "POST", "secrets", name="secrets_create", access="admin", body=SecretCreate,
-    response=SecretEcho, status=201, errors=(*_VAULT_ERRORS, 409),
+    response=SecretEcho, status=201, errors=(*_VAULT_ERRORS, 404, 409),
     summary="Create a secret (409 if the name exists or is soft-deleted); echoes the value once",
 )
 async def create_secret(call: Call[SecretCreate]) -> Reply:
     scope, name = canonical_scope(call.body.scope), validate_secret_name(call.body.name)
+    if scope != GLOBAL:
+        await call.resolver.orgs.require(scope)
     async with completed_if_late(call, scope, "secret.create", secret=name, name=name):
         info = await SecretAdmin(call.resolver).create(
             scope, name, call.body.value, actor=str(call.actor),

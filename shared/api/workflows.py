@@ -18,6 +18,7 @@ from shared.api.errors import ApiError, validation_details
 from shared.api.models import WorkflowParams, WorkflowRun
 from shared.api.params import ORG, WORKFLOW_NAME
 from shared.api.routing import Call, RouteTable
+from shared.backends.org_registry import OrgSuspendedError
 from shared.errors import ConfigNotFoundError, ConfigValueError, SecretNotFoundError
 
 log = logging.getLogger("orgconfig.api")
@@ -44,6 +45,11 @@ def _shown(name: str) -> str:
 )
 async def run(call: Call[WorkflowParams]) -> WorkflowRun:
     context = call.resolver.context(call.route.get("org", ""))
+    org = await call.resolver.orgs.require(context.org_id)
+    if org is not None and org.status == "suspended":
+        raise OrgSuspendedError(f"org {context.org_id!r} is suspended: its config and secrets "
+                                "are kept, its workflows do not run; reactivate it with "
+                                f"PATCH orgs/{context.org_id} {{\"status\": \"active\"}}")
     name = call.route.get("name", "")
     try:
         get_workflow(name)

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 from typing import Any, TextIO
 
+from shared.admin.orgs import register_many
 from shared.admin.reference_check import reference_warnings
 from shared.cli.common import MASK, cli_actor, print_warnings
 from shared.cli.secrets import set_secret
@@ -217,6 +218,11 @@ async def cmd_import(resolver: ConfigResolver, args: argparse.Namespace, out: Te
     written = await resolver.config_store.import_entries(entries, actor_id=cli_actor().id)
     for scope, name, value in secrets:
         await set_secret(resolver, scope, name, value)
+    scopes = {e.scope for e in entries} | {s for s, _, _ in secrets}
+    registered = await register_many(resolver, [s for s in scopes if s != GLOBAL],
+                                     str(cli_actor()))
+    if registered:
+        print(f"registered {len(registered)} orgs: {', '.join(registered)}", file=out)
     for scope in {e.scope for e in entries}:
         await resolver.notify_change(scope)
         audit_write("config.import", cli_actor(), scope, via="cli",

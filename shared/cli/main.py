@@ -20,9 +20,10 @@ from pathlib import Path
 from typing import TextIO
 
 from shared.backends.secret_store import uses_local_vault
-from shared.cli import catalog, config, history, secrets, vaults
+from shared.cli import catalog, config, history, orgs, secrets, vaults
 from shared.cli.common import Interrupted, load_settings_file
-from shared.errors import ConfigError
+from shared.core.naming import GLOBAL, canonical_scope
+from shared.errors import ConfigError, InvalidNameError
 from shared.resolver import ConfigResolver
 from shared.settings import Settings
 
@@ -45,6 +46,7 @@ def _parser() -> argparse.ArgumentParser:
                                 help="one of these; COMMAND --help for more")
     config.add_parsers(sub)
     history.add_parsers(sub)
+    orgs.add_parser(sub)
     secrets.add_parser(sub)
     catalog.add_parser(sub)
     sub.add_parser("doctor", help="check table and vault connectivity and credentials",
@@ -84,7 +86,24 @@ _COMMANDS = {"get": config.cmd_get, "list": config.cmd_list, "set": config.cmd_s
              "delete": config.cmd_delete, "import": config.cmd_import,
              "catalog": catalog.cmd_catalog, "move-org": vaults.cmd_move_org,
              "history": history.cmd_history, "changes": history.cmd_changes,
-             "rollback": history.cmd_rollback}
+             "rollback": history.cmd_rollback, "orgs": orgs.cmd_orgs}
+
+
+async def _require_known_org(resolver: ConfigResolver, args: argparse.Namespace) -> None:
+    """Once the registry is on, an org a command names must be registered (as the API's
+    404 unknown_org): a typo is an error, never GLOBAL's values."""
+    if args.command in ("orgs", "import"):
+        return
+    for attr in ("org", "scope"):
+        value = getattr(args, attr, None)
+        if not isinstance(value, str) or not value:
+            continue
+        try:
+            scope = canonical_scope(value)
+        except InvalidNameError:
+            continue  # the command says what is wrong with it
+        if scope != GLOBAL:
+            await resolver.orgs.require(scope)
 
 
 async def run(argv: Sequence[str], out: TextIO = sys.stdout, stdin: TextIO = sys.stdin,
@@ -101,6 +120,7 @@ async def run(argv: Sequence[str], out: TextIO = sys.stdout, stdin: TextIO = sys
         if args.settings is not None:
             values.update(load_settings_file(args.settings))
         async with ConfigResolver(Settings.from_env(values), environ=values) as resolver:
+            await _require_known_org(resolver, args)
             if args.command == "secret":
                 return await secrets.cmd_secret(resolver, args, out, stdin, err)
             if args.command == "doctor":

@@ -13,7 +13,8 @@ import logging
 import azure.functions as func
 
 from shared.admin.catalog_sync import SecretCatalog
-from shared.resolver import get_resolver
+from shared.admin.orgs import orgs_with_data
+from shared.resolver import ConfigResolver, get_resolver
 
 log = logging.getLogger("orgconfig.catalog")
 
@@ -35,3 +36,17 @@ async def catalog_reconcile(timer: func.TimerRequest) -> None:
     report = await SecretCatalog(resolver).reconcile()
     log.info("catalog reconcile: %d secrets listed, %d rows repaired in %.1f s",
              report.listed, report.drift, report.seconds)
+    unregistered = await unregistered_orgs(resolver)
+    if unregistered:
+        log.warning("%d orgs have config or secrets but are not registered (their requests "
+                    "answer 404 unknown_org): %s; register them with POST orgs or "
+                    "`python -m shared.cli orgs adopt`", len(unregistered),
+                    ", ".join(unregistered[:20]))
+
+
+async def unregistered_orgs(resolver: ConfigResolver) -> list[str]:
+    """Orgs with data that the registry does not hold (empty while the registry is off)."""
+    if not await resolver.orgs.enabled():
+        return []
+    registered = {org.id for org in await resolver.orgs.all()}
+    return sorted(await orgs_with_data(resolver) - registered)

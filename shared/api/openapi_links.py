@@ -40,6 +40,16 @@ def _link(operation: str, description: str, parameters: dict[str, str],
 
 
 LINKS: dict[str, dict[str, dict[str, Any]]] = {
+    "orgs_create": {"201": {
+        "CreateSecret": _link(
+            "secrets_create", "a secret of the new org", {},
+            {"scope": "$response.body#/id", "name": "smtp-password", "value": "s3cret-value"}),
+        "PutConfig": _link("config_put", "a config entry of the new org",
+                           {"path.org": "$response.body#/id", "path.key": "smtp_host"},
+                           {"type": "string", "value": "mail.example"}),
+        "SuspendOrg": _link("orgs_update", "suspend the new org",
+                            {"path.org": "$response.body#/id"}, {"status": "suspended"}),
+    }},
     "secrets_create": {"201": {
         "ReferenceFromConfig": _link(
             "config_put", "a secret_ref config entry naming the new secret, in its scope",

@@ -6,7 +6,6 @@ from __future__ import annotations
 from shared.admin.org_overview import EffectiveEntry, effective_config, list_scopes
 from shared.admin.orgs import register
 from shared.api.audit import audit_write
-from shared.api.errors import ApiError
 from shared.api.models import (
     EffectiveConfig,
     EffectiveEntryOut,
@@ -18,7 +17,7 @@ from shared.api.models import (
 )
 from shared.api.params import ORG, ORG_OR_GLOBAL
 from shared.api.routing import Call, Reply, RouteTable
-from shared.backends.org_registry import Org
+from shared.backends.org_registry import Org, UnknownOrgError
 from shared.core.naming import GLOBAL, canonical_org_id, canonical_scope
 from shared.errors import InvalidNameError
 
@@ -62,7 +61,10 @@ async def create_org(call: Call[OrgCreate]) -> Reply:
 async def update_org(call: Call[OrgUpdate]) -> OrgOut:
     org_id = canonical_org_id(call.route.get("org"))
     if call.body.display_name is None and call.body.status is None:
-        raise ApiError(400, "nothing_to_change", "send display_name and/or status")
+        current = await call.resolver.orgs.get(org_id)
+        if current is None:
+            raise UnknownOrgError(org_id, [])
+        return _org(current)  # nothing to change: the org as it is
     org = await call.resolver.orgs.update(org_id, display_name=call.body.display_name,
                                           status=call.body.status)
     await call.resolver.notify_change(org_id)

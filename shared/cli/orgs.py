@@ -18,7 +18,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     """The ``orgs`` command's parser."""
     orgs = sub.add_parser("orgs", help="the org registry: list, add, rename, suspend, resume, "
                                        "adopt", description="Registered organizations.")
-    verbs = orgs.add_subparsers(dest="orgs_command", required=True, metavar="VERB")
+    verbs = orgs.add_subparsers(dest="orgs_command", required=True, metavar="VERB",
+                                help="what to do; VERB --help for more")
     verbs.add_parser("list", help="registered orgs with display name and status",
                      description="Registered orgs (and whether the registry is on).")
     add = verbs.add_parser("add", help="register an org", description="Register an org (the "

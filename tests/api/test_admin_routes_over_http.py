@@ -38,7 +38,8 @@ async def test_orgs_and_effective_over_http(
 ) -> None:
     await table.seed(("acme", "smtp_password", "smtp-password", "secret_ref"))
     await vault.set("GLOBAL--smtp-password", "Zx-http-effective")
-    assert (await http_api.call("orgs_list")).json() == {"scopes": ["GLOBAL", "acme"]}
+    assert (await http_api.call("orgs_list")).json() == {
+        "scopes": ["GLOBAL", "acme"], "orgs": [], "registry": "off"}
     entry = (await http_api.call("orgs_effective", route={"org": "acme"})).json()["entries"][0]
     assert entry["secret"]["resolved_from"] == "global_secret"
 

@@ -153,3 +153,14 @@ async def test_registry_rows_add_nothing_to_a_snapshot_reload(
         await resolver.config_store.client.submit_transaction(rows[start:start + 100])
     assert (await reload_bytes("acme"), await reload_bytes("GLOBAL")) == before
     assert len(await resolver.orgs.all()) == 2001
+
+
+async def test_the_reconcile_timer_names_orgs_with_data_that_are_not_registered(
+    api: Api, table: Table, resolver: ConfigResolver,
+) -> None:
+    from shared.admin.reconcile_timer import unregistered_orgs
+
+    assert await unregistered_orgs(resolver) == []  # registry off: nothing to report
+    await register(api, "acme")
+    await table.seed(("stray", "k", "v"))  # written around the app
+    assert await unregistered_orgs(resolver) == ["stray"]

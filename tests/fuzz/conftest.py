@@ -28,6 +28,7 @@ import pytest
 import requests
 from pydantic import SecretStr
 
+from shared.admin.orgs import register_many
 from shared.admin.secret_admin import SecretAdmin
 from shared.api.openapi import document
 from shared.cli.config import parse_import
@@ -101,6 +102,9 @@ async def _seed(settings: Settings) -> list[str]:
         admin = SecretAdmin(resolver)
         for scope, name, value in secrets:
             await admin.create(scope, name, SecretStr(value))
+        # the registry on, as after `make serve`: the seed's orgs and the fuzzer's own
+        # dictionary orgs are registered, any other org id answers 404 unknown_org
+        await register_many(resolver, ["acme", "contoso", "fabrikam", "beta"], "fuzz")
     return [value for _, _, value in secrets]
 
 

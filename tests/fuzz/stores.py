@@ -8,6 +8,7 @@ from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables.aio import TableClient
 
 from shared.backends.catalog import is_catalog_row
+from shared.backends.org_registry import PARTITION as REGISTRY_PARTITION
 from shared.backends.secret_store import LocalDevelopmentCredential, make_secret_client
 from shared.read.coherence import SENTINEL_PARTITION
 from shared.settings import Settings
@@ -29,10 +30,12 @@ async def read_state(settings: Settings) -> StoreState:
     client = TableClient.from_connection_string(settings.storage_connection, settings.table_name)
     async with client:
         try:
-            # Config entries only: not the change sentinel, not the secret catalog's rows.
+            # Config entries only: not the change log, not the org registry (bookkeeping
+            # partitions), not the secret catalog's or the history's rows.
             async for e in client.list_entities(
                     select=["PartitionKey", "RowKey", "Value", "Type"]):
-                if e["PartitionKey"] != SENTINEL_PARTITION and not is_catalog_row(e["RowKey"]):
+                if e["PartitionKey"] not in (SENTINEL_PARTITION, REGISTRY_PARTITION) and \
+                        not is_catalog_row(e["RowKey"]):
                     table[(e["PartitionKey"], e["RowKey"])] = (str(e.get("Value")),
                                                                str(e.get("Type")))
         except ResourceNotFoundError:

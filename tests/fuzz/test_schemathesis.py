@@ -137,7 +137,8 @@ def fuzz_config(budget: Budget) -> schemathesis.Config:
             {"include-path-regex": "^/secrets/", "parameters": {
                 "path.name": {"dictionary": "secret-names", "probability": 0.4}}},
             *({"include-operation-id": operation, "parameters": {
-                "body.value": {"dictionary": "canaries", "probability": 0.5}}}
+                "body.value": {"dictionary": "canaries", "probability": 0.5},
+                "body.scope": {"dictionary": "orgs", "probability": 0.5}}}
               for operation in ("secrets_create", "secrets_update")),
             {"include-operation-id": "config_put", "parameters": {
                 "body.value": {"dictionary": "hostile", "probability": 0.1}},

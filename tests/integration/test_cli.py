@@ -98,6 +98,10 @@ async def test_import_writes_entries_and_secrets(env: dict[str, str], tmp_path: 
     code, out, err = await cli(env, "import", str(path))
     assert code == 0 and "imported 6 config entries and 2 secrets" in out
     assert (await cli(env, "get", "acme", "retries"))[1].strip() == "acme retries = 3"
+    # the import registered acme (the registry is on): beta is unknown until registered
+    code, _, err = await cli(env, "get", "beta", "mapping")
+    assert code == 2 and "no org 'beta' is registered" in err
+    assert (await cli(env, "orgs", "add", "beta"))[0] == 0
     assert (await cli(env, "get", "beta", "mapping"))[1].strip() == 'beta mapping = {"a": "b"}'
     code, out, err = await cli(env, "list", "GLOBAL")
     assert "pwd [secret_ref] -> secret smtp-password" in out and "Zx-" not in out and not err

@@ -9,7 +9,7 @@ NPM_STAMP := node_modules/.installed
 INFRA_VENV := .venv-checkov
 INFRA_STAMP := $(INFRA_VENV)/.installed
 
-.PHONY: install test lint typecheck imports pytest demo dev serve bench bench-shards fuzz soak clean checkov doctor chromium
+.PHONY: install test lint typecheck imports pytest demo dev serve bench bench-shards bench-bookkeeping fuzz soak clean checkov doctor chromium
 
 # npm first: a missing Node.js is said at once, not after the pip install
 install: $(NPM_STAMP) $(PIP_STAMP)
@@ -114,6 +114,10 @@ bench: install
 # the scale model's several-vaults comparison only (a model: seconds, no servers)
 bench-shards: install
 	$(PY) -m bench.shards
+
+# what history rows and the org registry add to a snapshot reload (Azurite; a minute)
+bench-bookkeeping: install
+	$(PY) -m bench.bookkeeping
 
 clean:
 	rm -rf $(VENV) $(INFRA_VENV) node_modules .local .mypy_cache .ruff_cache .pytest_cache .import_linter_cache

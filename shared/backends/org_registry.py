@@ -98,9 +98,11 @@ class OrgRegistry:
         self.clock = clock
         self._answers: dict[str, tuple[float, Org | None]] = {}
         self._switch: tuple[float, bool] | None = None
+        self._ids: tuple[float, list[str]] | None = None
 
     def forget(self, org_id: str | None = None) -> None:
         """Drop cached answers (one org's, or all and the switch)."""
+        self._ids = None
         if org_id is None:
             self._answers.clear()
             self._switch = None
@@ -144,9 +146,17 @@ class OrgRegistry:
             return None
         org = await self.get(org_id)
         if org is None:
-            known = [o.id for o in await self.all()]
+            known = await self._known_ids()
             raise UnknownOrgError(org_id, difflib.get_close_matches(org_id, known, n=3))
         return org
+
+    async def _known_ids(self) -> list[str]:
+        """Registered ids for naming close matches, cached for the TTL (a listing of 10,000
+        orgs takes about half a second; a burst of typos should not repeat it)."""
+        now = self.clock()
+        if self._ids is None or now - self._ids[0] >= self.ttl:
+            self._ids = (now, [o.id for o in await self.all()])
+        return self._ids[1]
 
     async def all(self) -> list[Org]:
         client = self.table.client

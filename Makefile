@@ -9,7 +9,7 @@ NPM_STAMP := node_modules/.installed
 INFRA_VENV := .venv-checkov
 INFRA_STAMP := $(INFRA_VENV)/.installed
 
-.PHONY: install test lint typecheck imports pytest demo dev serve bench bench-shards bench-bookkeeping fuzz soak clean checkov doctor chromium
+.PHONY: install test lint typecheck imports pytest demo dev serve bench bench-shards bench-bookkeeping bench-revalidation fuzz soak clean checkov doctor chromium
 
 # npm first: a missing Node.js is said at once, not after the pip install
 install: $(NPM_STAMP) $(PIP_STAMP)
@@ -118,6 +118,10 @@ bench-shards: install
 # what history rows and the org registry add to a snapshot reload (Azurite; a minute)
 bench-bookkeeping: install
 	$(PY) -m bench.bookkeeping
+
+# vault GETs of a warm instance over simulated hours, with and without revalidation
+bench-revalidation: install
+	$(PY) -m bench.revalidation
 
 clean:
 	rm -rf $(VENV) $(INFRA_VENV) node_modules .local .mypy_cache .ruff_cache .pytest_cache .import_linter_cache

@@ -145,6 +145,7 @@ class ConfigResolver:
         if self._config is None:
             self._config = ConfigStore(self.settings, self.metrics, self._table_client)
             self._config.snapshots.on_invalidate = self.answers.clear
+            self._config.on_catalog = self._revalidate_secrets
         return self._config
 
     @property
@@ -155,9 +156,16 @@ class ConfigResolver:
             self._secrets = SecretStore(
                 self.settings, self.metrics, self._secret_client, self._environ,
                 catalog=lambda scope, name: self.config_store.catalog_presence(scope, name),
+                catalog_record=lambda scope, name: self.config_store.catalog_entry(scope, name),
             )
             self._secrets.cache.on_invalidate = self.answers.clear
         return self._secrets
+
+    def _revalidate_secrets(self, snapshot: ConfigSnapshot) -> None:
+        """A snapshot's catalog rows, as they load: held secrets of its scope that changed
+        (newer version, disabled, deleted) are dropped now, not at their TTL."""
+        if self._secrets is not None:
+            self._secrets.revalidate_held(snapshot.scope, snapshot.secrets)
 
     @property
     def orgs(self) -> OrgRegistry:

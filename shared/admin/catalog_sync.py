@@ -66,6 +66,7 @@ def record_from_properties(scope: str, name: str, props: SecretProperties,
         expires_on=catalog.storable_time(props.expires_on),
         updated_on=catalog.storable_time(props.updated_on),
         content_type=props.content_type, updated_by=tags.get(UPDATED_BY_TAG) or updated_by,
+        version=props.version or None,
     )
 
 

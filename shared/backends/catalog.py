@@ -38,7 +38,7 @@ MARKER_ROW = "~catalog"
 #: every secret row sorts in [RECORD_PREFIX, RECORD_END)
 RECORD_END = "~secret\x7f"
 SELECT = ["Name", "Enabled", "ExpiresOn", "UpdatedOn", "ContentType", "UpdatedBy",
-          "ReconciledAt", "Secrets"]
+          "Version", "ReconciledAt", "Secrets"]
 #: the catalog's Edm.DateTime properties (the SDK parses them while it reads a page)
 DATE_COLUMNS = ("ExpiresOn", "UpdatedOn", "ReconciledAt")
 #: Table Storage's Edm.DateTime range. Key Vault can hold dates outside it (a year 0089
@@ -72,8 +72,19 @@ class CatalogRecord:
     updated_on: datetime | None = None
     content_type: str | None = None
     updated_by: str | None = None
+    #: the current version's id (admin writes and events know it; a vault listing does not,
+    #: so a reconcile that sees a change records it as unknown)
+    version: str | None = None
     #: date properties the row holds but that could not be read (taken as unknown)
     unreadable: tuple[str, ...] = ()
+
+    def names_same_version(self, version: str | None, updated_on: datetime | None) -> bool:
+        """Whether the catalog says the secret is still at the version a reader holds:
+        the version ids agree, or (either unknown) the last-update times do."""
+        if self.version and version:
+            return self.version == version
+        return self.updated_on is not None and updated_on is not None and \
+            _second(self.updated_on) == _second(updated_on)
 
     @property
     def vault_name(self) -> str:
@@ -157,6 +168,7 @@ def record_from_entity(entity: Mapping[str, Any]) -> CatalogRecord | None:
         enabled=entity.get("Enabled") is not False,
         expires_on=_time(entity.get("ExpiresOn")), updated_on=_time(entity.get("UpdatedOn")),
         content_type=entity.get("ContentType") or None, updated_by=entity.get("UpdatedBy") or None,
+        version=str(entity.get("Version")) if entity.get("Version") else None,
         unreadable=unreadable_dates(entity, ("ExpiresOn", "UpdatedOn")),
     )
 
@@ -168,7 +180,8 @@ def entity_from_record(record: CatalogRecord) -> dict[str, Any]:
     }
     optional = {"ExpiresOn": storable_time(record.expires_on),
                 "UpdatedOn": storable_time(record.updated_on),
-                "ContentType": record.content_type, "UpdatedBy": record.updated_by}
+                "ContentType": record.content_type, "UpdatedBy": record.updated_by,
+                "Version": record.version}
     entity.update({k: v for k, v in optional.items() if v is not None})
     return entity
 

@@ -79,6 +79,9 @@ class ConfigStore:
         self._catalog_on = False
         self._last_without_catalog = 0
         self._catalog_since = 0
+        #: called with each snapshot loaded while the catalog is trusted (the resolver
+        #: hands its catalog rows to the secret store: revalidation by version)
+        self.on_catalog: Callable[[ConfigSnapshot], None] | None = None
 
     # -- client -------------------------------------------------------------------------
     @property
@@ -227,6 +230,9 @@ class ConfigStore:
             snapshot = await self.read_partition(scope)
             if snapshot.scope == GLOBAL:
                 self._note_catalog(snapshot)
+            if self.on_catalog is not None and self._catalog_on and \
+                    snapshot.seq >= self._catalog_since:
+                self.on_catalog(snapshot)  # the secret store drops what changed
             return snapshot, self.settings.config_cache_ttl
 
         lookup = await self.snapshots.get(scope, load)
@@ -266,6 +272,14 @@ class ConfigStore:
         if own is None or own.value.seq < self._catalog_since:
             return None
         return name.lower() in own.value.secrets
+
+    def catalog_entry(self, scope: str, name: str) -> CatalogRecord | None:
+        """The catalog's row of secret ``name`` in ``scope`` from the cached snapshots (no
+        request), or None (not listed, or the catalog cannot tell)."""
+        if not self.catalog_presence(scope, name):
+            return None
+        held = self.snapshots.peek(scope)
+        return None if held is None else held.value.secrets.get(name.lower())
 
     def catalog_summary(self, org_id: str, name: str) -> str:
         """What the catalog says of an org's secret ``name`` (for ``explain``; no request)."""

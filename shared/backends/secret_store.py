@@ -35,6 +35,7 @@ from azure.core.pipeline.transport import AioHttpTransport
 from azure.keyvault.secrets.aio import SecretClient
 from pydantic import SecretStr
 
+from shared.backends.catalog import CatalogRecord
 from shared.backends.name_index import VaultNameIndex
 from shared.backends.vaults import ClientFactory, Vault, VaultSet, vault_lookup_plan
 from shared.core import audit
@@ -146,6 +147,9 @@ class VaultAnswer:
     value: SecretStr | None = None
     #: the version's expiry (Key Vault still returns an expired secret's value)
     expires_on: datetime | None = None
+    #: the version read and its last update: what the catalog is compared with
+    version: str | None = None
+    updated_on: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -177,6 +181,10 @@ class SecretStore:
     #: ``(scope, name) -> bool | None``: whether the secret catalog lists that secret
     #: (no request; None when it cannot tell). See :mod:`shared.backends.catalog`.
     catalog: Callable[[str, str], bool | None] | None = None
+    #: ``(scope, name) -> CatalogRecord | None``: the catalog's row as of the snapshots held
+    #: (None when the catalog cannot tell): a cached secret the row says is unchanged is
+    #: renewed without a vault request (revalidation by version)
+    catalog_record: Callable[[str, str], CatalogRecord | None] | None = None
 
     def __post_init__(self) -> None:
         self._drift_log = RateLimitedWarning(log, "catalog")
@@ -239,6 +247,10 @@ class SecretStore:
         vault = vault if vault is not None else self._vault_of(full_name)
 
         async def load() -> tuple[VaultAnswer, float]:
+            held = self.cache.peek(full_name.lower())
+            if held is not None and self._still_current(full_name, held.value):
+                vault.incr("vault.revalidated")  # the catalog names the same version
+                return held.value, settings.secret_cache_ttl
             if cataloged is None and vault.index is not None and \
                     not vault.index.may_exist(full_name):
                 vault.incr("vault.index_not_found")
@@ -260,8 +272,9 @@ class SecretStore:
             audit.secret_fetched("keyvault", full_name, found=secret.value is not None)
             if secret.value is None:
                 return VaultAnswer(False), settings.secret_not_found_ttl
-            return VaultAnswer(True, SecretStr(secret.value),
-                               vault_time(secret.properties.expires_on)), \
+            props = secret.properties
+            return VaultAnswer(True, SecretStr(secret.value), vault_time(props.expires_on),
+                               props.version, vault_time(props.updated_on)), \
                 settings.secret_cache_ttl
 
         lookup = await self.cache.get(full_name.lower(), load)
@@ -269,6 +282,36 @@ class SecretStore:
         if lookup.stale:
             self.metrics.incr("secret.stale_served")
         return lookup
+
+    def _still_current(self, full_name: str, answer: VaultAnswer) -> bool:
+        """A held value the catalog says is still the current, enabled version."""
+        parts = split_keyvault_name(full_name)
+        if not answer.found or parts is None or self.catalog_record is None:
+            return False
+        record = self.catalog_record(*parts)
+        return record is not None and record.enabled and \
+            record.names_same_version(answer.version, answer.updated_on)
+
+    def revalidate_held(self, scope: str, records: Mapping[str, CatalogRecord]) -> int:
+        """After a snapshot of ``scope`` loads: drop each held secret of that scope that
+        its catalog rows say changed (a newer version, disabled, deleted), before its TTL.
+        ``records``: the snapshot's rows by lower-cased name. Returns how many."""
+        prefix = f"{scope.lower()}--"
+        dropped = 0
+        held_keys = self.cache.keys()
+        for key in held_keys:
+            held = self.cache.peek(key)
+            if not key.startswith(prefix) or held is None or not held.value.found:
+                continue
+            record = records.get(key[len(prefix):])
+            if record is None or not record.enabled or (
+                    (record.version or record.updated_on) and not record.names_same_version(
+                        held.value.version, held.value.updated_on)):
+                self.cache.invalidate(key)
+                dropped += 1
+        if dropped:
+            self.metrics.incr("secret.revalidation_dropped", dropped)
+        return dropped
 
     # -- the chain ---------------------------------------------------------------------
     async def resolve(self, org_id: str, key: str, secret_name: str) -> SecretResolution:

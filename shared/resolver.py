@@ -11,9 +11,10 @@ loop (never at import time), reused for every context, and closed by ``aclose``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -71,6 +72,7 @@ class ConfigResolver:
         self._secrets: SecretStore | None = None
         self._coherence: ChangeSentinel | None = None
         self._orgs: OrgRegistry | None = None
+        self._background: set[asyncio.Task[Any]] = set()
         self._closed = False
         self._watching = False
 
@@ -88,10 +90,22 @@ class ConfigResolver:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
+    def run_in_background(self, work: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        """Run ``work`` on this resolver's loop, cancelled when the resolver closes (work
+        the admin side starts: building the catalog on first use)."""
+        task = asyncio.ensure_future(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        return task
+
     async def aclose(self) -> None:
         """Close every client and credential this resolver created."""
         self._closed = True
         self.answers.clear()
+        for task in list(self._background):
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
         if self._coherence is not None:
             await self._coherence.aclose()
         if self._config is not None:

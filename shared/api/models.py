@@ -162,17 +162,23 @@ class ScopeList(BaseModel):
     registry: Literal["on", "off"] = "off"
 
 
+#: printable text with one non-space character at least (what the registry stores)
+DISPLAY_NAME_PATTERN = r"^[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$"
+
+
 class OrgCreate(Request):
     """Register an org: its id (canonicalized; ``global`` is reserved) and a display name."""
 
     id: str = Field(min_length=1, max_length=63, pattern=r"^[A-Za-z0-9]+(-[A-Za-z0-9]+)*$")
-    display_name: str | None = Field(default=None, min_length=1, max_length=256)
+    display_name: str | None = Field(default=None, min_length=1, max_length=256,
+                                     pattern=DISPLAY_NAME_PATTERN)
 
 
 class OrgUpdate(Request):
     """Rename an org and/or suspend or reactivate it."""
 
-    display_name: str | None = Field(default=None, min_length=1, max_length=256)
+    display_name: str | None = Field(default=None, min_length=1, max_length=256,
+                                     pattern=DISPLAY_NAME_PATTERN)
     status: Literal["active", "suspended"] | None = None
 
 

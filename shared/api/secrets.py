@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from shared.admin.catalog_bootstrap import ensure_catalog
 from shared.admin.references import config_references, effective_entries
 from shared.admin.secret_admin import (
     SecretAdmin,
@@ -120,6 +121,7 @@ async def create_secret(call: Call[SecretCreate]) -> Reply:
             expires_on=call.body.expires_on)
     await call.resolver.notify_change(scope, secret=name)
     audit_write("secret.create", call.actor, scope, name=name, version=info.version)
+    await ensure_catalog(call.resolver)  # the first secret of a deployment: catalog on
     return Reply(_echo(info, call.body.value), 201)
 
 

@@ -23,7 +23,7 @@ from azure.data.tables.aio import TableClient
 from azure.keyvault.secrets import SecretClient as SyncSecretClient
 from azure.keyvault.secrets.aio import SecretClient
 
-from shared.backends.secret_store import LocalDevelopmentCredential, make_secret_client
+from shared.backends.vault_clients import LocalDevelopmentCredential, make_secret_client
 from shared.settings import Settings
 
 #: The resolver's own Table client options (shared/resolver.py), used for every contender.

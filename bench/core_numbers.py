@@ -14,7 +14,7 @@ import random
 import statistics
 import time
 
-from shared.backends.secret_store import LocalDevelopmentCredential, make_secret_client
+from shared.backends.vault_clients import LocalDevelopmentCredential, make_secret_client
 from shared.core.values import ConfigEntry
 from shared.resolver import ConfigResolver
 from shared.settings import Settings

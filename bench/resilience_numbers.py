@@ -17,7 +17,7 @@ import statistics
 import time
 from dataclasses import replace
 
-from shared.backends.secret_store import LocalDevelopmentCredential, make_secret_client
+from shared.backends.vault_clients import LocalDevelopmentCredential, make_secret_client
 from shared.core.values import ConfigEntry
 from shared.errors import BackendUnavailableError
 from shared.resolver import ConfigResolver

@@ -25,10 +25,9 @@ from azure.keyvault.secrets.aio import SecretClient
 from shared.backends.config_rows import ConfigSnapshot
 from shared.backends.config_store import ConfigStore
 from shared.backends.org_registry import OrgRegistry
-from shared.backends.secret_store import (
+from shared.backends.secret_store import SecretResolution, SecretStore
+from shared.backends.vault_clients import (
     LocalDevelopmentCredential,
-    SecretResolution,
-    SecretStore,
     make_secret_client,
     uses_local_vault,
 )

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from azure.keyvault.secrets.aio import SecretClient
 
-from shared.backends.secret_store import LocalDevelopmentCredential, make_secret_client
+from shared.backends.vault_clients import LocalDevelopmentCredential, make_secret_client
 from shared.core.values import ConfigEntry
 from shared.resolver import ConfigResolver
 from shared.settings import Settings

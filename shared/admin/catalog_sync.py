@@ -35,7 +35,7 @@ from azure.data.tables import UpdateMode
 from shared.backends import catalog
 from shared.backends.catalog import CatalogMarker, CatalogRecord, ExpiryState
 from shared.backends.config_store import MAX_BATCH
-from shared.backends.secret_store import vault_time
+from shared.backends.vault_clients import vault_time
 from shared.backends.vaults import Vault, vault_name_for
 from shared.core.naming import GLOBAL, canonical_scope, keyvault_name, split_keyvault_name
 from shared.errors import BackendUnavailableError, ConfigError, SecretAccessError

@@ -24,7 +24,7 @@ from pydantic import SecretStr
 
 from shared.admin.catalog_sync import SecretCatalog
 from shared.admin.health import record_vault_success
-from shared.backends.secret_store import vault_time
+from shared.backends.vault_clients import vault_time
 from shared.core.late import when_applied
 from shared.core.naming import GLOBAL, canonical_scope, keyvault_name, split_keyvault_name
 from shared.core.values import ConfigEntry

@@ -6,15 +6,8 @@ from __future__ import annotations
 from shared.admin.org_overview import EffectiveEntry, effective_config, list_scopes
 from shared.admin.orgs import register
 from shared.api.audit import audit_write
-from shared.api.models import (
-    EffectiveConfig,
-    EffectiveEntryOut,
-    OrgCreate,
-    OrgOut,
-    OrgUpdate,
-    ScopeList,
-    SecretResolutionOut,
-)
+from shared.api.models import EffectiveConfig, EffectiveEntryOut, SecretResolutionOut
+from shared.api.org_models import OrgCreate, OrgOut, OrgUpdate, ScopeList
 from shared.api.params import ORG, ORG_OR_GLOBAL
 from shared.api.routing import Call, Reply, RouteTable
 from shared.backends.org_registry import Org, UnknownOrgError

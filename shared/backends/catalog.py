@@ -186,6 +186,32 @@ def entity_from_record(record: CatalogRecord) -> dict[str, Any]:
     return entity
 
 
+def still_current(record: CatalogRecord | None, version: str | None,
+                  updated_on: datetime | None) -> bool:
+    """Whether a catalog row says a held secret (read at ``version`` / ``updated_on``) is
+    still the current, enabled version: renewed without a vault request."""
+    return record is not None and record.enabled and \
+        record.names_same_version(version, updated_on)
+
+
+def changed_names(scope: str, records: Mapping[str, CatalogRecord],
+                  held: Mapping[str, tuple[str | None, datetime | None]]) -> list[str]:
+    """Of the held secrets (full lower-case name -> version, last update), those of
+    ``scope`` that the scope's catalog rows (by lower-case name) say changed: a newer
+    version, disabled, or gone."""
+    prefix = f"{scope.lower()}--"
+    stale = []
+    for key, (version, updated_on) in held.items():
+        if not key.startswith(prefix):
+            continue
+        record = records.get(key[len(prefix):])
+        if record is None or not record.enabled or (
+                (record.version or record.updated_on)
+                and not record.names_same_version(version, updated_on)):
+            stale.append(key)
+    return stale
+
+
 def marker_from_entity(entity: Mapping[str, Any]) -> CatalogMarker | None:
     if entity.get("PartitionKey") != GLOBAL or entity.get("RowKey") != MARKER_ROW:
         return None

@@ -17,11 +17,8 @@ from dataclasses import replace
 from typing import Any, TypeVar
 
 from azure.core.exceptions import (
-    AzureError,
-    ClientAuthenticationError,
     HttpResponseError,
     ResourceExistsError,
-    ResourceModifiedError,
     ResourceNotFoundError,
 )
 from azure.data.tables import UpdateMode
@@ -36,13 +33,12 @@ from shared.backends.config_rows import (
     entry_from_entity,
     is_scope,
 )
+from shared.backends.table_calls import BACKEND, table_call
 from shared.core.breaker import CircuitBreaker
 from shared.core.cache import ExpiringCache, Lookup, RateLimitedWarning, StaleReporter
-from shared.core.late import StillRunning, wait_without_cancelling
 from shared.core.metrics import Metrics
 from shared.core.naming import GLOBAL, canonical_scope, validate_config_key
 from shared.core.values import ConfigEntry
-from shared.errors import BackendUnavailableError, WriteOutcomeUnknownError
 from shared.settings import Settings
 
 log = logging.getLogger("orgconfig.config_store")
@@ -51,7 +47,6 @@ T = TypeVar("T")
 MAX_BATCH = 100
 #: a snapshot reload: one partition's entries and catalog rows, stopping before its history
 SNAPSHOT_FILTER = "PartitionKey eq @pk and RowKey lt @end"
-BACKEND = "Table Storage"
 class ConfigStore:
     """Reads and writes the Config table. Create one per resolver; close with ``aclose``."""
 
@@ -108,46 +103,7 @@ class ConfigStore:
                            time_limit: float | None = None, write: bool = False) -> T:
         self.metrics.incr("table.calls")
         limit = self.settings.backend_timeout if time_limit is None else time_limit
-        try:
-            if write:
-                return await wait_without_cancelling(op(), limit)
-            return await asyncio.wait_for(op(), limit)
-        except StillRunning as late:
-            self.metrics.incr("table.write_outcome_unknown")
-            raise WriteOutcomeUnknownError(
-                BACKEND,
-                f"Table Storage did not answer {what} within {limit}s: the write was sent "
-                "and may still be applied when the store recovers. Read the entry to see "
-                "(GET it: its value and ETag); repeating the same PUT answers 200 if it was",
-                late.task,
-            ) from None
-        except TimeoutError:
-            raise BackendUnavailableError(
-                BACKEND,
-                f"Table Storage did not answer {what} within {limit}s; "
-                "check CONFIG_STORAGE_CONNECTION / CONFIG_STORAGE_ENDPOINT and the network",
-            ) from None
-        except ClientAuthenticationError:
-            raise BackendUnavailableError(
-                BACKEND,
-                f"Table Storage refused {what}: authentication failed; check the connection "
-                "string's key or grant the managed identity 'Storage Table Data Contributor'",
-            ) from None
-        except (ResourceNotFoundError, ResourceExistsError, ResourceModifiedError):
-            raise
-        except HttpResponseError as exc:
-            if exc.status_code is not None and 400 <= exc.status_code < 500 and \
-                    exc.status_code not in (408, 429):
-                raise
-            raise BackendUnavailableError(
-                BACKEND, f"Table Storage failed {what} (HTTP {exc.status_code}); retry later",
-            ) from None
-        except AzureError as exc:
-            raise BackendUnavailableError(
-                BACKEND,
-                f"Table Storage is unreachable for {what} ({exc.__class__.__name__}); check "
-                "that the storage account (or Azurite) is running and reachable",
-            ) from None
+        return await table_call(what, op, limit, write=write, metrics=self.metrics)
 
     # -- reads --------------------------------------------------------------------------
     async def read_partition(self, scope: str) -> ConfigSnapshot:

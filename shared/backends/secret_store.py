@@ -18,25 +18,20 @@ from __future__ import annotations
 
 import logging
 import os
-import ssl
-import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TypeVar
 
-import aiohttp
-from azure.core.credentials import AccessToken
-from azure.core.credentials_async import AsyncTokenCredential
 from azure.core.exceptions import (
     ResourceNotFoundError,
 )
-from azure.core.pipeline.transport import AioHttpTransport
 from azure.keyvault.secrets.aio import SecretClient
 from pydantic import SecretStr
 
-from shared.backends.catalog import CatalogRecord
+from shared.backends.catalog import CatalogRecord, changed_names, still_current
 from shared.backends.name_index import VaultNameIndex
+from shared.backends.vault_clients import vault_time
 from shared.backends.vaults import ClientFactory, Vault, VaultSet, vault_lookup_plan
 from shared.core import audit
 from shared.core.breaker import CircuitBreaker
@@ -45,98 +40,15 @@ from shared.core.metrics import Metrics
 from shared.core.naming import GLOBAL, keyvault_name, lookup_chain, split_keyvault_name
 from shared.errors import (
     BackendUnavailableError,
-    ConfigError,
     SecretAccessError,
     SecretExpiredError,
     SecretNotFoundError,
 )
-from shared.settings import Settings, is_loopback_url
+from shared.settings import Settings
 
 log = logging.getLogger("orgconfig.secret_store")
 T = TypeVar("T")
 BACKEND = "Key Vault"
-
-
-def vault_time(value: object) -> datetime | None:
-    """A Key Vault date attribute as a datetime, None when there is none or it is no date:
-    for a Unix time past year 9999 the SDK hands back the bare number it could not convert."""
-    return value if isinstance(value, datetime) else None
-
-
-class LocalDevelopmentCredential:
-    """A token for the local Key Vault emulator only (it accepts any bearer token).
-
-    Never used for a vault that is not on a loopback address: see :func:`make_credential`.
-    """
-
-    async def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
-        return AccessToken("orgconfig-local-development", int(time.time()) + 3600)
-
-    async def close(self) -> None:
-        return None
-
-    async def __aenter__(self) -> LocalDevelopmentCredential:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        return None
-
-
-def uses_local_vault(settings: Settings) -> bool:
-    """True for the local emulator: a loopback vault URL with AZURE_KEY_VAULT_CA_FILE."""
-    return bool(
-        settings.key_vault_ca_file and settings.key_vault_url
-        and is_loopback_url(settings.key_vault_url)
-    )
-
-
-class LocalVaultTransport(AioHttpTransport):
-    """The aiohttp transport with one TLS context trusting the emulator's CA.
-
-    Given a CA *path*, azure-core builds a new SSLContext for every request, so aiohttp
-    can never reuse a connection: each read would pay a TLS handshake.
-    """
-
-    def __init__(self, ca_file: str, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        try:
-            self._ssl = ssl.create_default_context(cafile=ca_file)
-        except (OSError, ssl.SSLError) as exc:
-            raise ConfigError(
-                f"AZURE_KEY_VAULT_CA_FILE {ca_file!r} cannot be loaded ({exc.__class__.__name__}); "
-                "point it at the certificate the emulator printed at start"
-            ) from None
-
-    async def open(self) -> None:
-        session: aiohttp.ClientSession | None = self.session  # type: ignore[has-type]
-        if session is None and self._session_owner and not self._has_been_opened:
-            self.session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(ssl=self._ssl),
-                cookie_jar=aiohttp.DummyCookieJar(), auto_decompress=False,
-            )
-        await super().open()
-
-
-def make_secret_client(
-    settings: Settings, credential: AsyncTokenCredential, vault_url: str | None = None
-) -> SecretClient:
-    """A SecretClient on ``vault_url`` (default: AZURE_KEY_VAULT_URL) whose retries (which
-    honour Retry-After) fit the backend timeout."""
-    vault_url = vault_url or settings.key_vault_url
-    if not vault_url:
-        raise ValueError("no vault configured")
-    options: dict[str, Any] = {
-        "retry_total": 3,
-        "retry_backoff_factor": 0.2,
-        "retry_backoff_max": 2,
-        "connection_timeout": settings.backend_timeout,
-        "read_timeout": settings.backend_timeout,
-    }
-    if uses_local_vault(settings):
-        # the emulator's self-signed certificate, and no Azure AD resource check on loopback
-        options["transport"] = LocalVaultTransport(str(settings.key_vault_ca_file))
-        options["verify_challenge_resource"] = False
-    return SecretClient(vault_url, credential, **options)
 
 
 @dataclass(frozen=True, slots=True)
@@ -288,30 +200,20 @@ class SecretStore:
         parts = split_keyvault_name(full_name)
         if not answer.found or parts is None or self.catalog_record is None:
             return False
-        record = self.catalog_record(*parts)
-        return record is not None and record.enabled and \
-            record.names_same_version(answer.version, answer.updated_on)
+        return still_current(self.catalog_record(*parts), answer.version, answer.updated_on)
 
     def revalidate_held(self, scope: str, records: Mapping[str, CatalogRecord]) -> int:
         """After a snapshot of ``scope`` loads: drop each held secret of that scope that
         its catalog rows say changed (a newer version, disabled, deleted), before its TTL.
         ``records``: the snapshot's rows by lower-cased name. Returns how many."""
-        prefix = f"{scope.lower()}--"
-        dropped = 0
-        held_keys = self.cache.keys()
-        for key in held_keys:
-            held = self.cache.peek(key)
-            if not key.startswith(prefix) or held is None or not held.value.found:
-                continue
-            record = records.get(key[len(prefix):])
-            if record is None or not record.enabled or (
-                    (record.version or record.updated_on) and not record.names_same_version(
-                        held.value.version, held.value.updated_on)):
-                self.cache.invalidate(key)
-                dropped += 1
-        if dropped:
-            self.metrics.incr("secret.revalidation_dropped", dropped)
-        return dropped
+        stale = changed_names(scope, records, {
+            key: (held.value.version, held.value.updated_on) for key in list(self.cache.keys())
+            if (held := self.cache.peek(key)) is not None and held.value.found})
+        for key in stale:
+            self.cache.invalidate(key)
+        if stale:
+            self.metrics.incr("secret.revalidation_dropped", len(stale))
+        return len(stale)
 
     # -- the chain ---------------------------------------------------------------------
     async def resolve(self, org_id: str, key: str, secret_name: str) -> SecretResolution:

@@ -19,7 +19,7 @@ from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 from typing import TextIO
 
-from shared.backends.secret_store import uses_local_vault
+from shared.backends.vault_clients import uses_local_vault
 from shared.cli import catalog, config, history, orgs, secrets, vaults
 from shared.cli.common import Interrupted, load_settings_file
 from shared.core.naming import GLOBAL, canonical_scope

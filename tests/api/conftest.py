@@ -27,7 +27,7 @@ from azure.keyvault.secrets.aio import SecretClient
 
 from shared.backends.config_rows import entity_from_entry
 from shared.backends.history import BOOKKEEPING_END
-from shared.backends.secret_store import LocalDevelopmentCredential, make_secret_client
+from shared.backends.vault_clients import LocalDevelopmentCredential, make_secret_client
 from shared.context import OrganizationContext
 from shared.core.values import ConfigEntry
 from shared.resolver import ConfigResolver, get_resolver, reset_resolver

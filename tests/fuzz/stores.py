@@ -9,7 +9,7 @@ from azure.data.tables.aio import TableClient
 
 from shared.backends.catalog import is_catalog_row
 from shared.backends.org_registry import PARTITION as REGISTRY_PARTITION
-from shared.backends.secret_store import LocalDevelopmentCredential, make_secret_client
+from shared.backends.vault_clients import LocalDevelopmentCredential, make_secret_client
 from shared.read.coherence import SENTINEL_PARTITION
 from shared.settings import Settings
 

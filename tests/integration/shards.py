@@ -9,7 +9,7 @@ from typing import Any
 
 from azure.keyvault.secrets.aio import SecretClient
 
-from shared.backends.secret_store import LocalDevelopmentCredential, make_secret_client
+from shared.backends.vault_clients import LocalDevelopmentCredential, make_secret_client
 from shared.settings import Settings
 from tools.services import Azurite, KeyVaultEmulator
 

@@ -20,7 +20,7 @@ from azure.core.exceptions import ClientAuthenticationError
 from azure.keyvault.secrets.aio import SecretClient
 
 from shared.admin.events import handle_keyvault_event
-from shared.backends.secret_store import make_secret_client
+from shared.backends.vault_clients import make_secret_client
 from shared.core.values import ConfigEntry
 from shared.errors import (
     BackendUnavailableError,

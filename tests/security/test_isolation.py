@@ -13,7 +13,8 @@ from azure.core.exceptions import ResourceNotFoundError
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from shared.backends.secret_store import LocalDevelopmentCredential, SecretStore, make_secret_client
+from shared.backends.secret_store import SecretStore
+from shared.backends.vault_clients import LocalDevelopmentCredential, make_secret_client
 from shared.core.metrics import Metrics
 from shared.core.naming import (
     GLOBAL,

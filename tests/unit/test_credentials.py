@@ -6,7 +6,7 @@ import certifi
 import pytest
 from azure.identity.aio import DefaultAzureCredential
 
-from shared.backends.secret_store import LocalDevelopmentCredential, uses_local_vault
+from shared.backends.vault_clients import LocalDevelopmentCredential, uses_local_vault
 from shared.errors import ConfigError
 from shared.resolver import ConfigResolver
 from shared.settings import Settings

@@ -19,10 +19,10 @@ export async function renderChanges(main, ctx, then) {
     await renderChanges(main, ctx, after);
     if (message) ctx.status(message, "ok");
   };
-  const history = (item) => openHistory(panel, {
+  // after a restore (or a reload after a 412) the feed reloads and shows the history again
+  const history = (item, slot = panel) => openHistory(slot, {
     scope: org, key: item.key, ctx,
-    onRestored: (message) => refresh(message, (slot) => openHistory(slot, {
-      scope: org, key: item.key, ctx, onRestored: (m) => refresh(m) })),
+    onChanged: (message) => refresh(message, (next) => history(item, next)),
   }).catch((err) => ctx.status(describe(err), "error"));
 
   const tbody = h("tbody", {});

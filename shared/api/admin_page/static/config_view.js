@@ -60,7 +60,7 @@ export async function renderConfig(main, ctx, then) {
   // the view reloads and shows the history again
   const historyOf = (entry, slot = panel) => openHistory(slot, {
     scope: entry.scope, key: entry.key, ctx,
-    onRestored: (message) => refresh(message, (next) => historyOf(entry, next)),
+    onChanged: (message) => refresh(message, (next) => historyOf(entry, next)),
   }).catch((err) => ctx.status(describe(err), "error"));
 
   replace(main,

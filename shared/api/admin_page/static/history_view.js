@@ -143,8 +143,9 @@ const BY_NOBODY = "not recorded";
 
 /**
  * Show the history of `scope`/`key` in `panel`.
- * options: {scope, key, ctx, onRestored(message)}: onRestored re-renders the view and
- * opens the history again.
+ * options: {scope, key, ctx, onChanged(message)}: onChanged re-renders the view (the
+ * entry as it is now) and opens the history again; it runs after a restore (with the
+ * message to announce) and on "Reload the history" after a 412 (with null).
  */
 export async function openHistory(panel, options) {
   const { scope, key, ctx } = options;
@@ -244,7 +245,7 @@ function confirmRestore(panel, options) {
     try {
       const r = await call("POST", ["orgs", scope, "config", key, "rollback"],
         { body: { to: item.id }, ifMatch: current ? current.etag : undefined });
-      await options.onRestored(r.status === 204
+      await options.onChanged(r.status === 204
         ? `Restored ${key} in ${scope} to its state of ${stamp(item.at)}: the entry is deleted.`
         : `Restored ${key} in ${scope} to its state of ${stamp(item.at)}.`);
     } catch (err) {
@@ -293,7 +294,7 @@ async function stale(panel, options) {
     now !== undefined ? h("p", {}, "It is now: ", stateView(now ? stateOf(now) : null)) : null,
     h("div", { class: "buttons" },
       h("button", { type: "button", class: "primary", text: "Reload the history",
-        onclick: () => openHistory(panel, options).catch((err) => ctx.status(describe(err), "error")) }),
+        onclick: () => options.onChanged(null).catch((err) => ctx.status(describe(err), "error")) }),
       h("button", { type: "button", text: "Close", onclick: () => panel.replaceChildren() }))));
   panel.querySelector("button").focus();
 }

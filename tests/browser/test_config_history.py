@@ -10,7 +10,7 @@ import re
 from playwright.sync_api import Locator, Page, expect
 
 from tests.browser.conftest import AdminApi, Stack, screenshot
-from tests.browser.test_accessibility import NARROW, SIDEWAYS, serious
+from tests.browser.test_accessibility import NARROW, SIDEWAYS, focus_by_tab, serious
 
 WHO = "other-admin@example.com"
 
@@ -239,3 +239,46 @@ def test_the_history_views_are_accessible_and_fit_420_px(
     page.get_by_role("button", name="History of region").click()
     expect(page.get_by_role("region", name=f"History of region ({org})")).to_be_visible()
     assert page.evaluate(SIDEWAYS) <= 420
+
+
+def test_earlier_changes_load_on_and_old_to_new_spans_the_page_boundary(
+    page: Page, stack: Stack, admin_api: AdminApi, org: str
+) -> None:
+    for i in range(22):
+        admin_api.put(org, "counter", str(i), "int")
+    panel = open_history(page, stack, org, "counter")
+    expect(rows(panel)).to_have_count(20)
+    expect(rows(panel).nth(19)).to_contain_text("the state before is on the next page")
+    expect(rows(panel).nth(19).locator(".val")).to_have_text("2")
+    panel.get_by_role("button", name="Load earlier changes").click()
+    expect(rows(panel)).to_have_count(22)
+    expect(rows(panel).nth(19).locator(".diff")).to_have_text(re.compile(r"value:?\s*1\s*→.*2"))
+    expect(rows(panel).nth(21)).to_contain_text("the first recorded change")
+    expect(panel.get_by_role("button", name="Load earlier changes")).to_have_count(0)
+    expect(rows(panel).nth(20).get_by_role("rowheader")).to_be_focused()
+
+
+def test_history_and_restore_work_from_the_keyboard(
+    page: Page, stack: Stack, admin_api: AdminApi, org: str
+) -> None:
+    admin_api.put(org, "region", "eu")
+    admin_api.put(org, "region", "us")
+    page.goto(f"{stack.page_url}#/config/{org}")
+    expect(page.get_by_role("row", name="region")).to_be_visible()
+    focus_by_tab(page, "History of region", limit=80)
+    page.keyboard.press("Enter")
+    panel = page.get_by_role("region", name=f"History of region ({org})")
+    expect(panel.get_by_role("heading")).to_be_focused()
+    page.keyboard.press("Escape")  # closes the panel
+    expect(panel).to_have_count(0)
+    focus_by_tab(page, "History of region", limit=80)
+    page.keyboard.press("Enter")
+    expect(panel.get_by_role("heading")).to_be_focused()
+    label = rows(panel).nth(1).get_by_role("button").get_attribute("aria-label")
+    assert label and label.startswith("Restore the state of")
+    focus_by_tab(page, label)
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("button", name="Restore", exact=True)).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("status")).to_contain_text(f"Restored region in {org}")
+    assert admin_api.call("GET", f"orgs/{org}/config/region")[1]["value"] == "eu"

@@ -1,10 +1,11 @@
 // The admin page: boots by asking the API for the org list (which needs the
 // PlatformAdmin role); a 401/403 shows which role is needed and loads nothing else.
-// Views are chosen by the URL hash (#/config/acme, #/secrets/GLOBAL): the hash holds
+// Views are chosen by the URL hash (#/config/acme, #/secrets/GLOBAL, #/changes/acme): the hash holds
 // only a view and an org id, never data.
 
 import { ApiError, call, describe, hasFunctionKey, isAccessError, setFunctionKey } from "./api.js";
 import { h, replace } from "./dom.js";
+import { renderChanges } from "./changes_view.js";
 import { renderConfig, scopePicker } from "./config_view.js";
 import { checkScope } from "./format.js";
 import { renderSecrets } from "./secrets_view.js";
@@ -13,7 +14,7 @@ const main = document.getElementById("main");
 const nav = document.getElementById("nav");
 const banner = document.getElementById("health");
 const statusLine = document.getElementById("status");
-const VIEWS = { config: renderConfig, secrets: renderSecrets };
+const VIEWS = { config: renderConfig, secrets: renderSecrets, changes: renderChanges };
 let scopes = [];
 
 /** Announce a message in the status region ("error" ones are styled as such). */

@@ -1,10 +1,11 @@
 // The org view: every key an org sees, its effective value (secrets: only where they
-// resolve), where it comes from, and edit/delete/override actions.
+// resolve), where it comes from, and edit/delete/override/history actions.
 
 import { call, describe } from "./api.js";
 import { h, replace, stackable, uid } from "./dom.js";
 import { openEntryForm } from "./entry_form.js";
 import { RESOLVED, checkScope, when } from "./format.js";
+import { openHistory } from "./history_view.js";
 
 /** The org picker shared by both views: the orgs that have config plus GLOBAL, and a
  * field to open any other org id (checked here, so a mistyped id is explained at the
@@ -44,16 +45,23 @@ export function scopePicker(ctx) {
     error);
 }
 
-export async function renderConfig(main, ctx) {
+/** then(panel): run after the view is rendered (e.g. open a history again). */
+export async function renderConfig(main, ctx, then) {
   const { org } = ctx;
   const effective = (await call("GET", ["orgs", org, "effective"])).body;
   const panel = h("div", { class: "panel-slot" });
-  const refresh = async (message) => {
+  const refresh = async (message, after) => {
     await ctx.reloadScopes();
-    await renderConfig(main, ctx);
+    await renderConfig(main, ctx, after);
     if (message) ctx.status(message, "ok");
   };
   const form = (options) => openEntryForm(panel, { scope: org, ctx, onDone: refresh, ...options });
+  // the entry's history in its own scope (GLOBAL's for an inherited row); after a restore
+  // the view reloads and shows the history again
+  const historyOf = (entry, slot = panel) => openHistory(slot, {
+    scope: entry.scope, key: entry.key, ctx,
+    onChanged: (message) => refresh(message, (next) => historyOf(entry, next)),
+  }).catch((err) => ctx.status(describe(err), "error"));
 
   replace(main,
     h("div", { class: "view-head" },
@@ -64,7 +72,8 @@ export async function renderConfig(main, ctx) {
       : `Every key ${org} sees: its own entries over GLOBAL's. Secret values are never shown.` }),
     h("div", { class: "toolbar" },
       h("button", { type: "button", class: "primary", text: "Add entry",
-        onclick: () => form({}) })),
+        onclick: () => form({}) }),
+      h("a", { class: "button-link", href: `#/changes/${encodeURIComponent(org)}`, text: "Recent changes" })),
     effective.problems
       ? h("p", { class: "problem-summary", role: "alert",
           text: effective.problems === 1
@@ -72,8 +81,9 @@ export async function renderConfig(main, ctx) {
             : `${effective.problems} keys would fail when a workflow reads them: see the rows marked Problem.` })
       : null,
     panel,
-    entriesTable(effective, ctx, { form, panel, refresh }),
+    entriesTable(effective, ctx, { form, panel, refresh, historyOf }),
   );
+  if (then) await then(panel);
 }
 
 function entriesTable(effective, ctx, actions) {
@@ -88,7 +98,7 @@ function entriesTable(effective, ctx, actions) {
     h("tbody", {}, effective.entries.map((entry) => entryRow(entry, effective.scope, actions)))));
 }
 
-function entryRow(entry, scope, { form, panel, refresh }) {
+function entryRow(entry, scope, { form, panel, refresh, historyOf }) {
   const own = entry.scope === scope;
   const inherited = !own;
   return h("tr", { class: entry.problem ? "problem" : "" },
@@ -111,7 +121,10 @@ function entryRow(entry, scope, { form, panel, refresh }) {
             onclick: () => confirmDelete(panel, entry, refresh) }),
         ]
       : h("button", { type: "button", text: "Override", "aria-label": `Override ${entry.key}`,
-          onclick: () => form({ entry, override: true }) })),
+          onclick: () => form({ entry, override: true }) }),
+    h("button", { type: "button", text: "History", "aria-label": `History of ${entry.key}`,
+      title: inherited ? `Changes of GLOBAL's ${entry.key}` : null,
+      onclick: () => historyOf(entry) })),
   );
 }
 

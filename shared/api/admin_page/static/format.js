@@ -8,6 +8,14 @@ export function when(iso) {
   return d.toISOString().slice(0, 16).replace("T", " ") + " UTC";
 }
 
+/** "2026-11-24 15:02:07 UTC" (to the second: several changes can fall in one minute). */
+export function stamp(iso) {
+  if (!iso) return "—";
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return String(iso);
+  return d.toISOString().slice(0, 19).replace("T", " ") + " UTC";
+}
+
 /** Whether an ISO date is in the past. */
 export function past(iso) {
   return Boolean(iso) && new Date(iso).getTime() < Date.now();

@@ -34,7 +34,8 @@ from shared.errors import ConfigError, ConfigProblem, ProblemKind
 _PLAIN: frozenset[ValueType] = frozenset({"string", "int", "float", "bool", "json"})
 _STRING_LIKE: tuple[type, ...] = (str, Url, MultiHostUrl, uuid.UUID, dt.datetime, dt.date,
                                   dt.time, dt.timedelta, PurePath)
-#: pydantic error types that mean "not of that type" rather than "breaks a constraint"
+#: pydantic error types, besides ``*_type``, that mean "not of that type" rather than
+#: "breaks a constraint"
 _TYPE_ERRORS = {"model_type", "model_attributes_type", "dataclass_type", "is_instance_of",
                 "is_subclass_of", "callable_type", "none_required"}
 
@@ -183,8 +184,12 @@ def validation_problems(model: type[BaseModel], data: Mapping[str, Any],
             problem, message = "missing", f"config key {key!r} is not set for the org nor " \
                 "in GLOBAL"
         else:
-            problem = "wrong_type" if kind.endswith(("_type", "_parsing")) or \
-                kind in _TYPE_ERRORS else "invalid"
+            # the stored Type fits already (type_problem): a string that is not a URL or a
+            # date (``url_parsing``...) breaks a constraint; a value inside a json entry of
+            # another type (``string_type``, ``int_parsing`` of a text) is of the wrong type
+            nested_parse = len(loc) > 1 and kind.endswith("_parsing")
+            problem = "wrong_type" if kind.endswith("_type") or kind in _TYPE_ERRORS or \
+                nested_parse else "invalid"
             message = f"config key {key!r}: {text}"
         problems[key] = ConfigProblem(key, problem, message)
     return list(problems.values())

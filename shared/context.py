@@ -23,7 +23,7 @@ from shared.core.declared import (
 )
 from shared.core.frozen import freeze
 from shared.core.naming import validate_config_key
-from shared.core.values import parse_value
+from shared.core.values import ConfigEntry, parse_value
 from shared.errors import (
     ConfigError,
     ConfigNotFoundError,
@@ -117,9 +117,14 @@ class OrganizationContext:
         """Like get_config, but a secret stays wrapped in SecretStr. Reads through the
         caches and memoizes the answer when it may be (see ConfigResolver.remember)."""
         key = validate_config_key(key)
+        mark = self._resolver.cache_generation()
+        entry, _ = await self._resolver.find_entry(self.org_id, key)
+        return await self._value_of(key, entry, mark, default)
+
+    async def _value_of(self, key: str, entry: ConfigEntry | None, mark: int,
+                        default: Any = MISSING) -> Any:
+        """The value of ``entry`` (found for ``key`` with the caches at ``mark``)."""
         resolver = self._resolver
-        mark = resolver.cache_generation()
-        entry, _ = await resolver.find_entry(self.org_id, key)
         if entry is None:
             resolver.remember(self.org_id, key, mark, ABSENT)
             if default is MISSING:
@@ -201,6 +206,7 @@ class OrganizationContext:
     async def _load_one(self, decl: DeclaredKey) -> tuple[Any, ConfigProblem | None]:
         """The value of one declared key (``_ABSENT`` when it is not set and has a default),
         or why it cannot be had."""
+        mark = self._resolver.cache_generation()
         entry, _ = await self._resolver.find_entry(self.org_id, decl.key)
         if entry is None:
             return _ABSENT, missing_problem(decl, self.org_id) if decl.required else None
@@ -208,7 +214,7 @@ class OrganizationContext:
         if problem is not None:
             return _ABSENT, problem
         try:
-            return await self._value(decl.key, _ABSENT), None
+            return await self._value_of(decl.key, entry, mark, _ABSENT), None
         except ConfigNotFoundError:  # deleted since the entry was found
             return _ABSENT, missing_problem(decl, self.org_id) if decl.required else None
         except SecretNotFoundError as exc:

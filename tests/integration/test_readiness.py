@@ -37,6 +37,8 @@ async def test_the_demo_orgs_readiness(
     demo_seeded: ConfigResolver, kv_control: EmulatorControl, monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
+    for name in ENV_ONLY:  # `make demo` (tools.demo.main) sets it in this process
+        monkeypatch.delenv(name, raising=False)
     kv_control.reset_counters()
     found = {org: _summary(await org_readiness(demo_seeded, org))
              for org in ("acme", "contoso", "fabrikam")}
@@ -71,7 +73,10 @@ def env(settings: Settings) -> dict[str, str]:
 
 
 @pytest.mark.usefixtures("demo_seeded")
-async def test_cli_readiness_exit_codes(env: dict[str, str], kv_control: EmulatorControl) -> None:
+async def test_cli_readiness_exit_codes(env: dict[str, str], kv_control: EmulatorControl,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ENV_ONLY:  # `make demo` (tools.demo.main) sets it in this process
+        monkeypatch.delenv(name, raising=False)
     kv_control.reset_counters()
     code, out, err = await cli(env, "readiness", "acme")
     assert code == 0, err

@@ -11,13 +11,28 @@ from __future__ import annotations
 import asyncio
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, SecretStr, ValidationError
+from pydantic import BaseModel, SecretStr
 
 from shared.core.audit import RUN_READS
+from shared.core.declared import (
+    DeclaredKey,
+    declared_keys,
+    missing_problem,
+    type_problem,
+    validation_problems,
+)
 from shared.core.frozen import freeze
 from shared.core.naming import validate_config_key
-from shared.core.values import parse_value
-from shared.errors import ConfigError, ConfigNotFoundError, ConfigValueError
+from shared.core.values import ConfigEntry, parse_value
+from shared.errors import (
+    ConfigError,
+    ConfigNotFoundError,
+    ConfigNotReadyError,
+    ConfigProblem,
+    ConfigValueError,
+    SecretAccessError,
+    SecretNotFoundError,
+)
 from shared.read.answers import ABSENT
 from shared.read.source import ConfigSource
 
@@ -102,9 +117,14 @@ class OrganizationContext:
         """Like get_config, but a secret stays wrapped in SecretStr. Reads through the
         caches and memoizes the answer when it may be (see ConfigResolver.remember)."""
         key = validate_config_key(key)
+        mark = self._resolver.cache_generation()
+        entry, _ = await self._resolver.find_entry(self.org_id, key)
+        return await self._value_of(key, entry, mark, default)
+
+    async def _value_of(self, key: str, entry: ConfigEntry | None, mark: int,
+                        default: Any = MISSING) -> Any:
+        """The value of ``entry`` (found for ``key`` with the caches at ``mark``)."""
         resolver = self._resolver
-        mark = resolver.cache_generation()
-        entry, _ = await resolver.find_entry(self.org_id, key)
         if entry is None:
             resolver.remember(self.org_id, key, mark, ABSENT)
             if default is MISSING:
@@ -161,31 +181,54 @@ class OrganizationContext:
 
     async def load(self, model: type[M]) -> M:
         """Fill a pydantic model from config: each field reads the key named by its alias
-        (or its name). Secret values are passed as ``SecretStr``; a secret into a field
-        that is not a ``SecretStr`` is refused, so it cannot end up in a repr or log."""
+        (or its name) through the caches (so audit and ``explain`` apply). Secret values
+        are passed as ``SecretStr``; a secret into a field that is not a ``SecretStr`` is
+        refused, so it cannot end up in a repr or log.
+
+        Every key is checked before anything is raised: :class:`ConfigNotReadyError` lists
+        each key that does not fit (``missing``, ``wrong_type``, ``invalid``,
+        ``secret_missing``, ``secret_disabled``, ``secret_expired``), never a value. See
+        :mod:`shared.core.declared` for which stored Type fits which field."""
+        decls = declared_keys(model)
+        found = await asyncio.gather(*(self._load_one(d) for d in decls))
         data: dict[str, Any] = {}
-        for name, field in model.model_fields.items():
-            key = field.alias or name
-            value = await self._value(key, MISSING if field.is_required() else _ABSENT)
-            if value is _ABSENT:
-                continue
-            if isinstance(value, SecretStr) and field.annotation not in (SecretStr,
-                                                                          SecretStr | None):
-                raise ConfigValueError(
-                    f"field {name!r} of {model.__name__} receives secret config key {key!r}; "
-                    "annotate it as pydantic.SecretStr"
-                )
-            data[key] = value
+        problems: list[ConfigProblem] = []
+        for decl, (value, problem) in zip(decls, found, strict=True):
+            if problem is not None:
+                problems.append(problem)
+            elif value is not _ABSENT:
+                data[decl.key] = value
+        problems += validation_problems(model, data, skip=[p.key for p in problems])
+        if problems:
+            raise ConfigNotReadyError(self.org_id, model.__name__, problems)
+        return model.model_validate(data)
+
+    async def _load_one(self, decl: DeclaredKey) -> tuple[Any, ConfigProblem | None]:
+        """The value of one declared key (``_ABSENT`` when it is not set and has a default),
+        or why it cannot be had."""
+        mark = self._resolver.cache_generation()
+        entry, _ = await self._resolver.find_entry(self.org_id, decl.key)
+        if entry is None:
+            return _ABSENT, missing_problem(decl, self.org_id) if decl.required else None
+        problem = type_problem(decl, entry)
+        if problem is not None:
+            return _ABSENT, problem
         try:
-            return model.model_validate(data)
-        except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
-                for err in exc.errors(include_input=False, include_url=False)
-            )
-            raise ConfigValueError(
-                f"config of org {self.org_id!r} does not fit {model.__name__}: {problems}"
-            ) from None
+            return await self._value_of(decl.key, entry, mark, _ABSENT), None
+        except ConfigNotFoundError:  # deleted since the entry was found
+            return _ABSENT, missing_problem(decl, self.org_id) if decl.required else None
+        except SecretNotFoundError as exc:
+            return _ABSENT, ConfigProblem(decl.key, "secret_missing", str(exc))
+        except SecretAccessError as exc:
+            if exc.reason == "expired":
+                return _ABSENT, ConfigProblem(decl.key, "secret_expired", str(exc))
+            if exc.reason == "disabled":
+                return _ABSENT, ConfigProblem(decl.key, "secret_disabled", str(exc))
+            raise  # authentication or permission: the platform's problem, not the org's
+        except ConfigValueError:
+            return _ABSENT, ConfigProblem(decl.key, "wrong_type", f"the stored value of "
+                                          f"config key {decl.key!r} does not parse as its "
+                                          f"type {entry.type}")
 
 
 _ABSENT: Any = _Missing()

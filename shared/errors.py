@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal, get_args
 
 
 class ConfigError(Exception):
@@ -41,6 +42,35 @@ class ConfigValueError(ConfigError, ValueError):
     """A stored value does not parse as its declared Type (the value is not echoed)."""
 
     code = "invalid_value"
+
+
+#: What can keep an org's config from fitting a workflow's declared config model.
+ProblemKind = Literal["missing", "wrong_type", "invalid", "secret_missing", "secret_disabled",
+                      "secret_expired"]
+PROBLEM_KINDS: tuple[str, ...] = get_args(ProblemKind)
+
+
+@dataclass(frozen=True)
+class ConfigProblem:
+    """One key of a declared config model that the org's config does not satisfy. The
+    message names the key, the expected type or constraint, secret names: never a value."""
+
+    key: str
+    problem: ProblemKind
+    message: str
+
+
+class ConfigNotReadyError(ConfigValueError):
+    """An org's config does not fit a declared config model (``OrganizationContext.load``):
+    every problem found, each with its key and kind (:class:`ConfigProblem`), no value."""
+
+    code = "config_not_ready"
+
+    def __init__(self, org_id: str, model: str, problems: Sequence[ConfigProblem]) -> None:
+        self.org_id, self.model = org_id, model
+        self.problems = list(problems)
+        listed = "; ".join(f"{p.key} ({p.problem}): {p.message}" for p in self.problems)
+        super().__init__(f"config of org {org_id!r} does not fit {model}: {listed}")
 
 
 class SecretNotFoundError(ConfigError, KeyError):

@@ -1,8 +1,10 @@
 """Example workflows: the shape of real MSP automations, with no network calls.
 
-Each reads its organization's config through the context only and returns what it
-would send, never a credential. Each declares its parameters as a pydantic model with
-bounds (any org member may call it), so oversized input is a 400 before any work.
+Each declares the config it needs as a pydantic model (``config=``: keys, types,
+constraints; secrets as ``SecretStr``), which the executor builds from the org's config
+before the run (a 424 ``config_not_ready`` listing the problems otherwise), and returns
+what it would send, never a credential. Each declares its parameters as a pydantic model
+with bounds (any org member may call it), so oversized input is a 400 before any work.
 """
 
 from __future__ import annotations
@@ -11,10 +13,17 @@ import asyncio
 from email.message import EmailMessage
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, SecretStr, StringConstraints
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    JsonValue,
+    SecretStr,
+    StringConstraints,
+)
 
 from shared.context import OrganizationContext
-from shared.errors import ConfigValueError
 from workflows.registry import workflow
 
 
@@ -34,34 +43,38 @@ class GraphUserSyncParams(Params):
     )
 
 
-@workflow("graph-user-sync", params=GraphUserSyncParams)
+class GraphUserSyncConfig(BaseModel):
+    """The config graph-user-sync declares (checked before it runs, and by readiness)."""
+
+    graph_tenant_id: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9.-]+$",
+                                 description="the customer's Entra tenant id (or domain)")
+    graph_client_id: str = Field(min_length=1, max_length=100)
+    graph_client_secret: SecretStr
+    #: Graph's $top allows 1 to 999
+    graph_page_size: int = Field(ge=1, le=999)
+
+
+@workflow("graph-user-sync", params=GraphUserSyncParams, config=GraphUserSyncConfig)
 async def graph_user_sync(
-    context: OrganizationContext, params: GraphUserSyncParams
+    context: OrganizationContext, params: GraphUserSyncParams, config: GraphUserSyncConfig
 ) -> dict[str, Any]:
     """Sync users from a customer's Microsoft 365 tenant (Microsoft Graph, app-only auth).
 
-    Reads ``graph_tenant_id``, ``graph_client_id``, ``graph_client_secret`` (a secret)
-    and ``graph_page_size``; ``params.users`` stands in for Graph's response.
+    ``params.users`` stands in for Graph's response.
     """
-    cfg = await context.get_configs("graph_tenant_id", "graph_client_id", "graph_page_size")
-    secret = await context.get_config("graph_client_secret")
     token_request = {
-        "url": f"https://login.microsoftonline.com/{cfg['graph_tenant_id']}/oauth2/v2.0/token",
-        "client_id": cfg["graph_client_id"],
+        "url": f"https://login.microsoftonline.com/{config.graph_tenant_id}/oauth2/v2.0/token",
+        "client_id": config.graph_client_id,
         "scope": "https://graph.microsoft.com/.default",
         "grant_type": "client_credentials",
     }
     users = params.users
-    page_size = cfg["graph_page_size"]
-    if not isinstance(page_size, int) or isinstance(page_size, bool) or page_size < 1:
-        # The org's config, not the request, is wrong: a 424 over HTTP, never a 500.
-        raise ConfigValueError(f"config key 'graph_page_size' for org {context.org_id!r} must "
-                               "be a positive int (type int)")
     active = [u for u in users if u.get("accountEnabled", True)]
     return {
         "token_request": token_request,
-        "client_secret": "present" if secret else "missing",
-        "pages": -(-len(users) // page_size),
+        "client_secret": "present" if config.graph_client_secret.get_secret_value()
+        else "missing",
+        "pages": -(-len(users) // config.graph_page_size),
         "users_seen": len(users),
         "users_synced": len(active),
     }
@@ -72,40 +85,33 @@ class PsaTicketParams(Params):
                               description="the monitoring alert: field -> value")
 
 
-@workflow("psa-ticket", params=PsaTicketParams)
-async def psa_ticket(context: OrganizationContext, params: PsaTicketParams) -> dict[str, Any]:
-    """Turn a monitoring alert into a PSA ticket (ConnectWise/Autotask style REST API).
+class PsaTicketConfig(BaseModel):
+    """The config psa-ticket declares."""
 
-    Reads ``psa_api_url``, ``psa_api_key`` (a secret), ``psa_field_mapping`` (JSON: alert
-    field -> ticket field) and ``psa_default_priority``.
-    """
-    api_url = await context.get_config("psa_api_url")
-    api_key = await context.get_config("psa_api_key")
-    mapping = await context.get_config("psa_field_mapping")
-    priority = await context.get_config("psa_default_priority", default=3)
-    if not isinstance(mapping, dict) or not all(isinstance(t, str) for t in mapping.values()):
-        raise ConfigValueError(f"config key 'psa_field_mapping' for org {context.org_id!r} must "
-                               "be a JSON object of alert field -> ticket field names")
+    psa_api_url: HttpUrl
+    psa_api_key: SecretStr
+    #: alert field -> ticket field
+    psa_field_mapping: dict[str, str] = Field(max_length=200)
+    psa_default_priority: int = Field(default=3, ge=1, le=5)
+
+
+@workflow("psa-ticket", params=PsaTicketParams, config=PsaTicketConfig)
+async def psa_ticket(context: OrganizationContext, params: PsaTicketParams,
+                     config: PsaTicketConfig) -> dict[str, Any]:
+    """Turn a monitoring alert into a PSA ticket (ConnectWise/Autotask style REST API)."""
     alert = params.alert
+    mapping = config.psa_field_mapping
     ticket = {target: alert[source] for source, target in mapping.items() if source in alert}
-    ticket.setdefault("priority", priority)
+    ticket.setdefault("priority", config.psa_default_priority)
     return {
         "request": {
             "method": "POST",
-            "url": f"{str(api_url).rstrip('/')}/tickets",
-            "headers": {"Authorization": "Bearer ***" if api_key else "(none)"},
+            "url": f"{str(config.psa_api_url).rstrip('/')}/tickets",
+            "headers": {"Authorization": "Bearer ***" if config.psa_api_key.get_secret_value()
+                        else "(none)"},
             "json": ticket,
         },
     }
-
-
-class SmtpSettings(BaseModel):
-    host: str = Field(alias="smtp_host")
-    port: int = Field(default=587, alias="smtp_port")
-    use_tls: bool = Field(default=True, alias="smtp_use_tls")
-    username: str = Field(alias="smtp_username")
-    password: SecretStr = Field(alias="smtp_password")
-    sender: str = Field(alias="report_sender")
 
 
 #: A plain address (RFC 5321 dot-atom local part @ domain of LDH labels), at most 254
@@ -117,16 +123,27 @@ EMAIL_ADDRESS = rf"^{_ATOM}(\.{_ATOM})*@{_LABEL}(\.{_LABEL})+$"
 EmailAddress = Annotated[str, StringConstraints(max_length=254, pattern=EMAIL_ADDRESS)]
 
 
+class SmtpSettings(BaseModel):
+    """The config smtp-digest declares."""
+
+    host: str = Field(alias="smtp_host", min_length=1, max_length=253)
+    port: int = Field(default=587, alias="smtp_port", ge=1, le=65535)
+    use_tls: bool = Field(default=True, alias="smtp_use_tls")
+    username: str = Field(alias="smtp_username", min_length=1, max_length=254)
+    password: SecretStr = Field(alias="smtp_password")
+    sender: EmailAddress = Field(alias="report_sender")
+
+
 class SmtpDigestParams(Params):
     recipients: list[EmailAddress] = Field(default_factory=list, max_length=50)
     events: list[JsonValue] = Field(default_factory=list, max_length=10_000,
                                     description="the events to summarize (counted)")
 
 
-@workflow("smtp-digest", params=SmtpDigestParams)
-async def smtp_digest(context: OrganizationContext, params: SmtpDigestParams) -> dict[str, Any]:
-    """Build the daily digest e-mail for an org; config loaded into a pydantic model."""
-    smtp = await context.load(SmtpSettings)
+@workflow("smtp-digest", params=SmtpDigestParams, config=SmtpSettings)
+async def smtp_digest(context: OrganizationContext, params: SmtpDigestParams,
+                      smtp: SmtpSettings) -> dict[str, Any]:
+    """Build the daily digest e-mail for an org."""
     subject = f"Daily digest for {context.org_id}"
     # Header parsing and serialisation are CPU work (milliseconds for 50 long addresses):
     # off the event loop, so other requests are not held up.

@@ -3,9 +3,11 @@ way a workflow author registers one. The registry and the executor live in the l
 (:mod:`shared.admin.workflows`), so ``shared/`` never imports the app's ``workflows/``."""
 
 from shared.admin.workflows import (
+    IncompatibleConfigError,
     InvalidParamsError,
     UnknownWorkflowError,
     WorkflowFn,
+    config_model,
     get_workflow,
     list_workflows,
     params_model,
@@ -15,6 +17,7 @@ from shared.admin.workflows import (
 )
 
 __all__ = [
-    "InvalidParamsError", "UnknownWorkflowError", "WorkflowFn", "get_workflow",
+    "IncompatibleConfigError", "InvalidParamsError", "UnknownWorkflowError", "WorkflowFn",
+    "config_model", "get_workflow",
     "list_workflows", "params_model", "run_workflow", "unregister", "workflow",
 ]

@@ -8,12 +8,22 @@ from __future__ import annotations
 
 import azure.functions as func
 
-from shared.api import admin_page, config, health, history, openapi, orgs, secrets, workflows
+from shared.api import (
+    admin_page,
+    config,
+    health,
+    history,
+    openapi,
+    orgs,
+    readiness,
+    secrets,
+    workflows,
+)
 from shared.api.routing import RouteTable
 
 TABLES: tuple[RouteTable, ...] = (
     health.routes, orgs.routes, config.routes, history.routes, secrets.routes,
-    workflows.routes,
+    workflows.routes, readiness.routes,
     openapi.routes, admin_page.routes,
 )
 

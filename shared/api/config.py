@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 from azure.core.exceptions import HttpResponseError
 
+from shared.admin.readiness import constraint_warnings
 from shared.admin.reference_check import reference_warnings
 from shared.api.audit import audit_write, completed_if_late
 from shared.api.errors import ApiError
@@ -128,6 +129,8 @@ async def put_entry(call: Call[ConfigWrite]) -> Reply:
     audit_write("config.put", call.actor, scope, key=key, type=value_type,
                 conditional=if_match is not None)
     warnings = await reference_warnings(resolver, scope, value) if written.is_secret_ref else []
+    # a value the declared config of a workflow using this key refuses: saved, but said
+    warnings += constraint_warnings(scope, key, value_type, value)
     out = ConfigWritten(**ConfigEntryOut.of(written).model_dump(), warnings=warnings)
     return Reply(out, headers=etag_headers(written))
 

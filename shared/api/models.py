@@ -370,3 +370,46 @@ class WorkflowRun(BaseModel):
     workflow: str
     org_id: str
     result: dict[str, JsonValue]
+
+
+# -- declared config and readiness ---------------------------------------------------------
+class ConfigProblemOut(BaseModel):
+    """One declared config key an org's config does not satisfy (never a value)."""
+
+    key: str = Field(examples=["smtp_password"])
+    problem: Literal["missing", "wrong_type", "invalid", "secret_missing", "secret_disabled",
+                     "secret_expired"]
+    message: str
+
+
+class WorkflowReadinessOut(BaseModel):
+    """Whether a workflow's declared config fits the org's config (a workflow that declares
+    none is ready)."""
+
+    name: str
+    ready: bool
+    problems: list[ConfigProblemOut]
+
+
+class OrgReadinessOut(BaseModel):
+    """Every registered workflow's readiness for one org. Read without any secret value:
+    secrets from the catalog or the vault's metadata."""
+
+    org: str
+    workflows: list[WorkflowReadinessOut]
+
+
+class FleetOrgReadiness(OrgReadinessOut):
+    """One org of the fleet view, with its counts."""
+
+    ready: int = Field(description="workflows ready for this org")
+    not_ready: int = Field(description="workflows not ready for this org")
+
+
+class FleetReadiness(BaseModel):
+    """A page of orgs x workflows: ``next`` pages on (``after=next``), ``null`` at the end."""
+
+    workflows: list[str] = Field(description="every registered workflow")
+    orgs: list[FleetOrgReadiness]
+    ready_orgs: int = Field(description="orgs of this page for which every workflow is ready")
+    next: str | None = None

@@ -19,7 +19,12 @@ from shared.api.models import WorkflowParams, WorkflowRun
 from shared.api.params import ORG, WORKFLOW_NAME
 from shared.api.routing import Call, RouteTable
 from shared.backends.org_registry import OrgSuspendedError
-from shared.errors import ConfigNotFoundError, ConfigValueError, SecretNotFoundError
+from shared.errors import (
+    ConfigNotFoundError,
+    ConfigNotReadyError,
+    ConfigValueError,
+    SecretNotFoundError,
+)
 
 log = logging.getLogger("orgconfig.api")
 routes = RouteTable("workflows")
@@ -62,6 +67,14 @@ async def run(call: Call[WorkflowParams]) -> WorkflowRun:
         # The details locate each problem; the input is not repeated (it may be sensitive).
         raise ApiError(400, "invalid_params", str(exc),
                        details=validation_details(exc.error)) from None
+    except ConfigNotReadyError as exc:
+        # The workflow never started: its declared config does not fit the org's. Each
+        # problem names a key and its kind; messages hold no value.
+        raise ApiError(424, exc.code, f"workflow {name!r} cannot run for org "
+                       f"{context.org_id!r}: its declared config does not fit the org's "
+                       f"({len(exc.problems)} problems; GET orgs/{context.org_id}/readiness)",
+                       problems=[{"key": p.key, "problem": p.problem, "message": p.message}
+                                 for p in exc.problems]) from None
     except MISCONFIGURATION as exc:
         # 424: the request was fine, the org's config is not. The library's messages name
         # keys and secret names only, never values.

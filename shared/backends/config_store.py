@@ -279,6 +279,35 @@ class ConfigStore:
         self.metrics.incr("table.queries")
         return await self.call("a listing of partitions", query)
 
+    async def list_orgs_page(self, after: str | None, limit: int) -> tuple[list[str], bool]:
+        """Up to ``limit`` org ids that have config, in order, after ``after`` (no cache),
+        and whether more follow. Table Storage returns entities in PartitionKey order, so
+        this reads only the pages up to the first partition past the page (projected to
+        ``PartitionKey``): a page of 50 orgs of 20 keys is about one request, whatever the
+        size of the table. GLOBAL and partitions that are not scopes are left out."""
+
+        async def query() -> tuple[list[str], bool]:
+            found: list[str] = []
+            pager = self.client.query_entities(
+                "PartitionKey gt @after and RowKey lt @end",
+                parameters={"after": after or "", "end": history.BOOKKEEPING_END},
+                select=["PartitionKey"], results_per_page=1000)
+            try:
+                async for entity in pager:
+                    partition = str(entity["PartitionKey"])
+                    if partition == GLOBAL or not is_scope(partition) or \
+                            (found and found[-1] == partition):
+                        continue
+                    if len(found) == limit:
+                        return found, True
+                    found.append(partition)
+            except ResourceNotFoundError:
+                return [], False  # no table yet: no orgs
+            return found, False
+
+        self.metrics.incr("table.queries")
+        return await self.call("a page of the org listing", query)
+
     async def get_entry(self, scope: str, key: str) -> ConfigEntry | None:
         """Point-read one entry with its ETag (no cache): for writers and the admin API."""
         scope, key = canonical_scope(scope), validate_config_key(key)

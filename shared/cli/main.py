@@ -1,5 +1,6 @@
 """Admin and developer CLI: ``python -m shared.cli {get,list,set,delete,import,secret,catalog,
-doctor,move-org}`` (the ``--help`` text is :data:`DESCRIPTION`, plain text).
+doctor,move-org,history,changes,rollback,readiness}`` (the ``--help`` text is
+:data:`DESCRIPTION`, plain text).
 
 Settings come from the environment, or from a ``local.settings.json`` given with
 ``--settings``. Secret values are read from stdin or a hidden prompt, never from
@@ -20,7 +21,7 @@ from pathlib import Path
 from typing import TextIO
 
 from shared.backends.vault_clients import uses_local_vault
-from shared.cli import catalog, config, history, orgs, secrets, vaults
+from shared.cli import catalog, config, history, orgs, readiness, secrets, vaults
 from shared.cli.common import Interrupted, load_settings_file
 from shared.core.naming import GLOBAL, canonical_scope
 from shared.errors import ConfigError, InvalidNameError
@@ -29,7 +30,8 @@ from shared.settings import Settings
 
 DESCRIPTION = """\
 Admin and developer CLI of orgconfig: config entries and Key Vault secrets of an org or
-GLOBAL, the secret catalog, connectivity checks and moving an org to another vault.
+GLOBAL, the secret catalog, connectivity checks, moving an org to another vault, and which
+workflows an org's config is ready for.
 
 Settings come from the environment, or from a local.settings.json given with --settings.
 Secret values are read from stdin or a hidden prompt, never from the command line, and are
@@ -53,6 +55,7 @@ def _parser() -> argparse.ArgumentParser:
                    description="Check table and vault connectivity and credentials, the "
                                "secret catalog's mode and expiring secrets.")
     vaults.add_move_parser(sub)
+    readiness.add_parser(sub)
     return parser
 
 
@@ -86,7 +89,8 @@ _COMMANDS = {"get": config.cmd_get, "list": config.cmd_list, "set": config.cmd_s
              "delete": config.cmd_delete, "import": config.cmd_import,
              "catalog": catalog.cmd_catalog, "move-org": vaults.cmd_move_org,
              "history": history.cmd_history, "changes": history.cmd_changes,
-             "rollback": history.cmd_rollback, "orgs": orgs.cmd_orgs}
+             "rollback": history.cmd_rollback, "orgs": orgs.cmd_orgs,
+             "readiness": readiness.cmd_readiness}
 
 
 async def _require_known_org(resolver: ConfigResolver, args: argparse.Namespace) -> None:

@@ -11,7 +11,7 @@ from azure.keyvault.secrets.aio import SecretClient
 from pydantic import BaseModel, Field
 
 from shared.context import OrganizationContext
-from shared.errors import ConfigValueError, SecretNotFoundError
+from shared.errors import ConfigNotReadyError, ConfigValueError
 from shared.resolver import ConfigResolver
 from workflows import (
     InvalidParamsError,
@@ -109,8 +109,10 @@ async def test_a_workflow_for_another_org_cannot_use_acmes_secret(
 ) -> None:
     await seed(("beta", "graph_tenant_id", "t"), ("beta", "graph_client_id", "c"),
                ("beta", "graph_client_secret", "graph-client-secret", "secret_ref"))
-    with pytest.raises(SecretNotFoundError):
+    with pytest.raises(ConfigNotReadyError) as info:
         await run_workflow("graph-user-sync", resolver.context("beta"), {})
+    assert [(p.key, p.problem) for p in info.value.problems] == [
+        ("graph_client_secret", "secret_missing")]
 
 
 async def test_psa_ticket_maps_alert_fields(
@@ -133,7 +135,7 @@ async def test_smtp_digest_loads_a_model(
 ) -> None:
     await seed(("GLOBAL", "smtp_host", "smtp.example"), ("acme", "smtp_username", "u@acme"),
                ("GLOBAL", "smtp_password", "smtp-password", "secret_ref"),
-               ("GLOBAL", "report_sender", "r@example"))
+               ("GLOBAL", "report_sender", "r@example.com"))
     await vault.set_secret("GLOBAL--smtp-password", "Zx-smtp-canary")
     result = await run_workflow("smtp-digest", resolver.context("acme"),
                                 {"recipients": ["a@b.c"], "events": [1]})

@@ -188,9 +188,13 @@ async def org_readiness(resolver: ConfigResolver, org_id: str,
 
 async def fleet_readiness(resolver: ConfigResolver, after: str | None,
                           limit: int) -> tuple[list[OrgReadiness], str | None]:
-    """Readiness of a page of orgs (those with config, in order, after ``after``) and the
-    org id the next page starts after (None at the end)."""
-    orgs, more = await resolver.config_store.list_orgs_page(after, limit)
+    """Readiness of a page of orgs (the registered ones once the registry is on, else those
+    with config; in id order, after ``after``) and the org id the next page starts after
+    (None at the end)."""
+    if await resolver.orgs.enabled():
+        orgs, more = await resolver.orgs.page(after, limit)
+    else:
+        orgs, more = await resolver.config_store.list_orgs_page(after, limit)
     gate = asyncio.Semaphore(_CONCURRENCY)
 
     async def one(org_id: str) -> OrgReadiness:

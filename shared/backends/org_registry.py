@@ -172,6 +172,29 @@ class OrgRegistry:
         return sorted(await self.table.call("a listing of the org registry", query),
                       key=lambda o: o.id)
 
+    async def page(self, after: str | None, limit: int) -> tuple[list[str], bool]:
+        """Registered org ids after ``after`` (in id order), at most ``limit``, and whether
+        more follow: one range read of the registry partition."""
+        client = self.table.client
+
+        async def query() -> list[str]:
+            pager = client.query_entities(
+                "PartitionKey eq @p and RowKey gt @lo and RowKey lt @end",
+                parameters={"p": PARTITION, "lo": after or "", "end": "~"},
+                select=["RowKey"], results_per_page=min(limit + 1, 1000))
+            ids: list[str] = []
+            try:
+                async for entity in pager:
+                    ids.append(str(entity["RowKey"]))
+                    if len(ids) > limit:
+                        break
+            except ResourceNotFoundError:
+                return []
+            return ids
+
+        ids = await self.table.call("a page of the org registry", query)
+        return ids[:limit], len(ids) > limit
+
     async def register(self, org_id: str, display_name: str | None, by: str) -> Org:
         """Add an org; :class:`OrgExistsError` if it is registered already. Turns the
         registry on (the caller registers existing orgs first: :meth:`adopt`)."""

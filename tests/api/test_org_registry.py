@@ -164,3 +164,16 @@ async def test_the_reconcile_timer_names_orgs_with_data_that_are_not_registered(
     await register(api, "acme")
     await table.seed(("stray", "k", "v"))  # written around the app
     assert await unregistered_orgs(resolver) == ["stray"]
+
+
+async def test_the_fleet_readiness_view_pages_through_the_registered_orgs(
+    api: Api, table: Table,
+) -> None:
+    for org_id in ("a-org", "b-org", "c-org"):
+        assert (await register(api, org_id)).status == 201  # b-org and c-org have no config
+    first = await api.call("fleet_readiness", query={"limit": "2"})
+    assert first.status == 200, first.text
+    body = first.json()
+    assert [o["org"] for o in body["orgs"]] == ["a-org", "b-org"] and body["next"] == "b-org"
+    rest = await api.call("fleet_readiness", query={"limit": "2", "after": body["next"]})
+    assert [o["org"] for o in rest.json()["orgs"]] == ["c-org"] and rest.json()["next"] is None

@@ -25,7 +25,7 @@ from shared.read.coherence import SENTINEL_PARTITION, row_key
 from tools.keyvault_emulator.control import EmulatorControl
 from tools.services import REPO_ROOT, Azurite, KeyVaultEmulator
 from tools.soak import phases
-from tools.soak.instance import READY
+from tools.soak.common import READY
 from tools.soak.phases import Stack, Tally
 
 TABLE = "SoakConfig"

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
 import logging
 import signal
 import sys
@@ -21,14 +20,8 @@ from pydantic import BaseModel, Field
 from shared.context import OrganizationContext
 from shared.resolver import reset_resolver
 from tools.localhost.host import LocalFunctionsHost
+from tools.soak.common import READY, digest
 from workflows.registry import workflow
-
-READY = "SOAK_INSTANCE_READY "
-
-
-def digest(value: Any) -> str:
-    """What the probe shows of a value: 12 hex digits of its SHA-256."""
-    return hashlib.sha256(str(value).encode()).hexdigest()[:12]
 
 
 class ProbeParams(BaseModel):

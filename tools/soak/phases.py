@@ -19,7 +19,7 @@ from typing import Any
 
 import aiohttp
 
-from tools.soak.instance import digest
+from tools.soak.common import digest
 
 Request = Callable[[], Awaitable[int]]
 

@@ -190,3 +190,35 @@ def test_control_api_validates_input(kv_control: EmulatorControl) -> None:
     with pytest.raises(EmulatorControlError):
         kv_control.set_latency(-5)
     assert kv_control.health()["status"] == "ok"
+
+
+def test_the_rate_limit_answers_429_with_retry_after_like_key_vault(
+    keyvault: KeyVaultEmulator, kv_control: EmulatorControl
+) -> None:
+    with sync_client(keyvault, retry_total=0) as client:
+        client.set_secret("busy", "v")
+        kv_control.set_rate_limit(3)
+        statuses = []
+        retry_after = []
+        for _ in range(5):
+            try:
+                client.get_secret("busy")
+                statuses.append(200)
+            except HttpResponseError as exc:
+                statuses.append(exc.status_code)
+                assert exc.response is not None
+                retry_after.append(float(exc.response.headers["Retry-After"]))
+        assert statuses == [200, 200, 200, 429, 429]
+        assert all(0 < s <= 10 for s in retry_after)
+        assert kv_control.faults()["rate_limit_per_10s"] == 3
+        kv_control.set_rate_limit(None)
+        assert client.get_secret("busy").value == "v"
+        kv_control.set_rate_limit(1)
+        kv_control.clear_faults()  # clearing the faults lifts the limit too
+        assert client.get_secret("busy").value == "v"
+
+
+def test_a_bad_rate_limit_is_refused(kv_control: EmulatorControl) -> None:
+    for bad in (0, -1, 2.5, "ten"):
+        with pytest.raises(EmulatorControlError):
+            kv_control.set_rate_limit(bad)  # type: ignore[arg-type]

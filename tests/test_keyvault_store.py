@@ -252,7 +252,8 @@ def test_fail_rules_are_consumed_in_order_and_by_operation() -> None:
     faults.latency_operation = "set_secret"
     faults.clear()
     assert faults.to_json() == {
-        "latency_ms": 0.0, "latency_operation": None, "fail_next": [],
+        "latency_ms": 0.0, "latency_operation": None, "rate_limit_per_10s": None,
+        "fail_next": [],
         "refuse_connections": False, "drop_connections": False
     }
 

@@ -109,6 +109,11 @@ class EmulatorControl:
         milliseconds (0 turns it off)."""
         self._call("POST", "/faults/latency", {"ms": ms, "operation": operation})
 
+    def set_rate_limit(self, per_10s: int | None) -> None:
+        """Key Vault's throttling: at most ``per_10s`` requests per 10 s to this vault, the
+        rest answered 429 with ``Retry-After`` (None: no limit)."""
+        self._call("POST", "/faults/rate-limit", {"per_10s": per_10s})
+
     def fail_next(
         self,
         count: int,

@@ -6,12 +6,16 @@ every vault request. Kept apart from the HTTP code so their rules are easy to re
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+import time
+from collections import Counter, defaultdict, deque
 from dataclasses import dataclass, field
 from typing import Any
 
 from .model import VaultError
 from .routes import resolve
+
+#: Key Vault counts its service limits per 10 seconds
+THROTTLE_WINDOW = 10.0
 
 #: Operation names used by counters and ``fail_next(operation=...)``.
 OPERATIONS = (
@@ -123,6 +127,10 @@ class Faults:
     latency_ms: float = 0.0
     #: delay only this operation's requests (``None``: every request)
     latency_operation: str | None = None
+    #: Key Vault's service limit, per vault: at most this many requests per 10 s, the
+    #: rest answered 429 with Retry-After (None: no limit)
+    rate_limit: int | None = None
+    _admitted: deque[float] = field(default_factory=deque)
     rules: list[FailRule] = field(default_factory=list)
     refuse: bool = False
     drop: bool = False
@@ -141,6 +149,19 @@ class Faults:
         except VaultError:  # an unroutable request: the server answers it as such, undelayed
             return False
 
+    def throttled(self, now: float | None = None) -> float | None:
+        """Seconds until a request is admitted again if the rate limit refuses this one
+        (it is then not counted against the limit), else None (and it is counted)."""
+        if self.rate_limit is None:
+            return None
+        now = time.monotonic() if now is None else now
+        while self._admitted and now - self._admitted[0] >= THROTTLE_WINDOW:
+            self._admitted.popleft()
+        if len(self._admitted) >= self.rate_limit:
+            return max(0.001, THROTTLE_WINDOW - (now - self._admitted[0]))
+        self._admitted.append(now)
+        return None
+
     def take(self, operation: str) -> FailRule | None:
         """The rule that answers this request, if any (and consume one use of it)."""
         for rule in self.rules:
@@ -155,6 +176,8 @@ class Faults:
         """No latency, no injected errors, connections accepted and answered."""
         self.latency_ms = 0.0
         self.latency_operation = None
+        self.rate_limit = None
+        self._admitted.clear()
         self.rules.clear()
         self.refuse = False
         self.drop = False
@@ -164,6 +187,7 @@ class Faults:
         return {
             "latency_ms": self.latency_ms,
             "latency_operation": self.latency_operation,
+            "rate_limit_per_10s": self.rate_limit,
             "fail_next": [r.to_json() for r in self.rules],
             "refuse_connections": self.refuse,
             "drop_connections": self.drop,

@@ -269,6 +269,16 @@ def control_application(
         vault.faults.latency_operation = operation
         return _ok()
 
+    @route("POST", "/faults/rate-limit")
+    async def rate_limit(request: web.Request) -> web.Response:
+        vault = vault_of(request)
+        per_10s = (await _body(request)).get("per_10s")
+        if per_10s is not None and (not is_number(per_10s) or per_10s < 1
+                                    or per_10s != int(per_10s)):
+            raise _bad("'per_10s' must be a whole number >= 1, or null for no limit")
+        vault.faults.rate_limit = None if per_10s is None else int(per_10s)
+        return _ok()
+
     @route("POST", "/faults/fail-next")
     async def fail_next(request: web.Request) -> web.Response:
         vault = vault_of(request)

@@ -115,8 +115,13 @@ class VaultApp:
         except VaultError as err:
             return error_response(err, headers)
         name = route.name if route.name and NAME_RE.match(route.name) else None
-        rule = self.faults.take(route.operation)
-        if rule is not None:
+        wait = self.faults.throttled()
+        rule = None if wait is not None else self.faults.take(route.operation)
+        if wait is not None:  # Key Vault's service limit: 429 with Retry-After
+            code, message = fault_error(429)
+            headers["Retry-After"] = _seconds(wait)
+            response = error_response(VaultError(429, code, message), headers)
+        elif rule is not None:
             code, message = fault_error(rule.status)
             if rule.retry_after is not None:
                 headers["Retry-After"] = _seconds(rule.retry_after)

@@ -26,6 +26,7 @@ from azure.data.tables.aio import TableClient
 from azure.keyvault.secrets.aio import SecretClient
 
 from shared.backends.config_rows import entity_from_entry
+from shared.backends.config_store import SNAPSHOT_FILTER
 from shared.backends.history import BOOKKEEPING_END
 from shared.backends.vault_clients import LocalDevelopmentCredential, make_secret_client
 from shared.context import OrganizationContext
@@ -421,3 +422,18 @@ async def http_api(
         yield client
     api.responses += client.responses
     api.secrets |= client.secrets
+
+
+async def snapshot_reload(settings: Settings, table_name: str, scope: str
+                          ) -> tuple[int, set[str]]:
+    """The bytes a snapshot reload of ``scope`` fetches (response bodies, as the resolver's
+    query) and the RowKeys it returns."""
+    sizes: list[int] = []
+    assert settings.storage_connection is not None
+    client = TableClient.from_connection_string(
+        settings.storage_connection, table_name,
+        raw_response_hook=lambda r: sizes.append(len(r.http_response.body())))
+    async with client:
+        rows = [e async for e in client.query_entities(
+            SNAPSHOT_FILTER, parameters={"pk": scope, "end": BOOKKEEPING_END})]
+    return sum(sizes), {str(r["RowKey"]) for r in rows}

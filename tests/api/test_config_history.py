@@ -9,15 +9,13 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from azure.data.tables.aio import TableClient
 
 from shared.backends import history
-from shared.backends.config_store import SNAPSHOT_FILTER
 from shared.core.values import ConfigEntry
 from shared.errors import ConcurrencyError
 from shared.resolver import ConfigResolver
 from shared.settings import Settings
-from tests.api.conftest import Api, Table, Vault
+from tests.api.conftest import Api, Table, Vault, snapshot_reload
 
 pytestmark = pytest.mark.integration
 
@@ -198,16 +196,9 @@ async def test_a_snapshot_reload_fetches_the_same_bytes_with_1000_history_items(
     await put(api, "w", entry={"org": "acme", "key": "k2"})
 
     async def snapshot_bytes() -> int:
-        sizes: list[int] = []
-        assert settings.storage_connection is not None
-        client = TableClient.from_connection_string(
-            settings.storage_connection, resolver.settings.table_name,
-            raw_response_hook=lambda r: sizes.append(len(r.http_response.body())))
-        async with client:
-            rows = [e async for e in client.query_entities(
-                SNAPSHOT_FILTER, parameters={"pk": "acme", "end": history.BOOKKEEPING_END})]
-        assert {r["RowKey"] for r in rows} == {"k1", "k2"}
-        return sum(sizes)
+        size, rows = await snapshot_reload(settings, resolver.settings.table_name, "acme")
+        assert rows == {"k1", "k2"}
+        return size
 
     before = await snapshot_bytes()
     store = resolver.config_store

@@ -7,15 +7,12 @@ import io
 from typing import Any
 
 import pytest
-from azure.data.tables.aio import TableClient
 
-from shared.backends import history
-from shared.backends.config_store import SNAPSHOT_FILTER
 from shared.backends.org_registry import PARTITION
 from shared.cli.main import run as cli_run
 from shared.resolver import ConfigResolver
 from shared.settings import Settings
-from tests.api.conftest import Api, Table
+from tests.api.conftest import Api, Table, snapshot_reload
 
 pytestmark = pytest.mark.integration
 
@@ -136,15 +133,7 @@ async def test_registry_rows_add_nothing_to_a_snapshot_reload(
     await api.call("config_put", route={"org": "acme", "key": "k"}, json_body={"value": "v"})
 
     async def reload_bytes(scope: str) -> int:
-        sizes: list[int] = []
-        assert settings.storage_connection is not None
-        client = TableClient.from_connection_string(
-            settings.storage_connection, resolver.settings.table_name,
-            raw_response_hook=lambda r: sizes.append(len(r.http_response.body())))
-        async with client:
-            _ = [e async for e in client.query_entities(
-                SNAPSHOT_FILTER, parameters={"pk": scope, "end": history.BOOKKEEPING_END})]
-        return sum(sizes)
+        return (await snapshot_reload(settings, resolver.settings.table_name, scope))[0]
 
     before = (await reload_bytes("acme"), await reload_bytes("GLOBAL"))
     rows = [("create", {"PartitionKey": PARTITION, "RowKey": f"org-{n:05d}",

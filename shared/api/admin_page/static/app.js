@@ -73,6 +73,14 @@ async function route() {
     return location.replace(`#/${view}/${encodeURIComponent(checked.scope)}`);
   }
   try {
+    if (!PLATFORM_VIEWS.has(view) && org !== "GLOBAL" && registry.on &&
+        !registry.orgs.some((o) => o.id === org)) {
+      // not in the list loaded before: registered since, or unknown (the API says which,
+      // naming close matches), before any view shows a mistyped org
+      await reloadScopes();
+      if (ticket !== navigation) return;
+      if (!registry.orgs.some((o) => o.id === org)) await call("GET", ["orgs", org, "effective"]);
+    }
     await VIEWS[view](root, ctx);
   } catch (err) {
     if (ticket !== navigation) return;

@@ -65,9 +65,10 @@ export function scopePicker(ctx) {
         } catch (err) {
           if (err.code !== "unknown_org") return refuse(describe(err));
           const matches = (err.body.close_matches || []).filter((m) => m !== scope);
-          return refuse(err.message, matches.length ? h("span", { class: "matches" }, " Open instead: ",
-            matches.map((m, i) => [i ? ", " : "", h("a", { href: `#/${ctx.view}/${encodeURIComponent(m)}`, text: m })]),
-            ".") : null, " ", h("a", { href: "#/orgs/GLOBAL", text: "Register an org" }));
+          return refuse(err.message, h("span", { class: "matches" },
+            matches.length ? ["Open instead: ", matches.map((m, i) => [i ? ", " : "",
+              h("a", { href: `#/${ctx.view}/${encodeURIComponent(m)}`, text: m })]), ". "] : null,
+            h("a", { href: "#/orgs/GLOBAL", text: "Register an org" })));
         } finally {
           open.disabled = false;
         }

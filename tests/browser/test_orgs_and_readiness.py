@@ -221,6 +221,8 @@ def test_the_fleet_view_pages_orgs_by_workflow(page: Page, stack: Stack) -> None
 
     page.route("**/api/readiness?*", small_pages)
     page.goto(f"{stack.page_url}#/config/GLOBAL")
+    expect(page.get_by_role("row", name="smtp_host")).to_be_visible()
+    expect(page.get_by_role("region", name="Workflow readiness")).to_have_count(0)  # per org
     page.get_by_role("link", name="Readiness", exact=True).click()
     expect(page.get_by_role("heading", name="Readiness")).to_be_visible()
     table = page.get_by_role("table", name=re.compile("Orgs with config"))

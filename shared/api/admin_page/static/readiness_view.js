@@ -154,6 +154,7 @@ function fleetRow(org, workflows) {
       if (w.ready) return h("td", {}, h("span", { class: "cell-ok", text: "ready" }));
       return h("td", {}, h("ul", { class: "fleet-problems" }, w.problems.map((p) =>
         h("li", { title: p.message }, h("code", { text: p.key }), " ",
-          h("span", { class: `problem-kind kind-${p.problem}`, text: PROBLEMS[p.problem] || p.problem })))));
+          h("span", { class: `problem-kind kind-${p.problem}`, text: PROBLEMS[p.problem] || p.problem }),
+          h("span", { class: "sr-only", text: `: ${p.message}` })))));
     }));
 }

@@ -215,7 +215,13 @@ def test_an_invalid_or_inherited_value_opens_edit_or_override(
     expect(form.get_by_label("Value")).to_have_value("70000")
 
 
-def test_the_fleet_view_pages_orgs_by_workflow(page: Page, stack: Stack) -> None:
+def test_the_fleet_view_pages_orgs_by_workflow(
+    page: Page, stack: Stack, admin_api: AdminApi
+) -> None:
+    suspended = "a-" + uuid.uuid4().hex[:8]  # sorts before acme: on the first page
+    admin_api.put(suspended, "smtp_username", "digest@example.org")
+    admin_api.call("PATCH", f"orgs/{suspended}", {"status": "suspended"})
+
     def small_pages(route: Route) -> None:
         route.continue_(url=re.sub(r"limit=\d+", "limit=2", route.request.url))
 
@@ -227,6 +233,7 @@ def test_the_fleet_view_pages_orgs_by_workflow(page: Page, stack: Stack) -> None
     expect(page.get_by_role("heading", name="Readiness")).to_be_visible()
     table = page.get_by_role("table", name=re.compile("Orgs with config"))
     expect(table).to_have_accessible_name(re.compile(r"\(2 shown, more after\)"))
+    expect(table.get_by_role("row", name=suspended)).to_contain_text("suspended: runs refused")
     acme = table.get_by_role("row", name="acme")
     expect(acme).to_contain_text("3 of 3")
     expect(acme.get_by_role("cell").filter(has_text="ready")).to_have_count(3)

@@ -89,6 +89,7 @@ function fixButton(workflow, problem, entry, fix) {
 
 // -- the fleet view --------------------------------------------------------------------------------
 export async function renderFleet(main, ctx) {
+  await ctx.reloadScopes(); // the registry, for the suspended orgs
   const first = (await call("GET", ["readiness"], { query: { limit: PAGE } })).body;
   const orgs = [...first.orgs];
   let next = first.next;
@@ -102,8 +103,10 @@ export async function renderFleet(main, ctx) {
       workflows.includes(name) ? h("code", { text: name }) : name)))),
     tbody);
   const caption = table.querySelector("caption");
+  const suspended = new Set((ctx.registry ? ctx.registry.orgs : [])
+    .filter((o) => o.status === "suspended").map((o) => o.id));
   const show = (added) => {
-    for (const org of added) tbody.append(fleetRow(org, workflows));
+    for (const org of added) tbody.append(fleetRow(org, workflows, suspended.has(org.org)));
     caption.textContent = `Orgs with config (${orgs.length}${next ? " shown, more after" : ""}) by workflow`;
     summary.textContent = `${readyOrgs} of ${orgs.length} orgs shown can run every workflow.`;
     stackable(table);
@@ -141,11 +144,12 @@ export async function renderFleet(main, ctx) {
       : h("p", { class: "empty", text: "No org has config yet." }));
 }
 
-function fleetRow(org, workflows) {
+function fleetRow(org, workflows, suspended) {
   const byName = new Map(org.workflows.map((w) => [w.name, w]));
   const total = org.ready + org.not_ready;
   return h("tr", { class: org.not_ready ? "problem" : "" },
-    h("th", { scope: "row" }, h("a", { href: `#/config/${encodeURIComponent(org.org)}`, text: org.org })),
+    h("th", { scope: "row" }, h("a", { href: `#/config/${encodeURIComponent(org.org)}`, text: org.org }),
+      suspended ? h("span", { class: "meta", text: "suspended: runs refused" }) : null),
     h("td", { class: "count" }, h("span", { class: org.not_ready ? "badge bad" : "badge ok",
       text: `${org.ready} of ${total}` })),
     workflows.map((name) => {

@@ -43,7 +43,8 @@ _TYPES = {".js": "text/javascript", ".css": "text/css", ".html": "text/html"}
 #: Every file the page may load; anything else is a 404.
 ASSETS = frozenset({
     "api.js", "app.js", "dom.js", "config_view.js", "entry_form.js", "secrets_view.js",
-    "history_view.js", "changes_view.js", "format.js", "style.css",
+    "history_view.js", "changes_view.js", "format.js", "orgs_view.js", "readiness_view.js",
+    "style.css",
 })
 
 

@@ -1,21 +1,30 @@
 // The admin page: boots by asking the API for the org list (which needs the
 // PlatformAdmin role); a 401/403 shows which role is needed and loads nothing else.
-// Views are chosen by the URL hash (#/config/acme, #/secrets/GLOBAL, #/changes/acme): the hash holds
-// only a view and an org id, never data.
+// Views are chosen by the URL hash (#/config/acme, #/secrets/GLOBAL, #/changes/acme, #/orgs,
+// #/readiness): the hash holds only a view and an org id, never data.
 
 import { ApiError, call, describe, hasFunctionKey, isAccessError, setFunctionKey } from "./api.js";
 import { h, replace } from "./dom.js";
 import { renderChanges } from "./changes_view.js";
 import { renderConfig, scopePicker } from "./config_view.js";
 import { checkScope } from "./format.js";
+import { renderOrgs } from "./orgs_view.js";
+import { renderFleet } from "./readiness_view.js";
 import { renderSecrets } from "./secrets_view.js";
 
 const main = document.getElementById("main");
 const nav = document.getElementById("nav");
 const banner = document.getElementById("health");
 const statusLine = document.getElementById("status");
-const VIEWS = { config: renderConfig, secrets: renderSecrets, changes: renderChanges };
+const VIEWS = {
+  config: renderConfig, secrets: renderSecrets, changes: renderChanges,
+  orgs: renderOrgs, readiness: renderFleet,
+};
+// views of the whole platform: the org in their address is only remembered for the others
+const PLATFORM_VIEWS = new Set(["orgs", "readiness"]);
 let scopes = [];
+// the registry (GET orgs): on/off and the registered orgs, shared by every view
+const registry = { on: false, orgs: [] };
 
 /** Announce a message in the status region ("error" ones are styled as such). */
 export function status(message, kind = "info") {
@@ -47,7 +56,7 @@ async function route() {
   }
   status("");
   refreshHealth();
-  const ctx = { org, scopes, go, status, reloadScopes, view };
+  const ctx = { org, scopes, registry, go, status, reloadScopes, view };
   // Each navigation renders into a container of its own: a slower render of a view the
   // admin already left then writes into a detached element and can never replace the
   // view now shown.
@@ -55,27 +64,52 @@ async function route() {
   main.replaceChildren(root);
   // An org id in the address that the API would refuse: say so, keep the picker.
   const checked = checkScope(org);
-  if (checked.problem) {
+  if (checked.problem && !PLATFORM_VIEWS.has(view)) {
     return replace(root, h("div", { class: "view-head" },
       h("h1", { text: "Not a valid org id" }), scopePicker(ctx)),
     h("p", { class: "error", role: "alert", text: `"${org}" is not a valid org id. ${checked.problem}` }));
   }
-  if (checked.scope !== org) { // "Acme" -> "acme", in place of the address typed
+  if (checked.scope && checked.scope !== org) { // "Acme" -> "acme", in place of the address typed
     return location.replace(`#/${view}/${encodeURIComponent(checked.scope)}`);
   }
   try {
+    if (!PLATFORM_VIEWS.has(view) && org !== "GLOBAL" && registry.on &&
+        !registry.orgs.some((o) => o.id === org)) {
+      // not in the list loaded before: registered since, or unknown (the API says which,
+      // naming close matches), before any view shows a mistyped org
+      await reloadScopes();
+      if (ticket !== navigation) return;
+      if (!registry.orgs.some((o) => o.id === org)) await call("GET", ["orgs", org, "effective"]);
+    }
     await VIEWS[view](root, ctx);
   } catch (err) {
     if (ticket !== navigation) return;
     if (isAccessError(err)) return denied(err);
+    if (err instanceof ApiError && err.code === "unknown_org") return unknownOrg(root, ctx, err);
     replace(main, h("div", { class: "view-head" },
       h("h1", { text: "Something went wrong" }), scopePicker(ctx)),
     h("p", { class: "error", role: "alert", text: describe(err) }));
   }
 }
 
+/** An org the registry does not know, opened by its address: the API's message, its
+ * close matches as links, and the picker (which does not list the unknown id). */
+function unknownOrg(root, ctx, err) {
+  const matches = (err.body.close_matches || []).filter((m) => m !== ctx.org);
+  replace(root, h("div", { class: "view-head" },
+    h("h1", { text: "Unknown org" }), scopePicker(ctx)),
+  h("p", { class: "error", role: "alert", text: err.message }),
+  matches.length ? h("p", {}, "Open instead: ", matches.map((m, i) => [i ? ", " : "",
+    h("a", { href: `#/${ctx.view}/${encodeURIComponent(m)}`, text: m })])) : null,
+  h("p", {}, h("a", { href: "#/orgs/GLOBAL", text: "Registered orgs" }),
+    " lists every org; an org is registered there before it can be used."));
+}
+
 async function reloadScopes() {
-  scopes.splice(0, scopes.length, ...(await call("GET", ["orgs"])).body.scopes);
+  const body = (await call("GET", ["orgs"])).body;
+  scopes.splice(0, scopes.length, ...body.scopes);
+  registry.on = body.registry === "on";
+  registry.orgs = body.orgs || [];
   return scopes;
 }
 

@@ -6,49 +6,87 @@ import { h, replace, stackable, uid } from "./dom.js";
 import { openEntryForm } from "./entry_form.js";
 import { RESOLVED, checkScope, when } from "./format.js";
 import { openHistory } from "./history_view.js";
+import { readinessPanel } from "./readiness_view.js";
+import { openCreateSecret } from "./secrets_view.js";
 
-/** The org picker shared by both views: the orgs that have config plus GLOBAL, and a
- * field to open any other org id (checked here, so a mistyped id is explained at the
- * field and never becomes a view or an option). */
+/** The org picker shared by the views: GLOBAL and the orgs (the registered ones with
+ * their display names and status once the registry is on; before, the orgs that have
+ * config), and a field to open any other org id. The id is checked here, and with the
+ * registry on the API is asked whether the org exists, so a mistyped or unknown id is
+ * explained at the field (with the API's close matches) and never becomes a view or an
+ * option. */
 export function scopePicker(ctx) {
   const selectId = uid("org");
   const otherId = uid("other-org");
   const errorId = `${otherId}-error`;
-  // an org without entries yet is added to the list while it is open; an invalid id never
-  const addCurrent = !ctx.scopes.includes(ctx.org) && checkScope(ctx.org).scope === ctx.org;
-  const options = addCurrent ? [...ctx.scopes, ctx.org] : ctx.scopes;
+  const registered = ctx.registry && ctx.registry.on;
+  let options;
+  if (registered) {
+    options = [{ value: "GLOBAL", text: "GLOBAL" }, ...ctx.registry.orgs.map((o) => ({
+      value: o.id,
+      text: `${o.id}${o.display_name && o.display_name !== o.id ? ` (${o.display_name})` : ""}` +
+        `${o.status === "suspended" ? " [suspended]" : ""}`,
+    }))];
+  } else {
+    // an org without entries yet is added to the list while it is open; an invalid id never
+    const addCurrent = !ctx.scopes.includes(ctx.org) && checkScope(ctx.org).scope === ctx.org;
+    options = (addCurrent ? [...ctx.scopes, ctx.org] : ctx.scopes).map((s) => ({ value: s, text: s }));
+  }
   const select = h("select", { id: selectId, onchange: () => ctx.go(ctx.view, select.value) },
-    options.map((s) => h("option", { value: s, selected: s === ctx.org, text: s })));
-  const error = h("p", { class: "field-error picker-error", id: errorId });
+    options.map((o) => h("option", { value: o.value, selected: o.value === ctx.org, text: o.text })));
+  const error = h("div", { class: "field-error picker-error", id: errorId });
   const other = h("input", { id: otherId, type: "text", placeholder: "org id", size: 16,
     autocomplete: "off", spellcheck: "false", "aria-describedby": errorId,
     oninput: () => {
       if (!other.hasAttribute("aria-invalid")) return;
       other.removeAttribute("aria-invalid");
-      error.textContent = "";
+      error.replaceChildren();
     } });
+  const refuse = (...text) => {
+    replace(error, ...text);
+    other.setAttribute("aria-invalid", "true");
+    other.focus();
+  };
+  const open = h("button", { type: "submit", text: "Open" });
   return h("div", { class: "picker" },
     h("label", { for: selectId, text: "Organization" }), select,
-    h("form", { class: "inline", novalidate: true, onsubmit: (event) => {
+    h("form", { class: "inline", novalidate: true, onsubmit: async (event) => {
       event.preventDefault();
       const { scope, problem } = checkScope(other.value);
       if (problem) {
-        error.textContent = other.value.trim() ? `"${other.value.trim()}" is not a valid org id. ${problem}` : problem;
-        other.setAttribute("aria-invalid", "true");
-        other.focus();
-        return;
+        return refuse(other.value.trim() ? `"${other.value.trim()}" is not a valid org id. ${problem}` : problem);
+      }
+      if (registered && scope !== "GLOBAL" && !ctx.registry.orgs.some((o) => o.id === scope)) {
+        // not in the list loaded with the page: ask the API (someone may have registered it)
+        open.disabled = true;
+        try {
+          await call("GET", ["orgs", scope, "effective"]);
+          await ctx.reloadScopes();
+        } catch (err) {
+          if (err.code !== "unknown_org") return refuse(describe(err));
+          const matches = (err.body.close_matches || []).filter((m) => m !== scope);
+          return refuse(err.message, h("span", { class: "matches" },
+            matches.length ? ["Open instead: ", matches.map((m, i) => [i ? ", " : "",
+              h("a", { href: `#/${ctx.view}/${encodeURIComponent(m)}`, text: m })]), ". "] : null,
+            h("a", { href: "#/orgs/GLOBAL", text: "Register an org" })));
+        } finally {
+          open.disabled = false;
+        }
       }
       ctx.go(ctx.view, scope);
     } },
-      h("label", { for: otherId, text: "Other org" }), other,
-      h("button", { type: "submit", text: "Open" })),
+      h("label", { for: otherId, text: "Other org" }), other, open),
     error);
 }
 
 /** then(panel): run after the view is rendered (e.g. open a history again). */
 export async function renderConfig(main, ctx, then) {
   const { org } = ctx;
-  const effective = (await call("GET", ["orgs", org, "effective"])).body;
+  // readiness is per org (not GLOBAL); a failure of it leaves the rest of the view
+  const [found, readiness] = await Promise.all([
+    call("GET", ["orgs", org, "effective"]),
+    org === "GLOBAL" ? null : call("GET", ["orgs", org, "readiness"]).then((r) => r.body, (err) => err)]);
+  const effective = found.body;
   const panel = h("div", { class: "panel-slot" });
   const refresh = async (message, after) => {
     await ctx.reloadScopes();
@@ -80,10 +118,30 @@ export async function renderConfig(main, ctx, then) {
             ? "1 key would fail when a workflow reads it: see the row marked Problem."
             : `${effective.problems} keys would fail when a workflow reads them: see the rows marked Problem.` })
       : null,
+    suspendedNote(ctx),
     panel,
+    readiness ? readinessPanel(readiness, new Map(effective.entries.map((e) => [e.key, e])), {
+      org,
+      form: (options) => {
+        form(options);
+        panel.scrollIntoView({ block: "nearest" });
+      },
+      secret: (name) => {
+        openCreateSecret({ panel, ctx, refresh, reloadLists: async () => {} }, name);
+        panel.scrollIntoView({ block: "nearest" });
+      },
+    }) : null,
     entriesTable(effective, ctx, { form, panel, refresh, historyOf }),
   );
   if (then) await then(panel);
+}
+
+function suspendedNote(ctx) {
+  const found = ctx.registry && ctx.registry.orgs.find((o) => o.id === ctx.org);
+  if (!found || found.status !== "suspended") return null;
+  return h("p", { class: "notice-line" }, h("strong", { text: `${ctx.org} is suspended.` }),
+    " Its config and secrets are kept; its workflow runs are refused. Reactivate it in ",
+    h("a", { href: "#/orgs/GLOBAL", text: "Orgs" }), ".");
 }
 
 function entriesTable(effective, ctx, actions) {

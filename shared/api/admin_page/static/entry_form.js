@@ -7,9 +7,11 @@ import { h, replace, uid } from "./dom.js";
 import { TYPES, when } from "./format.js";
 
 /**
- * options: {scope, ctx, onDone(message), entry?, override?}
+ * options: {scope, ctx, onDone(message), entry?, override?, key?, type?}
  * entry without override: edit it in its scope, guarded by its ETag.
  * override: a new entry of the same key in `scope`, prefilled from the inherited one.
+ * key, type: a new entry of that key, or the type to start from (readiness: the type a
+ * workflow needs).
  */
 export function openEntryForm(panel, options) {
   const { scope, entry, override } = options;
@@ -31,9 +33,10 @@ export function openEntryForm(panel, options) {
   };
 
   const key = h("input", { type: "text", required: true, autocomplete: "off", spellcheck: "false",
-    value: entry ? entry.key : "", readonly: editing || override });
+    value: entry ? entry.key : options.key || "", readonly: editing || override });
+  const startType = TYPES.includes(options.type) ? options.type : entry ? entry.type : "string";
   const type = h("select", {}, TYPES.map((t) =>
-    h("option", { value: t, text: t, selected: entry ? entry.type === t : t === "string" })));
+    h("option", { value: t, text: t, selected: t === startType })));
   const description = h("input", { type: "text", autocomplete: "off",
     value: entry && entry.description ? entry.description : "" });
   const valueSlot = h("div", { class: "value-slot" });
@@ -128,7 +131,7 @@ export function openEntryForm(panel, options) {
   }
 
   replace(panel, form);
-  renderValue().then(() => (editing || override ? type : key).focus());
+  renderValue().then(() => (editing || override ? type : options.key ? fields.value : key).focus());
 }
 
 function fieldOf(err) {

@@ -157,8 +157,18 @@ function deletedTable(deleted, actions) {
         : h("span", { class: "muted", text: "not recoverable" })))))));
 }
 
+/**
+ * The create-secret form in another view's panel (the readiness panel's "Create secret"),
+ * with the name prefilled. actions: {panel, ctx, refresh(message), reloadLists()};
+ * the scopes offered are the org's and GLOBAL (the org first).
+ */
+export function openCreateSecret(actions, name) {
+  const { org } = actions.ctx;
+  valueForm({ scopes: org === "GLOBAL" ? ["GLOBAL"] : [org, "GLOBAL"], ...actions }, null, name);
+}
+
 // -- create and rotate: the value is shown once ------------------------------------------------
-function valueForm(actions, secret) {
+function valueForm(actions, secret, prefill = "") {
   const { panel, scopes } = actions;
   const headingId = uid("secret-form");
   const errors = {};
@@ -173,7 +183,7 @@ function valueForm(actions, secret) {
       hint ? h("p", { class: "hint", text: hint }) : null, errors[name]);
   };
   const scope = h("select", {}, scopes.map((s) => h("option", { value: s, text: s })));
-  const name = h("input", { type: "text", autocomplete: "off", spellcheck: "false" });
+  const name = h("input", { type: "text", autocomplete: "off", spellcheck: "false", value: prefill });
   // A textarea, not a password input: a password field would make the browser offer to
   // save the value in its password manager. Masked by CSS until "Show" is ticked; multi-
   // line values (certificates, keys) fit.
@@ -225,7 +235,7 @@ function valueForm(actions, secret) {
       h("button", { type: "submit", class: "primary", text: secret ? "Save new version" : "Create secret" }),
       h("button", { type: "button", text: "Cancel", onclick: () => panel.replaceChildren() })));
   replace(panel, form);
-  (secret ? value : scope).focus();
+  (secret || prefill ? value : scope).focus();
 }
 
 function reveal(actions, result, what) {

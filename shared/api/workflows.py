@@ -45,7 +45,7 @@ def _shown(name: str) -> str:
 @routes.route(
     "POST", "orgs/{org}/workflows/{name}", name="workflow_run", access="org_member",
     body=WorkflowParams, body_optional=True, response=WorkflowRun, params=(ORG, WORKFLOW_NAME),
-    errors=(400, 404, 424, 502, 503),
+    errors=(400, 404, 409, 424, 502, 503),
     summary="Run a registered workflow with the org's context (admins and members of the org)",
 )
 async def run(call: Call[WorkflowParams]) -> WorkflowRun:

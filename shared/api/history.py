@@ -103,8 +103,7 @@ async def org_changes(call: Call[None]) -> HistoryPage:
     since = _since(call)
     items = await history.feed(call.resolver.config_store, scope, limit=limit + 1,
                                after=_after(call, history.FEED_PREFIX))
-    if since is not None:
-        items = [i for i in items if not _before(i.at, since)]
+    items = history.since(items, since)
     return _page(items, limit, lambda i: history.feed_row(i.key, i.id))
 
 
@@ -112,24 +111,11 @@ def _since(call: Call[Any]) -> datetime | None:
     raw = call.query.get("since")
     if raw is None:
         return None
-    when = _when(raw) if re.fullmatch(RFC3339_PATTERN, raw) else None
+    when = history.parse_time(raw) if re.fullmatch(RFC3339_PATTERN, raw) else None
     if when is None:
         raise ApiError(400, "invalid_since", "since must be an RFC 3339 time with a zone, "
                        "e.g. 2026-12-01T00:00:00Z")
     return when
-
-
-def _before(at: str, since: datetime) -> bool:
-    when = _when(at)
-    return when is not None and when < since
-
-
-def _when(text: str) -> datetime | None:
-    try:
-        when = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
-        return None
-    return when if when.tzinfo is not None else None
 
 
 @routes.route(

@@ -277,6 +277,22 @@ def _item(key: str, at_us: int, action: str, entry: ConfigEntry | None, by: str 
                        entry.type, entry.value, entry.description)
 
 
+def parse_time(text: str) -> datetime | None:
+    """An RFC 3339 time with a zone (``Z`` or an offset) as an aware datetime, or None."""
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        return None
+    return when if when.tzinfo is not None else None
+
+
+def since(items: Sequence[HistoryItem], when: datetime | None) -> list[HistoryItem]:
+    """The items at or after ``when`` (all of them for None; an unreadable ``at`` is kept)."""
+    if when is None:
+        return list(items)
+    return [i for i in items if (at := parse_time(i.at)) is None or at >= when]
+
+
 def page(items: Sequence[HistoryItem], limit: int) -> tuple[list[HistoryItem], bool]:
     """At most ``limit`` items and whether more follow (query ``limit + 1``)."""
     return list(items[:limit]), len(items) > limit

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from datetime import datetime
 from typing import TextIO
 
 from shared.admin import config_history
@@ -70,26 +69,17 @@ async def cmd_changes(resolver: ConfigResolver, args: argparse.Namespace, out: T
     scope = canonical_scope(args.scope)
     since = None
     if args.since:
-        try:
-            since = datetime.fromisoformat(args.since.replace("Z", "+00:00"))
-        except ValueError:
-            raise ConfigError(f"--since {args.since!r} is not an RFC 3339 time") from None
-        if since.tzinfo is None:
-            raise ConfigError("--since needs a time zone, e.g. 2026-12-01T00:00:00Z")
+        since = history.parse_time(args.since)
+        if since is None:
+            raise ConfigError(f"--since {args.since!r} is not an RFC 3339 time with a zone, "
+                              "e.g. 2026-12-01T00:00:00Z")
     items = await history.feed(resolver.config_store, scope, limit=_limit(args.limit))
-    shown = [i for i in items if since is None or _at(i) is None or _at(i) >= since]  # type: ignore[operator]
+    shown = history.since(items, since)
     for item in shown:
         print(_line(item, with_key=True), file=out)
     if not shown:
         print(f"no recorded changes of {scope}", file=out)
     return 0
-
-
-def _at(item: HistoryItem) -> datetime | None:
-    try:
-        return datetime.fromisoformat(item.at.replace("Z", "+00:00"))
-    except ValueError:
-        return None
 
 
 async def cmd_rollback(resolver: ConfigResolver, args: argparse.Namespace, out: TextIO,

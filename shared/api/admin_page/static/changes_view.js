@@ -2,7 +2,7 @@
 // paged with "Load more". Each change opens its key's history (old -> new, restore).
 
 import { call, describe } from "./api.js";
-import { h, replace, stackable } from "./dom.js";
+import { focusAfterMore, h, replace, stackable } from "./dom.js";
 import { scopePicker } from "./config_view.js";
 import { stamp } from "./format.js";
 import { openHistory, stateView } from "./history_view.js";
@@ -41,14 +41,7 @@ export async function renderChanges(main, ctx, then) {
       next = r.next;
       addRows(r.items);
       ctx.status(`Loaded ${r.items.length} more ${r.items.length === 1 ? "change" : "changes"}.`);
-      if (!next) {
-        more.remove();
-        const th = tbody.querySelectorAll("tr")[firstNew]?.querySelector("th");
-        if (th) {
-          th.setAttribute("tabindex", "-1");
-          th.focus();
-        }
-      } else more.focus();
+      focusAfterMore(tbody, firstNew, more, Boolean(next));
     } catch (err) {
       ctx.status(describe(err), "error");
     } finally {

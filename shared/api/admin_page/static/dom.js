@@ -64,3 +64,18 @@ export function stackable(table) {
   }
   return table;
 }
+
+/** After a "Load more" page: at the end, remove the button and focus the first new row's
+ * header (so keyboard users land on what was added); otherwise keep focus on the button. */
+export function focusAfterMore(tbody, firstNew, more, hasNext) {
+  if (hasNext) {
+    more.focus();
+    return;
+  }
+  more.remove();
+  const th = tbody.querySelectorAll("tr")[firstNew]?.querySelector("th");
+  if (th) {
+    th.setAttribute("tabindex", "-1");
+    th.focus();
+  }
+}

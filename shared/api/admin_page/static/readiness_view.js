@@ -4,7 +4,7 @@
 // secret); the fleet view (#/readiness) is orgs x workflows, a page of orgs at a time.
 
 import { call, describe } from "./api.js";
-import { h, replace, stackable, uid } from "./dom.js";
+import { focusAfterMore, h, replace, stackable, uid } from "./dom.js";
 import { TYPES } from "./format.js";
 
 const PAGE = 25;
@@ -121,14 +121,7 @@ export async function renderFleet(main, ctx) {
       next = r.next;
       show(r.orgs);
       ctx.status(`Loaded ${r.orgs.length} more ${r.orgs.length === 1 ? "org" : "orgs"}.`);
-      if (!next) {
-        more.remove();
-        const th = tbody.querySelectorAll("tr")[firstNew]?.querySelector("th");
-        if (th) {
-          th.setAttribute("tabindex", "-1");
-          th.focus();
-        }
-      } else more.focus();
+      focusAfterMore(tbody, firstNew, more, Boolean(next));
     } catch (err) {
       ctx.status(describe(err), "error");
     } finally {

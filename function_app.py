@@ -4,14 +4,18 @@ Clients (table, vault, credentials) are created lazily by the process-wide resol
 first use, inside the worker's event loop, never here. The settings are read once here
 only to validate them: a bad setting (e.g. the dev-principal opt-in in Azure) stops the
 app at start with a message naming it, instead of failing request by request.
+Telemetry (OpenTelemetry SDK and exporters) is configured first, by ``app_telemetry``.
 """
 
 import azure.functions as func
 
+import app_telemetry
 import workflows  # noqa: F401 - registers the app's workflows (@workflow) for the run route
 from shared.admin import events, reconcile_timer
 from shared.api import blueprints
 from shared.settings import Settings
+
+app_telemetry.configure()  # OpenTelemetry, before any client is created (see app_telemetry.py)
 
 Settings.from_env()
 

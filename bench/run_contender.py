@@ -21,6 +21,7 @@ from bench.clients import BackendInfo
 from bench.contenders import WORKLOAD_CONTENDERS, make_reader
 from bench.harness import run_phase
 from bench.workload import Workload, WorkloadSpec
+from shared.core.audit import dimensions as audit_dimensions
 from tools.keyvault_emulator.control import EmulatorControl
 
 
@@ -42,7 +43,7 @@ class AuditCounter(logging.Handler):
         self.events: Counter[str] = Counter()
 
     def emit(self, record: logging.LogRecord) -> None:
-        dimensions = getattr(record, "custom_dimensions", {})
+        dimensions = audit_dimensions(record)
         self.events[str(dimensions.get("event") or dimensions.get("outcome") or "other")] += 1
 
     def take(self) -> dict[str, Any]:

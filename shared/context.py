@@ -13,7 +13,9 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, SecretStr
 
+from shared.core import telemetry
 from shared.core.audit import RUN_READS
+from shared.core.cache import Lookup
 from shared.core.declared import (
     DeclaredKey,
     declared_keys,
@@ -115,24 +117,46 @@ class OrganizationContext:
 
     async def _value(self, key: str, default: Any = MISSING) -> Any:
         """Like get_config, but a secret stays wrapped in SecretStr. Reads through the
-        caches and memoizes the answer when it may be (see ConfigResolver.remember)."""
+        caches and memoizes the answer when it may be (see ConfigResolver.remember).
+        The slow path: one ``orgconfig.resolve`` span (:mod:`shared.core.telemetry`)."""
         key = validate_config_key(key)
-        mark = self._resolver.cache_generation()
-        entry, _ = await self._resolver.find_entry(self.org_id, key)
-        return await self._value_of(key, entry, mark, default)
+        with telemetry.span("orgconfig.resolve", {telemetry.ORG: self.org_id,
+                                                  telemetry.KEY: key}):
+            mark = self._resolver.cache_generation()
+            entry, lookup = await self._resolver.find_entry(self.org_id, key)
+            return await self._value_of(key, entry, mark, default, lookup)
 
     async def _value_of(self, key: str, entry: ConfigEntry | None, mark: int,
-                        default: Any = MISSING) -> Any:
-        """The value of ``entry`` (found for ``key`` with the caches at ``mark``)."""
+                        default: Any = MISSING, lookup: Lookup[Any] | None = None) -> Any:
+        """The value of ``entry`` (found for ``key`` with the caches at ``mark``, from the
+        snapshot ``lookup``); what was found is told to the current span."""
         resolver = self._resolver
+        span = telemetry.trace.get_current_span()
+        recording = span.is_recording()
+        if recording and lookup is not None:
+            span.set_attribute(telemetry.CACHE, lookup.outcome)
         if entry is None:
+            if recording:
+                span.set_attribute(telemetry.OUTCOME, "absent")
             resolver.remember(self.org_id, key, mark, ABSENT)
             if default is MISSING:
                 raise ConfigNotFoundError(self.org_id, key)
             return default
+        if recording:
+            span.set_attributes({telemetry.SCOPE_ATTR: entry.scope, telemetry.TYPE: entry.type,
+                                 telemetry.SOURCE_KIND: "table",
+                                 telemetry.SOURCE: f"table:{entry.scope}"})
         value = parse_value(entry)
         if entry.type == "secret_ref":
+            if recording:
+                span.set_attribute(telemetry.SECRET, value)
             resolution = await resolver.secret_store.resolve(self.org_id, key, value)
+            if recording:
+                span.set_attributes({
+                    telemetry.SOURCE_KIND: resolution.source.partition(":")[0],
+                    telemetry.SOURCE: resolution.source, telemetry.CACHE: resolution.cache,
+                    telemetry.TRIED: telemetry.names(resolution.tried),
+                })
             resolver.remember(self.org_id, key, mark, resolution.value.get_secret_value(),
                               resolution=resolution, secret_name=value)
             return resolution.value
@@ -190,7 +214,10 @@ class OrganizationContext:
         ``secret_missing``, ``secret_disabled``, ``secret_expired``), never a value. See
         :mod:`shared.core.declared` for which stored Type fits which field."""
         decls = declared_keys(model)
-        found = await asyncio.gather(*(self._load_one(d) for d in decls))
+        with telemetry.span("orgconfig.load", {telemetry.ORG: self.org_id,
+                                               telemetry.MODEL: model.__name__}) as span:
+            found = await asyncio.gather(*(self._load_one(d) for d in decls))
+            span.set_attribute("orgconfig.keys", len(decls))
         data: dict[str, Any] = {}
         problems: list[ConfigProblem] = []
         for decl, (value, problem) in zip(decls, found, strict=True):
@@ -206,15 +233,23 @@ class OrganizationContext:
     async def _load_one(self, decl: DeclaredKey) -> tuple[Any, ConfigProblem | None]:
         """The value of one declared key (``_ABSENT`` when it is not set and has a default),
         or why it cannot be had."""
+        with telemetry.span("orgconfig.resolve", {telemetry.ORG: self.org_id,
+                                                  telemetry.KEY: decl.key}) as span:
+            value, problem = await self._load_one_traced(decl)
+            if problem is not None:
+                span.set_attribute(telemetry.OUTCOME, problem.problem)
+            return value, problem
+
+    async def _load_one_traced(self, decl: DeclaredKey) -> tuple[Any, ConfigProblem | None]:
         mark = self._resolver.cache_generation()
-        entry, _ = await self._resolver.find_entry(self.org_id, decl.key)
+        entry, lookup = await self._resolver.find_entry(self.org_id, decl.key)
         if entry is None:
             return _ABSENT, missing_problem(decl, self.org_id) if decl.required else None
         problem = type_problem(decl, entry)
         if problem is not None:
             return _ABSENT, problem
         try:
-            return await self._value_of(decl.key, entry, mark, _ABSENT), None
+            return await self._value_of(decl.key, entry, mark, _ABSENT, lookup), None
         except ConfigNotFoundError:  # deleted since the entry was found
             return _ABSENT, missing_problem(decl, self.org_id) if decl.required else None
         except SecretNotFoundError as exc:

@@ -74,6 +74,27 @@ class ConfigResolver:
         self._background: set[asyncio.Task[Any]] = set()
         self._closed = False
         self._watching = False
+        self.metrics.add_gauge("cache.entries", self._cache_sizes)
+        self.metrics.add_gauge("cache.oldest_stale_age", self._stale_ages)
+
+    def _cache_sizes(self) -> list[tuple[dict[str, str], float]]:
+        """Entries per cache (the ``orgconfig.cache.entries`` gauge)."""
+        sizes = [({"orgconfig.cache": "answer"}, float(len(self.answers)))]
+        if self._config is not None:
+            sizes.append(({"orgconfig.cache": "config"}, float(len(self._config.snapshots))))
+        if self._secrets is not None:
+            sizes.append(({"orgconfig.cache": "secret"}, float(len(self._secrets.cache))))
+        return sizes
+
+    def _stale_ages(self) -> list[tuple[dict[str, str], float]]:
+        """The oldest stale value's age per cache (``orgconfig.cache.oldest_stale_age``)."""
+        ages = []
+        if self._config is not None:
+            ages.append(({"orgconfig.cache": "config"},
+                         self._config.snapshots.oldest_stale_age()))
+        if self._secrets is not None:
+            ages.append(({"orgconfig.cache": "secret"}, self._secrets.cache.oldest_stale_age()))
+        return ages
 
     def __repr__(self) -> str:
         return (

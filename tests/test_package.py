@@ -27,7 +27,7 @@ def shipped() -> set[str]:
 
 
 def test_the_package_holds_the_app(shipped: set[str]) -> None:
-    assert {"function_app.py", "host.json", "requirements.txt"} <= shipped
+    assert {"function_app.py", "app_telemetry.py", "host.json", "requirements.txt"} <= shipped
     for folder in ("shared", "workflows"):
         on_disk = {p.relative_to(ROOT).as_posix() for p in (ROOT / folder).rglob("*")
                    if p.is_file() and "__pycache__" not in p.parts}
@@ -40,7 +40,8 @@ def test_the_package_leaves_out_everything_else(shipped: set[str]) -> None:
     assert not {"local.settings.json", "local.settings.json.example", "azure.yaml", "Makefile",
                 "README.md", "package.json", "requirements-dev.txt", ".funcignore"} & shipped
     assert {p.split("/")[0] for p in shipped} == {
-        "function_app.py", "host.json", "requirements.txt", "shared", "workflows"}
+        "function_app.py", "app_telemetry.py", "host.json", "requirements.txt", "shared",
+        "workflows"}
 
 
 def test_funcignore_follows_gitignore_semantics(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ import os
 import sys
 from typing import Any
 
+import app_telemetry
 from shared.admin.catalog_sync import SecretCatalog
 from shared.admin.orgs import register_many
 from shared.cli.common import MASK
@@ -82,6 +83,7 @@ async def run_all(resolver: ConfigResolver, verbose: bool) -> None:
 
 async def main() -> int:
     os.environ.update(ENV_ONLY)
+    app_telemetry.configure()  # OTEL_* variables pick exporters, as for make serve
     print("starting Azurite (tables) and the Key Vault emulator ...")
     with local_stack() as (azurite, vault):
         control = EmulatorControl(vault.control_url)

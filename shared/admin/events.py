@@ -35,6 +35,7 @@ import azure.functions as func
 
 from shared.admin.catalog_sync import SecretCatalog
 from shared.backends.vaults import event_vault_name, vault_name_for
+from shared.core.audit import log_fields
 from shared.core.naming import split_keyvault_name
 from shared.errors import ConfigError
 from shared.resolver import ConfigResolver, get_resolver
@@ -111,13 +112,13 @@ async def handle_keyvault_event(
     if event_type == NEAR_EXPIRY:
         log.warning("Key Vault secret %s--%s expires at %s: rotate it (PUT "
                     "secrets/{scope}/{name})", scope, secret, when,
-                    extra={"custom_dimensions": {"event": kind, "secret": f"{scope}--{secret}"}})
+                    extra=log_fields(event=kind, secret=f"{scope}--{secret}"))
         return None  # no value changed: nothing for the caches
     await resolver.notify_change(scope, secret=secret)
     if event_type == EXPIRED:
         log.warning("Key Vault secret %s--%s expired at %s: set a new version (SECRET_EXPIRED_"
                     "POLICY decides whether reads still get it)", scope, secret, when,
-                    extra={"custom_dimensions": {"event": kind, "secret": f"{scope}--{secret}"}})
+                    extra=log_fields(event=kind, secret=f"{scope}--{secret}"))
     else:
         log.info("Key Vault %s for %s--%s: catalog and sentinel updated", kind, scope, secret)
     return f"{scope}--{secret}"

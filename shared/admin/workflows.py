@@ -34,6 +34,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from shared.context import OrganizationContext
+from shared.core import telemetry
 from shared.core.audit import Actor, audit_run, collect_secret_reads, new_run_id
 from shared.core.declared import DeclaredKey, declared_keys
 from shared.errors import ConfigNotReadyError
@@ -183,7 +184,10 @@ async def run_workflow(
     started = time.perf_counter()
     outcome = "error"
     declared = _CONFIG.get(name)
-    with collect_secret_reads() as reads:
+    run_id = new_run_id()
+    with collect_secret_reads() as reads, telemetry.span("orgconfig.workflow.run", {
+        telemetry.WORKFLOW: name, telemetry.ORG: context.org_id, telemetry.RUN_ID: run_id,
+    }) as span:
         try:
             if declared is None:
                 result = await fn(context, arguments)
@@ -197,5 +201,6 @@ async def run_workflow(
             outcome = "ok"
             return result
         finally:
-            audit_run(new_run_id(), name, context.org_id, outcome,
+            span.set_attribute(telemetry.OUTCOME, outcome)
+            audit_run(run_id, name, context.org_id, outcome,
                       (time.perf_counter() - started) * 1000, reads, actor)

@@ -31,7 +31,7 @@ from shared.api.auth import (
 from shared.api.browser_safety import SAFE_METHODS, refuse_cross_origin, require_json_body
 from shared.api.errors import ApiError, error_reply, invalid_request
 from shared.api.openapi_links import PROPAGATION
-from shared.core.audit import ANONYMOUS, Actor
+from shared.core.audit import ANONYMOUS, Actor, log_fields
 from shared.core.naming import GLOBAL, canonical_org_id, canonical_scope
 from shared.errors import InvalidNameError
 from shared.read.coherence import DELAYED
@@ -214,7 +214,7 @@ async def respond(endpoint: Endpoint, req: func.HttpRequest) -> func.HttpRespons
     log.info(
         "%s %s -> %d in %.1f ms", endpoint.method, endpoint.route, response.status_code,
         (time.perf_counter() - started) * 1000,
-        extra={"custom_dimensions": {"route": endpoint.name, "status": response.status_code}},
+        extra=log_fields(route=endpoint.name, status=response.status_code),
     )
     return response
 

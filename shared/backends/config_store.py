@@ -34,6 +34,7 @@ from shared.backends.config_rows import (
     is_scope,
 )
 from shared.backends.table_calls import BACKEND, table_call
+from shared.core import telemetry
 from shared.core.breaker import CircuitBreaker
 from shared.core.cache import ExpiringCache, Lookup, RateLimitedWarning, StaleReporter
 from shared.core.metrics import Metrics
@@ -92,18 +93,24 @@ class ConfigStore:
             self._client = None
 
     async def call(self, what: str, op: Callable[[], Awaitable[T]], *,
-                   time_limit: float | None = None, write: bool = False) -> T:
+                   time_limit: float | None = None, write: bool = False,
+                   operation: str | None = None) -> T:
         """One backend call through the circuit breaker, bounded by BACKEND_TIMEOUT_SECONDS
         (or ``time_limit``: a whole-table scan of the catalog reconcile takes longer). A
         ``write`` is not cancelled at the bound: :class:`WriteOutcomeUnknownError` carries
-        it, still running (:mod:`shared.core.late`)."""
-        return await self.breaker.call(lambda: self._call_mapped(what, op, time_limit, write))
+        it, still running (:mod:`shared.core.late`). ``operation``: the call's name in the
+        ``orgconfig.backend.duration`` histogram (default ``read`` or ``write``)."""
+        kind = operation or ("write" if write else "read")
+        return await self.breaker.call(
+            lambda: self._call_mapped(what, op, time_limit, write, kind))
 
     async def _call_mapped(self, what: str, op: Callable[[], Awaitable[T]],
-                           time_limit: float | None = None, write: bool = False) -> T:
+                           time_limit: float | None = None, write: bool = False,
+                           operation: str = "read") -> T:
         self.metrics.incr("table.calls")
         limit = self.settings.backend_timeout if time_limit is None else time_limit
-        return await table_call(what, op, limit, write=write, metrics=self.metrics)
+        with telemetry.timed("table", operation):
+            return await table_call(what, op, limit, write=write, metrics=self.metrics)
 
     # -- reads --------------------------------------------------------------------------
     async def read_partition(self, scope: str) -> ConfigSnapshot:
@@ -134,7 +141,11 @@ class ConfigStore:
             return ConfigSnapshot(scope, entries, secrets, marker, seq)
 
         self.metrics.incr("table.queries")
-        return await self.call(f"a query of partition {scope}", query)
+        with telemetry.span("orgconfig.table.query", {telemetry.SCOPE_ATTR: scope}) as span:
+            snapshot = await self.call(f"a query of partition {scope}", query,
+                                       operation="query")
+            span.set_attribute(telemetry.ROWS, len(snapshot.entries) + len(snapshot.secrets))
+            return snapshot
 
     async def query_rows(self, query_filter: str, parameters: dict[str, Any],
                          select: list[str]) -> Sequence[Mapping[str, Any]]:

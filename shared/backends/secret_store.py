@@ -33,7 +33,7 @@ from shared.backends.catalog import CatalogRecord, changed_names, still_current
 from shared.backends.name_index import VaultNameIndex
 from shared.backends.vault_clients import vault_time
 from shared.backends.vaults import ClientFactory, Vault, VaultSet, vault_lookup_plan
-from shared.core import audit
+from shared.core import audit, telemetry
 from shared.core.breaker import CircuitBreaker
 from shared.core.cache import ExpiringCache, Lookup, RateLimitedWarning, StaleReporter
 from shared.core.metrics import Metrics
@@ -78,6 +78,8 @@ class SecretResolution:
     catalog_absent: tuple[str, ...] = ()
     #: the vault version's expiry, if it has one
     expires_on: datetime | None = None
+    #: how the cache answered (:attr:`shared.core.cache.Lookup.outcome`; ``none`` for env)
+    cache: str = "none"
 
 
 @dataclass
@@ -168,19 +170,27 @@ class SecretStore:
                 vault.incr("vault.index_not_found")
                 return VaultAnswer(False), settings.secret_not_found_ttl
             vault.incr("vault.get")
-            try:
-                secret = await vault.call(full_name, lambda: vault.client.get_secret(full_name))
-            except ResourceNotFoundError:
-                vault.incr("vault.not_found")
-                audit.secret_fetched("keyvault", full_name, found=False)
-                if cataloged:
-                    self.metrics.incr("catalog.drift")
-                    self._drift_log(
-                        full_name, "the catalog lists secret %s but Key Vault has no such "
-                        "secret: falling back along the chain; the next reconcile repairs "
-                        "the catalog", full_name,
-                    )
-                return VaultAnswer(False), settings.secret_not_found_ttl
+            with telemetry.span("orgconfig.vault.get", {
+                telemetry.VAULT: vault.name, telemetry.SECRET: full_name,
+                telemetry.BREAKER_STATE: vault.breaker.state,
+            }) as span:
+                try:
+                    secret = await vault.call(
+                        full_name, lambda: vault.client.get_secret(full_name), operation="get")
+                except ResourceNotFoundError:
+                    span.set_attribute(telemetry.OUTCOME, "not_found")
+                    vault.incr("vault.not_found")
+                    audit.secret_fetched("keyvault", full_name, found=False)
+                    if cataloged:
+                        self.metrics.incr("catalog.drift")
+                        self._drift_log(
+                            full_name, "the catalog lists secret %s but Key Vault has no "
+                            "such secret: falling back along the chain; the next reconcile "
+                            "repairs the catalog", full_name,
+                        )
+                    return VaultAnswer(False), settings.secret_not_found_ttl
+                span.set_attribute(telemetry.OUTCOME,
+                                   "found" if secret.value is not None else "no_value")
             audit.secret_fetched("keyvault", full_name, found=secret.value is not None)
             if secret.value is None:
                 return VaultAnswer(False), settings.secret_not_found_ttl
@@ -274,6 +284,7 @@ class SecretStore:
                     return SecretResolution(
                         answer.value, f"keyvault:{full_name}", tried, lookup.hit,
                         lookup.age, lookup.stale, tuple(absent), answer.expires_on,
+                        lookup.outcome,
                     )
         if self.settings.secret_env_fallback:
             for env_name in env_names:

@@ -31,6 +31,7 @@ from azure.core.exceptions import (
 from azure.keyvault.secrets.aio import SecretClient
 
 from shared.backends.name_index import VaultNameIndex
+from shared.core import telemetry
 from shared.core.breaker import CircuitBreaker
 from shared.core.late import StillRunning, wait_without_cancelling
 from shared.core.metrics import Metrics
@@ -146,12 +147,20 @@ class Vault:
             await self._client.close()
             self._client = None
 
-    async def call(self, what: str, op: Callable[[], Awaitable[T]], *, write: bool = False
-                   ) -> T:
+    async def call(self, what: str, op: Callable[[], Awaitable[T]], *, write: bool = False,
+                   operation: str | None = None) -> T:
         """One operation on this vault through its breaker, within BACKEND_TIMEOUT_SECONDS,
         its failures mapped to orgconfig's errors. A ``write`` is not cancelled at the
-        bound: :class:`WriteOutcomeUnknownError` carries it, still running."""
-        return await self.breaker.call(lambda: self._call_mapped(what, op, write))
+        bound: :class:`WriteOutcomeUnknownError` carries it, still running. ``operation``:
+        the call's name in the ``orgconfig.backend.duration`` histogram (default ``read``
+        or ``write``)."""
+        kind = operation or ("write" if write else "read")
+        return await self.breaker.call(lambda: self._timed_call(what, op, write, kind))
+
+    async def _timed_call(self, what: str, op: Callable[[], Awaitable[T]], write: bool,
+                          operation: str) -> T:
+        with telemetry.timed("keyvault", operation, {telemetry.VAULT: self.name}):
+            return await self._call_mapped(what, op, write)
 
     async def _call_mapped(self, what: str, op: Callable[[], Awaitable[T]],
                            write: bool = False) -> T:

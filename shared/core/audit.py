@@ -1,8 +1,11 @@
 """Audit records: who changed what, which backend answered, which run read which secret.
 
-Every record is one INFO line on the logger ``orgconfig.audit`` with the fields in
-``custom_dimensions`` (Application Insights shows them as custom dimensions) and never a
-value. The records, and when each is written (see the README's "Audit records"):
+Every record is one INFO line on the logger ``orgconfig.audit`` whose fields are the log
+record's own attributes, named ``orgconfig.<field>`` (``orgconfig.event``,
+``orgconfig.actor``...): an OpenTelemetry logging handler exports them as the record's
+attributes (Application Insights shows them as custom dimensions), never as text in the
+message; :func:`dimensions` reads them back. Never a value. No audit record is sampled.
+The records, and when each is written (see the README's "Audit records"):
 
 - ``secret.fetch``: a value (or a "not there") fetched from a backend: every Key Vault
   GET (refresh-ahead included) and every environment variable read that gave a secret;
@@ -19,6 +22,7 @@ characters before it reaches a record, so a name holding a newline cannot forge 
 
 from __future__ import annotations
 
+import json
 import logging
 import unicodedata
 import uuid
@@ -77,12 +81,35 @@ class Actor:
 ANONYMOUS = Actor(name="anonymous")
 
 
-def _emit(event: str, message: str, *args: Any, **fields: Any) -> None:
-    dimensions: dict[str, Any] = {"event": event}
+#: the prefix of a record's field attributes
+PREFIX = "orgconfig."
+
+
+def log_fields(**fields: Any) -> dict[str, Any]:
+    """``extra=`` for a log record whose fields become its attributes (``orgconfig.<name>``).
+    None is left out; a list of records is kept as JSON text (an attribute holds scalars
+    or lists of scalars); text is cleaned (:func:`clean_text`)."""
+    extra: dict[str, Any] = {}
     for name, value in fields.items():
-        dimensions[name] = clean_text(value) if isinstance(value, str) else value
+        if value is None:
+            continue
+        if isinstance(value, str):
+            value = clean_text(value)
+        elif isinstance(value, list | tuple) and any(isinstance(v, dict) for v in value):
+            value = json.dumps(value, separators=(",", ":"), sort_keys=True)
+        extra[PREFIX + name] = value
+    return extra
+
+
+def dimensions(record: logging.LogRecord) -> dict[str, Any]:
+    """The fields of a record written with :func:`log_fields`, by their bare names."""
+    return {name[len(PREFIX):]: value for name, value in record.__dict__.items()
+            if name.startswith(PREFIX)}
+
+
+def _emit(event: str, message: str, *args: Any, **fields: Any) -> None:
     audit_log.info(message, *(clean_text(a) if isinstance(a, str) else a for a in args),
-                   extra={"custom_dimensions": dimensions})
+                   extra=log_fields(event=event, **fields))
 
 
 def audit_write(action: str, actor: Actor | str, scope: str, **fields: Any) -> None:

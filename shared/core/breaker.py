@@ -22,6 +22,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Literal, NamedTuple, TypeVar
 
+from shared.core import telemetry
 from shared.core.metrics import Metrics
 from shared.errors import BackendUnavailableError
 
@@ -113,6 +114,7 @@ class CircuitBreaker:
     def _success(self) -> None:
         if self.opened_at is not None:
             self.metrics.incr(f"breaker.{self.name}.closed")
+            telemetry.breakers_open.add(-1, {telemetry.BREAKER: self.name})
         self.failures = 0
         self.opened_at = None
         self._probing = False
@@ -121,6 +123,8 @@ class CircuitBreaker:
     def _open(self) -> None:
         """Open (or re-open after a failed probe) now: a new generation, no probe."""
         self.metrics.incr(f"breaker.{self.name}.opened")
+        if self.opened_at is None:  # a failed probe re-opens an open breaker: counted once
+            telemetry.breakers_open.add(1, {telemetry.BREAKER: self.name})
         self.opened_at = self.clock()
         self._generation += 1
         self._probing = False

@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from shared.core.audit import log_fields
 from shared.core.metrics import Metrics
 from shared.errors import BackendUnavailableError
 
@@ -55,10 +56,21 @@ class Lookup(Generic[V]):
     hit: bool
     stale: bool = False
     age: float = 0.0
+    #: a miss that waited for a load another caller had started (single flight)
+    joined: bool = False
 
     @property
     def value(self) -> V:
         return self.entry.value
+
+    @property
+    def outcome(self) -> str:
+        """``hit``, ``stale``, ``miss`` or ``joined`` (telemetry's cache attribute)."""
+        if self.stale:
+            return "stale"
+        if self.hit:
+            return "hit"
+        return "joined" if self.joined else "miss"
 
 
 class RateLimitedWarning:
@@ -74,8 +86,8 @@ class RateLimitedWarning:
         if now - self._logged.get(key, -self.every) < self.every:
             return
         self._logged[key] = now
-        self.logger.warning(message, *args, extra={"custom_dimensions": {
-            "key": str(key), "event": self.event}})
+        self.logger.warning(message, *args, extra=log_fields(
+            key=str(key), event=self.event))
 
 
 class StaleReporter:
@@ -172,6 +184,12 @@ class ExpiringCache(Generic[K, V]):
         if self.on_invalidate is not None:
             self.on_invalidate()
 
+    def oldest_stale_age(self) -> float:
+        """Seconds since the oldest value now served stale was fetched (0 when none is)."""
+        now = self.clock()
+        return max((now - e.fetched_at for e in self._entries.values() if e.stale),
+                   default=0.0)
+
     def fresh_for(self, key: K) -> float:
         """Seconds until ``key``'s value stops being served without a backend call: until
         its refresh-ahead window opens (a read then starts a background reload), or 0 if it
@@ -194,6 +212,7 @@ class ExpiringCache(Generic[K, V]):
             ):
                 self._refresh_in_background(key, loader)
             return Lookup(entry, hit=True, stale=entry.stale, age=now - entry.fetched_at)
+        joined = key in self._inflight
         try:
             fresh = await self._load_shared(key, loader)
         except BackendUnavailableError as exc:
@@ -209,7 +228,7 @@ class ExpiringCache(Generic[K, V]):
             if self.on_stale is not None:
                 self.on_stale(key, exc)
             return Lookup(entry, hit=True, stale=True, age=now - entry.fetched_at)
-        return Lookup(fresh, hit=False)
+        return Lookup(fresh, hit=False, joined=joined)
 
     async def _load_shared(self, key: K, loader: Loader[V]) -> CacheEntry[V]:
         task = self._inflight.get(key)

@@ -1,9 +1,38 @@
-"""Process-local counters readable from the resolver (and reported by health/keyvault)."""
+"""Process-local tallies: what the resolver counts, read by ``resolver.metrics`` and
+``health/keyvault``, and exported as OpenTelemetry instruments (:mod:`shared.core.telemetry`).
+
+A tally is a plain int under a dotted name (``vault.get``, ``config.cache_hit``): counting
+costs a dict update, and the OpenTelemetry SDK reads the process's totals only when it
+collects. The totals are monotonic: :meth:`Metrics.reset` clears one resolver's view,
+never what was exported.
+"""
 
 from __future__ import annotations
 
+import weakref
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+
+#: every tally of the process, since it started (what the OpenTelemetry counters report)
+_TOTALS: Counter[str] = Counter()
+#: the live Metrics objects (their flushers run before the totals are read)
+_LIVE: weakref.WeakSet[Metrics] = weakref.WeakSet()
+
+Gauge = Callable[[], list[tuple[dict[str, str], float]]]
+
+
+def process_totals() -> dict[str, int]:
+    """Every tally of the process (all resolvers, closed ones included), flushed first."""
+    for live in list(_LIVE):
+        live._flush()
+    return dict(_TOTALS)
+
+
+def gauge_readings(name: str) -> Iterator[tuple[dict[str, str], float]]:
+    """The readings of gauge ``name`` of every live Metrics: (attributes, value) pairs."""
+    for live in list(_LIVE):
+        for read in live._gauges.get(name, ()):
+            yield from read()
 
 
 class Metrics:
@@ -16,10 +45,16 @@ class Metrics:
     def __init__(self) -> None:
         self._counts: Counter[str] = Counter()
         self._flushers: list[Callable[[], None]] = []
+        self._gauges: dict[str, list[Gauge]] = {}
+        _LIVE.add(self)
 
     def add_flusher(self, flush: Callable[[], None]) -> None:
         """Call ``flush`` (which calls :meth:`incr`) before counters are read."""
         self._flushers.append(flush)
+
+    def add_gauge(self, name: str, read: Gauge) -> None:
+        """Report ``read()`` under the gauge ``name`` (``cache.entries``...) at collection."""
+        self._gauges.setdefault(name, []).append(read)
 
     def _flush(self) -> None:
         for flush in self._flushers:
@@ -27,6 +62,7 @@ class Metrics:
 
     def incr(self, name: str, amount: int = 1) -> None:
         self._counts[name] += amount
+        _TOTALS[name] += amount
 
     def get(self, name: str) -> int:
         self._flush()

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from shared.core.audit import dimensions
 from tests.api.conftest import Api, encode
 
 OID_CLAIM = "http://schemas.microsoft.com/identity/claims/objectidentifier"
@@ -22,7 +23,7 @@ def principal(oid: str, name: str, *roles: str) -> str:
 
 
 def audit_dimensions(caplog: pytest.LogCaptureFixture) -> list[dict[str, Any]]:
-    return [r.custom_dimensions for r in caplog.records  # type: ignore[attr-defined]
+    return [dimensions(r) for r in caplog.records
             if r.name == "orgconfig.audit"]
 
 
@@ -52,7 +53,7 @@ async def test_a_display_name_with_a_newline_cannot_forge_a_log_line(
     assert "\n" not in stored.json()["updated_by"]
     (write,) = [r for r in caplog.records if r.name == "orgconfig.audit"]
     assert "\n" not in write.getMessage()
-    assert write.custom_dimensions["actor_id"] == "oid-3"  # type: ignore[attr-defined]
+    assert dimensions(write)["actor_id"] == "oid-3"
     assert all("\n" not in r.getMessage() for r in caplog.records
                if r.name.startswith("orgconfig"))
 

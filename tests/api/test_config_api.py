@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from shared.api.routing import PROPAGATION_HEADER
+from shared.core.audit import dimensions
 from shared.errors import BackendUnavailableError
 from shared.read.coherence import ChangeSentinel
 from shared.resolver import ConfigResolver
@@ -205,8 +206,8 @@ async def test_writes_leave_audit_records_without_values(
 ) -> None:
     await api.call("config_put", route=entry(), json_body={"value": "Zx-audit-value"})
     await api.call("config_delete", route=entry())
-    audits = [r.custom_dimensions for r in caplog.records  # type: ignore[attr-defined]
-              if r.name == "orgconfig.audit" and "action" in getattr(r, "custom_dimensions", {})]
+    audits = [dimensions(r) for r in caplog.records
+              if r.name == "orgconfig.audit" and "action" in dimensions(r)]
     assert [(a["action"], a["actor"], a["scope"], a["key"]) for a in audits] == [
         ("config.put", "admin@example.com", "acme", "k"),
         ("config.delete", "admin@example.com", "acme", "k"),

@@ -17,6 +17,7 @@ import pytest
 
 from shared.backends.config_store import ConfigStore
 from shared.core import late
+from shared.core.audit import dimensions
 from shared.read.coherence import SENTINEL_PARTITION
 from shared.resolver import ConfigResolver
 from tests.api.conftest import Api
@@ -29,8 +30,8 @@ ENTRY = {"org": "acme", "key": "smtp_host"}
 
 
 def audit(caplog: pytest.LogCaptureFixture, action: str) -> list[dict[str, Any]]:
-    return [r.custom_dimensions for r in caplog.records  # type: ignore[attr-defined]
-            if r.name == "orgconfig.audit" and r.custom_dimensions.get("action") == action]
+    return [dimensions(r) for r in caplog.records
+            if r.name == "orgconfig.audit" and dimensions(r).get("action") == action]
 
 
 async def change_rows(resolver: ConfigResolver, scope: str) -> list[dict[str, Any]]:

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
+from shared.core.audit import dimensions
 from shared.resolver import ConfigResolver
 from tests.api.conftest import Api, Table, Vault
 from tools.keyvault_emulator.control import EmulatorControl
@@ -210,10 +211,10 @@ async def test_every_secret_write_leaves_an_audit_record(
     await api.call("secrets_update", route=target(), json_body={"value": "Zx-audit-2"})
     await api.call("secrets_delete", route=target())
     await api.call("secrets_recover", route=target())
-    actions = [(r.custom_dimensions["action"], r.custom_dimensions["actor"],  # type: ignore[attr-defined]
-                r.custom_dimensions["name"])  # type: ignore[attr-defined]
+    actions = [(dimensions(r)["action"], dimensions(r)["actor"],
+                dimensions(r)["name"])
                for r in caplog.records if r.name == "orgconfig.audit"
-               and "action" in getattr(r, "custom_dimensions", {})]
+               and "action" in dimensions(r)]
     assert actions == [(a, "admin@example.com", "smtp-password")
                        for a in ("secret.create", "secret.update", "secret.delete",
                                  "secret.recover")]

@@ -3,6 +3,7 @@ workflow run, whatever the number of reads; never a value. Real Azurite and emul
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import Counter
 from collections.abc import Iterator
@@ -14,7 +15,7 @@ from azure.keyvault.secrets.aio import SecretClient
 
 from shared.admin.workflows import run_workflow, unregister, workflow
 from shared.context import OrganizationContext
-from shared.core.audit import Actor
+from shared.core.audit import Actor, dimensions
 from shared.core.values import ConfigEntry
 from shared.errors import SecretAccessError, SecretNotFoundError
 from shared.resolver import ConfigResolver
@@ -42,8 +43,12 @@ def audit_records(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
 
 
 def audits(caplog: pytest.LogCaptureFixture) -> list[dict[str, Any]]:
-    return [r.custom_dimensions for r in caplog.records  # type: ignore[attr-defined]
-            if r.name == "orgconfig.audit"]
+    """The audit records' fields; a run's secret listing is JSON text (one attribute)."""
+    found = [dimensions(r) for r in caplog.records if r.name == "orgconfig.audit"]
+    for fields in found:
+        if "secrets" in fields:
+            fields["secrets"] = json.loads(fields["secrets"])
+    return found
 
 
 @pytest.fixture

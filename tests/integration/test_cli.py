@@ -13,6 +13,7 @@ import pytest
 from shared.cli.common import load_settings_file
 from shared.cli.config import parse_import
 from shared.cli.main import run
+from shared.core.audit import dimensions
 from shared.errors import ConfigError, InvalidNameError
 from shared.settings import Settings
 from tools.keyvault_emulator.control import EmulatorControl
@@ -217,8 +218,8 @@ async def test_cli_writes_leave_audit_records_naming_the_local_user(
     caplog.set_level(logging.INFO, logger="orgconfig.audit")
     await cli(env, "set", "acme", "smtp_port", "587", "--type", "int")
     await cli(env, "secret", "set", "acme", "smtp-password", stdin="Zx-cli-audit\n")
-    records = [r.custom_dimensions for r in caplog.records  # type: ignore[attr-defined]
-               if r.name == "orgconfig.audit" and "action" in r.custom_dimensions]
+    records = [dimensions(r) for r in caplog.records
+               if r.name == "orgconfig.audit" and "action" in dimensions(r)]
     actor = f"cli:{getpass.getuser()}"
     assert [(r["action"], r["scope"], r["actor_id"]) for r in records] == [
         ("config.put", "acme", actor), ("secret.put", "acme", actor)]

@@ -21,6 +21,7 @@ import pytest
 
 from shared.cli import main as cli_main
 from shared.cli.main import _parser, run
+from shared.core.audit import dimensions
 from shared.resolver import ConfigResolver
 from shared.settings import Settings
 from tools.keyvault_emulator.control import EmulatorControl
@@ -68,9 +69,9 @@ def one_error_line(code: int, out: str, err: str) -> None:
 
 
 def audit_actions(caplog: pytest.LogCaptureFixture) -> list[tuple[str, str]]:
-    return [(r.custom_dimensions["action"], r.custom_dimensions["scope"])  # type: ignore[attr-defined]
+    return [(dimensions(r)["action"], dimensions(r)["scope"])
             for r in caplog.records
-            if r.name == "orgconfig.audit" and "action" in r.custom_dimensions]  # type: ignore[attr-defined]
+            if r.name == "orgconfig.audit" and "action" in dimensions(r)]
 
 
 # -- 1. the hidden prompt -------------------------------------------------------------------

@@ -11,6 +11,7 @@ import pytest
 from azure.keyvault.secrets.aio import SecretClient
 from pydantic import BaseModel, Field, SecretStr
 
+from shared.core.audit import dimensions
 from shared.core.values import ConfigEntry
 from shared.errors import (
     ConfigNotFoundError,
@@ -415,7 +416,7 @@ async def test_secret_reads_log_audit_records_without_values(
         with pytest.raises(SecretNotFoundError) as info:
             await ctx.get_config("missing_ref")
         assert "Zx-" not in str(info.value) + repr(info.value)
-    audits = [r.custom_dimensions for r in caplog.records  # type: ignore[attr-defined]
+    audits = [dimensions(r) for r in caplog.records
               if r.name == "orgconfig.audit"]
     fetched = {(d["backend"], d["name"], d["outcome"]) for d in audits
                if d["event"] == "secret.fetch"}

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from shared.core import audit
-from shared.core.audit import Actor, RunSecretReads, clean_text, collect_secret_reads
+from shared.core.audit import Actor, RunSecretReads, clean_text, collect_secret_reads, dimensions
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -53,7 +53,7 @@ def test_a_write_record_is_one_line_whatever_the_actor_name(
                       key="k")
     (record,) = caplog.records
     assert "\n" not in record.getMessage()
-    dims = record.custom_dimensions  # type: ignore[attr-defined]
+    dims = dimensions(record)
     assert dims["event"] == dims["action"] == "config.put"
     assert dims["actor_id"] == "oid-1" and dims["actor_name"] == "Eveconfig.delete by admin"
 

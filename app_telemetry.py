@@ -10,8 +10,9 @@ depends on the API only).
   so nothing is exported twice;
 - ``azure-monitor``: ``APPLICATIONINSIGHTS_CONNECTION_STRING`` is set: the Azure Monitor
   distro, with Entra ID ingestion by the identity ``APPLICATIONINSIGHTS_AUTHENTICATION_STRING``
-  names (``ClientId=...;Authorization=AAD``); logs of the ``orgconfig`` loggers only (the
-  worker already forwards everything else to the host, which exports its own);
+  names (``ClientId=...;Authorization=AAD``); the records of the ``orgconfig`` loggers go
+  through the distro only (not also through the worker to the host: no record twice),
+  everything else as before (the worker forwards it to the host, which exports its own);
 - ``otel``: one of the standard ``OTEL_TRACES_EXPORTER`` / ``OTEL_METRICS_EXPORTER`` /
   ``OTEL_LOGS_EXPORTER`` is set: ``otlp`` (``OTEL_EXPORTER_OTLP_ENDPOINT``, HTTP),
   ``console`` (stdout), ``file`` (orgconfig's own: JSON lines under
@@ -30,8 +31,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
 
-#: the settings read here (documented in the README's settings table)
 OTEL_SIGNALS = ("OTEL_TRACES_EXPORTER", "OTEL_METRICS_EXPORTER", "OTEL_LOGS_EXPORTER")
+#: every setting read here: the README's settings table documents them (the exporters read
+#: their own ``OTEL_EXPORTER_OTLP_*`` variables; the two APPLICATIONINSIGHTS_* are the
+#: platform's, set by the template)
+SETTINGS = (*OTEL_SIGNALS, "OTEL_SDK_DISABLED", "OTEL_SERVICE_NAME", "ORGCONFIG_TELEMETRY_DIR",
+            "APPLICATIONINSIGHTS_CONNECTION_STRING", "APPLICATIONINSIGHTS_AUTHENTICATION_STRING")
 EXPORTERS = ("otlp", "console", "file", "none")
 LOGGER = "orgconfig"
 
@@ -50,24 +55,25 @@ def configure(environ: Mapping[str, str] | None = None) -> str:
     return _configured
 
 
-def _choose(env: Mapping[str, str]) -> str:
-    chosen = {name: env.get(name, "").strip().lower() for name in OTEL_SIGNALS}
+def _choose(environ: Mapping[str, str]) -> str:
+    env = {name: environ.get(name) or "" for name in SETTINGS}
+    chosen = {name: env[name].strip().lower() for name in OTEL_SIGNALS}
     for name, value in chosen.items():
         if value and value not in EXPORTERS:
             raise ValueError(f"{name}={value!r}: use one of {', '.join(EXPORTERS)}")
-    if env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
+    if env["OTEL_SDK_DISABLED"].strip().lower() == "true":
         return "off"
     from opentelemetry import trace
 
     if type(trace.get_tracer_provider()).__name__ != "ProxyTracerProvider":
         return "already"
-    connection = env.get("APPLICATIONINSIGHTS_CONNECTION_STRING", "")
+    connection = env["APPLICATIONINSIGHTS_CONNECTION_STRING"]
     if connection:
-        _azure_monitor(connection, env.get("APPLICATIONINSIGHTS_AUTHENTICATION_STRING", ""))
+        _azure_monitor(connection, env["APPLICATIONINSIGHTS_AUTHENTICATION_STRING"])
         return "azure-monitor"
     if any(v and v != "none" for v in chosen.values()):
-        _sdk(chosen, Path(env.get("ORGCONFIG_TELEMETRY_DIR") or ".local/telemetry"),
-             env.get("OTEL_SERVICE_NAME") or "orgconfig")
+        _sdk(chosen, Path(env["ORGCONFIG_TELEMETRY_DIR"] or ".local/telemetry"),
+             env["OTEL_SERVICE_NAME"] or "orgconfig")
         return "otel"
     return "off"
 
@@ -83,13 +89,19 @@ def _azure_monitor(connection: str, authentication: str) -> None:
         client_id = parts.get("ClientId") or None
         options["credential"] = ManagedIdentityCredential(client_id=client_id)
     configure_azure_monitor(**options)
-    logging.getLogger(LOGGER).setLevel(logging.INFO)  # the audit is INFO: never filtered
+    logger = logging.getLogger(LOGGER)
+    logger.setLevel(logging.INFO)  # the audit is INFO: never filtered
+    # the distro's handler on this logger exports orgconfig's records with their
+    # attributes; not propagating keeps the worker's root handler from forwarding the same
+    # records to the host, which would export them a second time (as plain text)
+    logger.propagate = False
 
 
 def _sdk(chosen: Mapping[str, str], folder: Path, service: str) -> None:
     from opentelemetry import metrics, trace
     from opentelemetry._logs import set_logger_provider
-    from opentelemetry.sdk._logs import LoggerProvider, LoggingHandler
+    from opentelemetry.instrumentation.logging.handler import LoggingHandler
+    from opentelemetry.sdk._logs import LoggerProvider
     from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
     from opentelemetry.sdk.metrics import MeterProvider
     from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader

@@ -19,8 +19,21 @@ from shared.backends.vault_clients import LocalDevelopmentCredential, make_secre
 from shared.core.values import ConfigEntry
 from shared.resolver import ConfigResolver
 from shared.settings import Settings
+from tests import telemetry_capture
 from tools.keyvault_emulator.control import EmulatorControl
 from tools.services import Azurite, KeyVaultEmulator
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Every OpenTelemetry signal of the session goes to memory (tests/telemetry_capture.py)."""
+    telemetry_capture.install()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_telemetry() -> Iterator[None]:
+    """Each test sees only its own spans and log records (metrics are cumulative)."""
+    telemetry_capture.clear()
+    yield
 
 
 @pytest.fixture(scope="session")

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+import app_telemetry
 from shared.admin import events
 from shared.api import auth
 from shared.settings import Settings
@@ -33,6 +34,7 @@ PLATFORM_SETTINGS = {
     "APPLICATIONINSIGHTS_AUTHENTICATION_STRING",
     "AZURE_CLIENT_ID",
     "OVERRIDE_USE_MI_FIC_ASSERTION_CLIENTID",
+    "PYTHON_ENABLE_OPENTELEMETRY",
 }
 #: What Azure needs so the app reaches its table and vault by identity.
 REQUIRED_IN_AZURE = {"CONFIG_STORAGE_ENDPOINT", "CONFIG_TABLE_NAME", "AZURE_KEY_VAULT_URL"}
@@ -89,9 +91,11 @@ class RecordingEnv(dict[str, str]):
 
 
 def settings_the_app_reads() -> set[str]:
+    """What shared/settings.py and app_telemetry.py read (the platform's own aside)."""
     env = RecordingEnv()
     Settings.from_env(env)
-    return env.asked
+    app_telemetry._choose(env)
+    return env.asked - PLATFORM_SETTINGS
 
 
 def readme_section(title: str) -> str:
@@ -103,6 +107,14 @@ def readme_section(title: str) -> str:
 
 def readme_settings_table() -> set[str]:
     return set(re.findall(r"^\| `([A-Za-z_0-9]+)` \|", readme_section("Settings"), re.M))
+
+
+def test_the_host_and_the_worker_speak_opentelemetry() -> None:
+    host = json.loads((ROOT / "host.json").read_text())
+    assert host["telemetryMode"] == "OpenTelemetry"
+    assert "PYTHON_ENABLE_OPENTELEMETRY" in template_app_settings()
+    assert "value: 'true'" in next(line for line in FUNCTION_BICEP.read_text().splitlines()
+                                   if "'PYTHON_ENABLE_OPENTELEMETRY'" in line)
 
 
 def test_the_template_sets_only_settings_the_app_reads() -> None:

@@ -68,6 +68,9 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
         { name: 'AzureWebJobsStorage__clientId', value: identityClientId }
         { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: appInsights.properties.ConnectionString }
         { name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING', value: 'ClientId=${identityClientId};Authorization=AAD' }
+        // host.json's telemetryMode OpenTelemetry: the worker joins the host's traces;
+        // app_telemetry.py exports the app's spans, metrics and audit through the distro.
+        { name: 'PYTHON_ENABLE_OPENTELEMETRY', value: 'true' }
         // DefaultAzureCredential (table and vault clients) picks the user-assigned identity.
         { name: 'AZURE_CLIENT_ID', value: identityClientId }
         // App Service authentication proves itself to Entra ID with this identity's

@@ -33,6 +33,7 @@ from shared.context import OrganizationContext
 from shared.core.values import ConfigEntry
 from shared.resolver import ConfigResolver, get_resolver, reset_resolver
 from shared.settings import Settings
+from tests import telemetry_capture
 from tools.services import Azurite, KeyVaultEmulator
 from workflows import registry
 
@@ -245,6 +246,8 @@ async def api(
     for record in caplog.records:
         text = record.getMessage() + repr(record.__dict__)
         assert not [s for s in client.secrets if s in text], f"secret in log {record.name}"
+    # every OpenTelemetry signal the test emitted: spans, log records, metric attributes
+    assert telemetry_capture.leaks(client.secrets) == []
 
 
 @pytest.fixture

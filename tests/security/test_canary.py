@@ -15,6 +15,7 @@ from shared.cli.main import run as cli_run
 from shared.errors import ConfigError
 from shared.resolver import ConfigResolver
 from shared.settings import Settings
+from tests import telemetry_capture
 from workflows import run_workflow
 
 pytestmark = pytest.mark.integration
@@ -108,3 +109,7 @@ async def test_no_public_path_leaks_a_secret(
     for record in caplog.records:
         assert_clean(record.getMessage() + repr(record.__dict__), f"log {record.name}")
     assert len(caplog.records) > 20  # the paths above did log: the scan saw them
+    # every OpenTelemetry signal of those paths: spans (attributes, events, statuses, the
+    # Azure SDK's HTTP spans), log records (bodies, attributes), metric attributes
+    assert len(telemetry_capture.finished()) > 50 and telemetry_capture.records()
+    assert telemetry_capture.leaks({*CANARIES.values(), ENV_CANARY}) == []

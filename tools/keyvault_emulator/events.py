@@ -159,6 +159,9 @@ class EventDelivery:
         self._task: asyncio.Task[None] | None = None
         self._idle = asyncio.Event()
         self._idle.set()
+        #: set (and replaced) when the subscription changes: a retry waiting for its
+        #: backoff stops waiting, so events of the old endpoint never hold up the new one's
+        self._changed = asyncio.Event()
         if endpoint:
             self.set_endpoint(endpoint)
 
@@ -174,6 +177,8 @@ class EventDelivery:
                 raise ValueError(problem)
         if url != self.endpoint:
             self.validated = False
+            changed, self._changed = self._changed, asyncio.Event()
+            changed.set()
         self.endpoint = url or None
         if max_attempts is not None:
             self.max_attempts = max_attempts
@@ -276,7 +281,9 @@ class EventDelivery:
             if attempt < self.max_attempts:
                 log.info("%s for %s to %s: %s; retrying", event["eventType"], event["subject"],
                          shown(endpoint), why)
-                await asyncio.sleep(self.backoff * 2 ** (attempt - 1))
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._changed.wait(),
+                                           self.backoff * 2 ** (attempt - 1))
             else:
                 log.warning("%s for %s to %s: %s; giving up after %d attempts",
                             event["eventType"], event["subject"], shown(endpoint), why, attempt)

@@ -143,3 +143,19 @@ def test_a_service_dying_stops_make_dev_naming_it(tmp_path: Path, marker: str, n
             proc.wait(10)
     assert f"{name} exited unexpectedly (killed by SIGKILL); last lines of its log:" in rest
     assert "stopped Azurite and the Key Vault emulator" in rest
+
+
+def test_make_dev_points_the_emulators_events_at_func_starts_keyvault_events(
+    running_dev: tuple[list[int], str]
+) -> None:
+    from tools.keyvault_emulator.control import EmulatorControl
+
+    url = devservices.events_endpoint(devservices.FUNCTIONS_PORT)
+    assert url == ("http://localhost:7071/runtime/webhooks/eventgrid"
+                   "?functionName=keyvault_events")
+    assert f"Key Vault events go to {url}" in running_dev[1]
+    status = EmulatorControl(f"http://127.0.0.1:{running_dev[0][2]}").events()
+    assert status["endpoint"] == "http://localhost:7071/runtime/webhooks/eventgrid?..."
+    assert parse_args(["--functions-port", "7072"]).functions_port == 7072
+    with pytest.raises(SystemExit):
+        parse_args(["--functions-port", "0"])

@@ -4,6 +4,10 @@ State persists under ``.local/`` (git-ignored). Prints the ``local.settings.json
 Values that point ``func start`` at both; Ctrl-C stops both. ``make dev SHARDS=2`` (i.e.
 ``--shards 2``) also serves vaults ``shard1``, ``shard2`` on ports 8445, 8446, ... and
 prints ``AZURE_KEY_VAULT_SHARDS`` for them.
+
+The emulator delivers Key Vault's Event Grid events to the ``keyvault_events`` function of
+``func start`` on port 7071 (``--functions-port``), at the Functions host's Event Grid
+webhook; until the host runs, deliveries fail and are retried a few times, then dropped.
 """
 
 from __future__ import annotations
@@ -28,6 +32,13 @@ from tools.services import (
 LOCAL = REPO_ROOT / ".local"
 TABLE_PORT, VAULT_PORT, CONTROL_PORT = 10002, 8443, 8444
 FIRST_SHARD_PORT = 8445
+FUNCTIONS_PORT = 7071  # func start's default
+
+
+def events_endpoint(functions_port: int) -> str:
+    """The Functions host's Event Grid webhook for the app's ``keyvault_events``."""
+    return (f"http://localhost:{functions_port}/runtime/webhooks/eventgrid"
+            "?functionName=keyvault_events")
 MAX_SHARDS = 16
 
 
@@ -38,7 +49,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--shards", type=int, default=0,
         help=f"extra vaults shard1..shardN on ports {FIRST_SHARD_PORT}+ (0-{MAX_SHARDS})",
     )
+    p.add_argument(
+        "--functions-port", type=int, default=FUNCTIONS_PORT,
+        help="the port of `func start` (its --port), where the emulator delivers Key Vault's "
+        f"events to keyvault_events (default {FUNCTIONS_PORT})",
+    )
     args = p.parse_args(argv)
+    if not 1 <= args.functions_port <= 65535:
+        p.error("--functions-port must be between 1 and 65535")
     if not 0 <= args.shards <= MAX_SHARDS:
         p.error(f"--shards must be between 0 and {MAX_SHARDS}")
     return args
@@ -93,6 +111,7 @@ def main(argv: Sequence[str] | None = None, *, table_port: int = TABLE_PORT,
         vault = KeyVaultEmulator(
             state=local / "kv", port=vault_port, control_port=control_port, in_memory=False,
             vaults=("default", *shards), vault_ports=dict(zip(shards, shard_ports, strict=True)),
+            event_endpoint=events_endpoint(args.functions_port),
         ).start()
     except ServiceStartError as exc:
         azurite.stop()
@@ -110,6 +129,8 @@ def main(argv: Sequence[str] | None = None, *, table_port: int = TABLE_PORT,
             'Map orgs to the shards with AZURE_KEY_VAULT_ORG_VAULTS, e.g. {"acme": "shard1"}; '
             "unmapped orgs and GLOBAL stay in AZURE_KEY_VAULT_URL."
         )
+    print(f"\nKey Vault events go to {events_endpoint(args.functions_port)} (the "
+          "keyvault_events function of `func start`)")
     env = " ".join(f"{k}={v}" for k, v in vault.dropin_env().items())
     print(f"\nUnmodified SDK code (e.g. Microsoft's samples) runs against it with: {env}")
     print("\nCtrl-C stops both.", flush=True)

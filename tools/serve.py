@@ -5,7 +5,10 @@ points this process's environment at them in ``Development`` with the dev-princi
 opt-in, seeds ``examples/seed.json`` when the table is empty (and reconciles the secret
 catalog, as ``make demo`` and the hourly timer in Azure do), and serves the function
 app with :class:`tools.localhost.LocalFunctionsHost` on ``127.0.0.1:7071`` (prefix from
-host.json). Prints the page URL and a ready ``curl`` line; Ctrl-C (SIGINT) or SIGTERM
+host.json). The emulator delivers Key Vault's Event Grid events to the app's
+``keyvault_events`` function (the host's Event Grid webhook), so a secret rotated directly
+in the emulator reaches the app as it would in Azure. Prints the page URL and a ready
+``curl`` line; Ctrl-C (SIGINT) or SIGTERM
 stops the host and both services.
 
 Ports and the state folder are options (``make serve PORT=... TABLE_PORT=...``), so
@@ -46,6 +49,8 @@ from tools.services import (
 )
 
 READY_PREFIX = "ORGCONFIG_SERVE_READY "
+#: the app's Event Grid-triggered function the emulator's events go to
+EVENTS_FUNCTION = "keyvault_events"
 TABLE_NAME = "Config"
 SEED_FILE = REPO_ROOT / "examples" / "seed.json"
 #: what to type for other ports (the Makefile's variables; 0 = a free port)
@@ -139,14 +144,22 @@ async def run(args: argparse.Namespace, azurite: Azurite, vault: KeyVaultEmulato
     try:
         async with host:
             principal = dev_principal()
+            events_url = host.eventgrid_url(EVENTS_FUNCTION)
+            # set once the host listens (its port may have been 0); the emulator validates
+            # the subscription before its first delivery, as Event Grid does
+            await asyncio.to_thread(vault.control().set_event_endpoint, events_url)
             print(f"Functions on {host.base_url} (function keys off, as under Core Tools):")
             print("\n".join(host.describe()))
             print(f"\nadmin page: {host.base_url}/admin (signed in as dev-admin@localhost, "
                   "PlatformAdmin)")
             print("try:\n  curl -H 'X-MS-CLIENT-PRINCIPAL: "
                   f"{principal}' {host.base_url}/orgs/acme/config")
+            print(f"\nKey Vault events: the emulator delivers SecretNewVersionCreated, "
+                  f"SecretNearExpiry and SecretExpired to {EVENTS_FUNCTION} ({events_url})")
             print("\nCtrl-C stops the host, Azurite and the Key Vault emulator.")
-            ready = {"url": host.url, "base_url": host.base_url,
+            ready = {"url": host.url, "base_url": host.base_url, "events_url": events_url,
+                     "vault_url": vault.url, "ca_file": vault.ca_file,
+                     "control_url": vault.control_url,
                      "pids": [p.pid for p in (azurite.proc, vault.proc) if p is not None]}
             print(READY_PREFIX + json.dumps(ready), flush=True)
             return await _watch(azurite, vault, stop) is None

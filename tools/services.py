@@ -238,6 +238,10 @@ class KeyVaultEmulator:
     start_timeout: float = 20.0
     vaults: tuple[str, ...] = ("default",)
     vault_ports: dict[str, int] = field(default_factory=dict)
+    #: where Key Vault's Event Grid events go (None: nowhere until the control API says)
+    event_endpoint: str | None = None
+    #: how often the emulator looks for secrets near or past expiry (None: its default)
+    event_check_seconds: float | None = None
     url: str = ""
     control_url: str = ""
     ca_file: str = ""
@@ -262,6 +266,10 @@ class KeyVaultEmulator:
             args += ["--vault", f"{name}={port}"]
         if self.in_memory:
             args.append("--in-memory")
+        if self.event_endpoint:
+            args += ["--event-endpoint", self.event_endpoint]
+        if self.event_check_seconds is not None:
+            args += ["--event-check-seconds", str(self.event_check_seconds)]
         self.proc = subprocess.Popen(
             args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=REPO_ROOT,
             start_new_session=True,

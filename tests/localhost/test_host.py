@@ -264,3 +264,84 @@ async def test_without_sign_in_no_principal_is_added(
 ) -> None:
     _, _, body = await fetch(http, "GET", f"{host.base_url}/echo/1")
     assert "x-ms-client-principal" not in json.loads(body)["headers"]
+
+
+# -- Event Grid triggers: the host's Event Grid extension webhook --------------------------
+
+
+def eventgrid_app(seen: list[func.EventGridEvent]) -> func.FunctionApp:
+    app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
+
+    @app.function_name("on_event")
+    @app.event_grid_trigger(arg_name="event")
+    async def on_event(event: func.EventGridEvent) -> None:
+        if event.subject == "boom":
+            raise RuntimeError("boom-canary")
+        seen.append(event)
+
+    return app
+
+
+EVENT = {"id": "1", "topic": "/subscriptions/x/providers/Microsoft.KeyVault/vaults/v",
+         "subject": "acme--s", "eventType": "Microsoft.KeyVault.SecretNewVersionCreated",
+         "eventTime": "2026-01-02T03:04:05.123456Z", "data": {"VaultName": "v", "Version": "1"},
+         "dataVersion": "1", "metadataVersion": "1"}
+
+
+async def test_eventgrid_webhook_validates_and_invokes_once_per_event(
+    http: aiohttp.ClientSession
+) -> None:
+    seen: list[func.EventGridEvent] = []
+    async with LocalFunctionsHost(eventgrid_app(seen), route_prefix="api") as host:
+        url = host.eventgrid_url("on_event")
+        assert url == f"{host.url}/runtime/webhooks/eventgrid?functionName=on_event"
+        assert host.skipped == [] and any(url in line for line in host.describe())
+        validation = [{"id": "v", "eventType": "Microsoft.EventGrid.SubscriptionValidationEvent",
+                       "subject": "", "data": {"validationCode": "abc-123"},
+                       "dataVersion": "2", "eventTime": EVENT["eventTime"], "topic": "t"}]
+        status, _, body = await fetch(http, "POST", url, json=validation,
+                                      headers={"aeg-event-type": "SubscriptionValidation"})
+        assert (status, json.loads(body)) == (200, {"validationResponse": "abc-123"})
+        assert seen == []
+        second = {**EVENT, "id": "2", "subject": "acme--t"}
+        status, _, _ = await fetch(http, "POST", url, json=[EVENT, second],
+                                   headers={"aeg-event-type": "Notification"})
+        assert status == 202
+        assert [(e.id, e.subject, e.event_type) for e in seen] == [
+            ("1", "acme--s", EVENT["eventType"]), ("2", "acme--t", EVENT["eventType"])]
+        assert seen[0].get_json() == EVENT["data"] and seen[0].topic == EVENT["topic"]
+        assert seen[0].data_version == "1" and seen[0].event_time is not None
+
+
+async def test_eventgrid_webhook_answers_like_the_extension(http: aiohttp.ClientSession) -> None:
+    seen: list[func.EventGridEvent] = []
+    async with LocalFunctionsHost(eventgrid_app(seen), route_prefix="api") as host:
+        url = host.eventgrid_url("on_event")
+        notify = {"aeg-event-type": "Notification"}
+        assert (await fetch(http, "POST", url, json=[EVENT]))[0] == 400  # no aeg-event-type
+        assert (await fetch(http, "POST", url, data=b"{", headers=notify))[0] == 400
+        assert (await fetch(http, "POST", url, json=[{**EVENT, "subject": "boom"}],
+                            headers=notify))[0] == 500  # Event Grid retries
+        assert (await fetch(http, "POST", url, json=[EVENT],
+                            headers={"aeg-event-type": "Unsubscribe"}))[0] == 202
+        assert (await fetch(http, "POST", host.eventgrid_url("nobody"), json=[EVENT],
+                            headers=notify))[0] == 404
+        assert (await fetch(http, "GET", url))[0] == 404
+        assert seen == []
+
+
+async def test_eventgrid_webhook_takes_the_system_key_when_keys_are_enforced(
+    http: aiohttp.ClientSession
+) -> None:
+    seen: list[func.EventGridEvent] = []
+    async with LocalFunctionsHost(eventgrid_app(seen), route_prefix="api", function_keys="fkey",
+                                  master_key="mkey", eventgrid_key="egkey") as host:
+        url = host.eventgrid_url("on_event")
+        notify = {"aeg-event-type": "Notification"}
+        assert (await fetch(http, "POST", url, json=[EVENT], headers=notify))[0] == 401
+        assert (await fetch(http, "POST", url + "&code=fkey", json=[EVENT],
+                            headers=notify))[0] == 401  # a function key is not enough
+        for key in ("egkey", "mkey"):
+            assert (await fetch(http, "POST", f"{url}&code={key}", json=[EVENT],
+                                headers=notify))[0] == 202
+    assert len(seen) == 2

@@ -180,3 +180,39 @@ def test_a_port_in_use_stops_serve_at_once_suggesting_the_make_variables(
     assert f"port {port} of 127.0.0.1 is in use" in done.stdout
     assert OTHER_PORTS in done.stdout and "--port" not in done.stdout
     assert not (tmp_path / "state").exists()  # nothing was started
+
+
+def test_serve_points_the_emulators_events_at_keyvault_events(serve: Serve) -> None:
+    """A secret rotated directly in the emulator with the SDK (no admin API call) reaches the
+    app through the emulator's Event Grid delivery: the catalog row is refreshed, so the
+    health report lists the new version's near expiry."""
+    import datetime
+
+    from azure.keyvault.secrets import SecretClient
+
+    from tests.test_keyvault_emulator import FakeCredential
+    from tools.keyvault_emulator.control import EmulatorControl
+
+    events_url = serve.ready["events_url"]
+    assert events_url == (serve.ready["url"]
+                          + "/runtime/webhooks/eventgrid?functionName=keyvault_events")
+    assert any(events_url in line for line in serve.lines)
+    control = EmulatorControl(serve.ready["control_url"])
+    assert control.events()["endpoint"] == events_url.split("?")[0] + "?..."
+    client = SecretClient(serve.ready["vault_url"], FakeCredential(),
+                          verify_challenge_resource=False,
+                          connection_verify=serve.ready["ca_file"])
+    expires = datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=3)
+    with client:
+        client.set_secret("acme--graph-client-secret", "rotated-in-vault", expires_on=expires)
+    deadline = time.monotonic() + 20
+    while True:
+        status, body = serve.get("health/keyvault", principal=dev_principal())
+        found = [s["name"] for s in body.get("expiring_secrets", {}).get("acme", [])]
+        if status == 200 and "graph-client-secret" in found:
+            break
+        assert time.monotonic() < deadline, f"no event reached the app: {body}"
+        time.sleep(0.1)
+    shown = control.events()
+    assert shown["validated"] is True and shown["delivered"] >= 1
+    assert "rotated-in-vault" not in "\n".join(serve.lines)

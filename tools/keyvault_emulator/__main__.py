@@ -12,6 +12,7 @@ import contextlib
 import ipaddress
 import json
 import logging
+import os
 import re
 import signal
 import sys
@@ -22,6 +23,7 @@ from typing import Any
 from . import READY_PREFIX
 from .backup import ensure_backup_key
 from .certs import ensure_certificate
+from .events import ENDPOINT_ENV, endpoint_problem, shown
 from .runtime import VaultSpec, serve
 from .store import SecretStore
 
@@ -97,6 +99,20 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "vault named 'default' on --port",
     )
     p.add_argument(
+        "--event-endpoint", default=os.environ.get(ENDPOINT_ENV) or None, metavar="URL",
+        help="deliver Key Vault's Event Grid events (SecretNewVersionCreated, "
+        "SecretNearExpiry, SecretExpired) to this webhook after the validation handshake; "
+        f"default: ${ENDPOINT_ENV}, else none (the control API can set it later)",
+    )
+    p.add_argument(
+        "--allow-remote-event-endpoint", action="store_true",
+        help="allow an event endpoint that is not on a loopback address",
+    )
+    p.add_argument(
+        "--event-check-seconds", type=float, default=60.0,
+        help="how often to look for secrets near (30 days) or past expiry (default 60)",
+    )
+    p.add_argument(
         "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
         help="per-request log lines (method, path, status) are INFO",
     )
@@ -106,6 +122,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
             p.error(f"--{opt.replace('_', '-')} must be between 0 and 65535")
     if args.latency_ms < 0:
         p.error("--latency-ms must not be negative")
+    if not args.event_check_seconds > 0:
+        p.error("--event-check-seconds must be positive")
+    if args.event_endpoint:
+        problem = endpoint_problem(args.event_endpoint,
+                                   allow_remote=args.allow_remote_event_endpoint)
+        if problem:
+            p.error(f"--event-endpoint: {problem}")
     args.vaults = parse_vaults(args.vault, args.port, p)
     return args
 
@@ -176,6 +199,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"REQUESTS_CA_BUNDLE={cert} SSL_CERT_FILE={cert} "
             f"IDENTITY_ENDPOINT={control_url}/identity/token IDENTITY_HEADER=emulator"
         )
+        if args.event_endpoint:
+            print(f"Key Vault events (Event Grid schema) go to {shown(args.event_endpoint)}")
         print("Stop with Ctrl+C.", flush=True)
 
     async def run() -> None:
@@ -196,6 +221,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             latency_ms=args.latency_ms,
             ready=announce,
             stop=stop,
+            event_endpoint=args.event_endpoint,
+            allow_remote_events=args.allow_remote_event_endpoint,
+            event_check_seconds=args.event_check_seconds,
         )
 
     try:

@@ -143,3 +143,39 @@ class EmulatorControl:
     def clear_faults(self) -> None:
         """Remove latency and queued failures; accept and answer connections again."""
         self._call("POST", "/faults/clear", {})
+
+    # -- Key Vault's Event Grid events (the emulator's one subscription, every vault) ------
+
+    def set_event_endpoint(
+        self, url: str | None, *, max_attempts: int | None = None,
+        backoff: float | None = None,
+    ) -> dict[str, Any]:
+        """Deliver Key Vault's events (SecretNewVersionCreated, SecretNearExpiry,
+        SecretExpired) to ``url`` (None: stop), after Event Grid's validation handshake.
+        ``max_attempts`` and ``backoff`` (seconds, doubling) bound the retries of a failed
+        delivery. A URL not on a loopback address is refused unless the emulator was
+        started with ``--allow-remote-event-endpoint``. Returns :meth:`events`."""
+        result: dict[str, Any] = self._call(
+            "POST", "/events/subscription",
+            {"endpoint": url, "max_attempts": max_attempts, "backoff": backoff},
+            vault_scoped=False,
+        )
+        return result
+
+    def events(self) -> dict[str, Any]:
+        """``{"endpoint": URL without its query, "validated": bool, "pending": int,
+        "delivered": int, "failed": int, "validations": int, "recent": [{"eventType",
+        "subject", "vault", "version", "outcome", "attempts", "status"}]}``."""
+        result: dict[str, Any] = self._call("GET", "/events", vault_scoped=False)
+        return result
+
+    def check_expiry(self) -> int:
+        """Run the near-expiry/expired check now (it also runs every
+        ``--event-check-seconds``); returns how many events it queued."""
+        return int(self._call("POST", "/events/check-expiry", {},
+                              vault_scoped=False)["published"])
+
+    def reset_events(self) -> None:
+        """Zero the delivery counters, forget recent deliveries and which expiry events
+        were sent (the subscription stays)."""
+        self._call("POST", "/events/reset", {}, vault_scoped=False)

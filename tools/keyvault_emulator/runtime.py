@@ -23,6 +23,7 @@ from typing import Any
 from aiohttp import web
 
 from .backup import BackupSealer
+from .events import NEW_VERSION, EventDelivery, ExpiryWatcher, secret_event
 from .faults import OPERATIONS, Counters, FailRule, Faults
 from .guard import control_guard
 from .model import is_number
@@ -180,10 +181,14 @@ def _flag(body: dict[str, Any]) -> bool:
 
 
 def control_application(
-    vaults: dict[str, Vault], info: dict[str, Any]
+    vaults: dict[str, Vault], info: dict[str, Any],
+    events: tuple[EventDelivery, ExpiryWatcher] | None = None,
 ) -> web.Application:
     """The control API (plain HTTP, loopback only; browsers refused, see guard.py). See
     README.md for the endpoint list.
+
+    The event subscription (``/events...``) is the emulator's, not one vault's: its events
+    name their vault (``data.VaultName``).
 
     Every endpoint exists twice: ``/x`` acts on the default vault (the first one, so a
     single-vault emulator keeps its API unchanged) and ``/vaults/{vault}/x`` on the named one.
@@ -313,16 +318,63 @@ def control_application(
         await vault_of(request).clear_faults()
         return _ok()
 
+    if events is not None:
+        routes.extend(_event_routes(*events))
     app = web.Application(middlewares=[control_guard])  # Host, cross-site, JSON only
     app.add_routes(routes)
     return app
 
 
+def _event_routes(delivery: EventDelivery, watcher: ExpiryWatcher) -> list[web.RouteDef]:
+    async def status(request: web.Request) -> web.Response:
+        return web.json_response(delivery.status())
+
+    async def subscribe(request: web.Request) -> web.Response:
+        body = await _body(request)
+        endpoint, attempts, backoff = (body.get("endpoint"), body.get("max_attempts"),
+                                       body.get("backoff"))
+        if endpoint is not None and (not isinstance(endpoint, str) or not endpoint):
+            raise _bad("'endpoint' must be a URL, or null for no subscription")
+        if attempts is not None and (isinstance(attempts, bool) or not isinstance(attempts, int)
+                                     or not 1 <= attempts <= 100):
+            raise _bad("'max_attempts' must be a whole number from 1 to 100")
+        if backoff is not None and (not is_number(backoff) or not 0 <= backoff <= 60):
+            raise _bad("'backoff' must be a number of seconds from 0 to 60")
+        try:
+            delivery.set_endpoint(endpoint, max_attempts=attempts,
+                                  backoff=None if backoff is None else float(backoff))
+        except ValueError as exc:
+            raise _bad(str(exc)) from None
+        return _ok(**delivery.status())
+
+    async def check(request: web.Request) -> web.Response:
+        return _ok(published=watcher.check())
+
+    async def reset(request: web.Request) -> web.Response:
+        delivery.reset()
+        watcher.forget()
+        return _ok()
+
+    return [
+        web.get("/events", status),
+        web.post("/events/subscription", subscribe),
+        web.post("/events/check-expiry", check),
+        web.post("/events/reset", reset),
+    ]
+
+
 async def _start_vault(
-    spec: VaultSpec, host: str, ctx: ssl.SSLContext, sealer: BackupSealer, latency_ms: float
+    spec: VaultSpec, host: str, ctx: ssl.SSLContext, sealer: BackupSealer, latency_ms: float,
+    delivery: EventDelivery | None = None,
 ) -> Vault:
     counters, faults = Counters(), Faults(latency_ms=latency_ms)
     app = VaultApp(spec.store, counters, faults, public_url="", sealer=sealer)
+    if delivery is not None:
+        def new_version(secret: Any, version: Any) -> None:
+            delivery.publish(secret_event(NEW_VERSION, spec.name, app.public_url, secret,
+                                          version, delivery.clock()))
+
+        app.on_new_version = new_version
     # No aiohttp access log: the vault logs method, path and status itself, never bodies.
     runner = web.AppRunner(app.application(), access_log=None, shutdown_timeout=2.0)
     await runner.setup()
@@ -351,28 +403,44 @@ async def serve(
     latency_ms: float,
     ready: Callable[[dict[str, Any]], None],
     stop: asyncio.Event,
+    event_endpoint: str | None = None,
+    allow_remote_events: bool = False,
+    event_check_seconds: float = 60.0,
 ) -> None:
     """Run every vault's port, the control port and the drop-in proxy until ``stop`` is
     set; call ``ready`` once listening with ``{"url", "urls": {name: url}, "control_url",
     "proxy_url", "hostname_urls": {name: url}}`` (``url`` is the first vault's, the default).
 
-    Raises ``OSError`` when a port cannot be bound (the caller reports it and exits).
+    Key Vault's Event Grid events go to ``event_endpoint`` (settable later through the
+    control API; see events.py), the expiry check runs every ``event_check_seconds``.
+
+    Raises ``OSError`` when a port cannot be bound (the caller reports it and exits);
+    ``ValueError`` for an event endpoint that is not allowed.
     """
+    delivery = EventDelivery(endpoint=event_endpoint, allow_remote=allow_remote_events)
     ctx = server_ssl_context(cert_file, key_file)
     sealer = BackupSealer(backup_key)  # one key: a blob restores into any of these vaults
     vaults: dict[str, Vault] = {}
     control_runner: web.AppRunner | None = None
     proxy = ConnectProxy(host, lambda name: vaults[name].listener.port if name in vaults else None)
     url_host = f"[{host}]" if ":" in host else host
+    watcher = ExpiryWatcher(
+        delivery, lambda: [(v.name, v.url, v.store) for v in vaults.values()],
+        event_check_seconds,
+    )
     try:
+        await delivery.start()
+        await watcher.start()
         for spec in specs:
-            vaults[spec.name] = await _start_vault(spec, host, ctx, sealer, latency_ms)
+            vaults[spec.name] = await _start_vault(spec, host, ctx, sealer, latency_ms,
+                                                   delivery)
         default = next(iter(vaults.values()))
         info: dict[str, Any] = {
             "url": default.url, "urls": {name: v.url for name, v in vaults.items()},
         }
         control_runner = web.AppRunner(
-            control_application(vaults, info), access_log=None, shutdown_timeout=2.0
+            control_application(vaults, info, (delivery, watcher)), access_log=None,
+            shutdown_timeout=2.0,
         )
         await control_runner.setup()
         await web.TCPSite(control_runner, host, control_port, reuse_address=True).start()
@@ -383,6 +451,8 @@ async def serve(
         ready(dict(info))
         await stop.wait()
     finally:
+        await watcher.close()
+        await delivery.close()
         await proxy.close()
         for vault in vaults.values():
             await vault.listener.stop_listening()

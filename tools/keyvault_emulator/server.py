@@ -13,6 +13,7 @@ import logging
 import re
 import ssl
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -20,7 +21,7 @@ from aiohttp import web
 from .backup import BackupSealer
 from .faults import Counters, Faults, fault_error
 from .guard import vault_refusal
-from .model import NAME_RE, Attributes, VaultError, bad_parameter
+from .model import NAME_RE, Attributes, Secret, SecretVersion, VaultError, bad_parameter
 from .proxy import VAULT_DOMAIN, vault_of_host
 from .routes import Route, resolve
 from .shapes import (
@@ -65,6 +66,9 @@ class VaultApp:
         self.faults = faults
         self.public_url = public_url
         self.sealer = sealer
+        #: called after each new version is stored (the Event Grid publisher, events.py);
+        #: it only queues, so the write's answer never waits for a delivery
+        self.on_new_version: Callable[[Secret, SecretVersion], None] | None = None
 
     def application(self) -> web.Application:
         """An aiohttp application routing every path to :meth:`handle`."""
@@ -155,7 +159,13 @@ class VaultApp:
                 tags=body.get("tags"),
                 attributes=Attributes.parse(body.get("attributes")),
             )
-            return json_response(200, secret_bundle(base, s, v))
+            response = json_response(200, secret_bundle(base, s, v))
+            if self.on_new_version is not None:
+                try:
+                    self.on_new_version(s, v)
+                except Exception:  # an event must never fail the write
+                    log.exception("publishing the new-version event failed")
+            return response
         if op == "update_secret":
             body = await _json_body(request)
             s, v = store.update(name, version, body=body)

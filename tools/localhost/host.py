@@ -9,6 +9,15 @@ reads each ``func.HttpResponse`` with the very converters the Python worker uses
 - query parameters decoded, repeated ones joined with ``,``, empty ones left out;
 - route values decoded (``%2F`` kept), absent optionals left out; the body as bytes.
 
+Event Grid-triggered functions are served as the host's Event Grid extension serves them,
+at ``POST /runtime/webhooks/eventgrid?functionName={name}``: the ``aeg-event-type`` header
+``SubscriptionValidation`` is answered ``{"validationResponse": code}`` without calling the
+function; ``Notification`` calls it once per event of the array (Event Grid schema or
+CloudEvents, decoded by the worker's own converter) and answers 202, or 500 when it raised
+(Event Grid retries); ``Unsubscribe`` 202; no or another header 400; an unknown function
+404. With keys enforced, ``code`` (or ``x-functions-key``) must be the master key or the
+``eventgrid_extension`` system key (``eventgrid_key``), as in Azure.
+
 Answers like the host: no route for the path and method -> 404 (also for a known path
 with another method); a function key missing or wrong -> 401 (only when keys are
 enforced: off by default, as under Core Tools); a body over the limit (the host's
@@ -34,6 +43,7 @@ resolver they create lazily and the test's clients share one loop, as in the wor
 from __future__ import annotations
 
 import asyncio
+import functools
 import hmac
 import inspect
 import ipaddress
@@ -47,6 +57,7 @@ from typing import Any
 
 import azure.functions as func
 from aiohttp import web
+from azure.functions.eventgrid import EventGridEventInConverter
 from azure.functions.http import HttpRequestConverter, HttpResponseConverter
 from azure.functions.meta import Datum
 
@@ -62,6 +73,8 @@ BODY_LIMIT_SETTING = "FUNCTIONS_REQUEST_BODY_SIZE_LIMIT"
 KEY_HEADER = "x-functions-key"
 KEY_QUERY = "code"
 PRINCIPAL_HEADER = "X-MS-CLIENT-PRINCIPAL"
+#: where the Functions host's Event Grid extension takes deliveries (no route prefix)
+EVENTGRID_PATH = "/runtime/webhooks/eventgrid"
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MISDIRECTED = "Misdirected Request: the Host must be localhost, 127.0.0.1 or [::1]\n"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -95,6 +108,26 @@ def _level(value: Any) -> str:
 
 
 Functions = func.FunctionApp | Iterable[Any]
+
+
+@dataclass(frozen=True)
+class EventGridFunction:
+    """One Event Grid-triggered function of the app, served at :data:`EVENTGRID_PATH`."""
+
+    name: str
+    binding: str
+    user_function: Callable[..., Any]
+
+
+def eventgrid_functions(functions: Iterable[Any]) -> list[EventGridFunction]:
+    """The Event Grid-triggered functions among ``app.get_functions()``'s."""
+    found = []
+    for function in functions:
+        trigger = function.get_trigger()
+        if trigger is not None and trigger.get_binding_name() == "eventGridTrigger":
+            found.append(EventGridFunction(function.get_function_name() or "?", trigger.name,
+                                           function.get_user_function()))
+    return found
 
 
 def http_functions(app: Functions, prefix: str) -> tuple[list[HttpFunction], list[str]]:
@@ -188,6 +221,8 @@ class LocalFunctionsHost:
     name, so a page that rebinds its own domain to 127.0.0.1 cannot borrow it (the host
     answers such requests 421 anyway).
     ``header_timeout`` (seconds) and ``max_connections``: the slow-loris limits above.
+    ``eventgrid_key``: the ``eventgrid_extension`` system key the Event Grid webhook takes
+    (besides the master key) when keys are enforced.
 
     >>> async with LocalFunctionsHost(app) as host:           # doctest: +SKIP
     ...     url = f"{host.base_url}/health"
@@ -207,13 +242,19 @@ class LocalFunctionsHost:
         sign_in: str | None = None,
         header_timeout: float = DEFAULT_HEADER_TIMEOUT,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        eventgrid_key: str | None = None,
     ) -> None:
         if not ipaddress.ip_address(host).is_loopback:
             raise ValueError(f"the local host listens on loopback only, not {host!r}")
         self.host, self.port = host, port
         self.route_prefix = (read_route_prefix(host_json) if route_prefix is None
                              else route_prefix.strip("/"))
-        self.functions, self.skipped = http_functions(app, self.route_prefix)
+        functions = list(app.get_functions() if isinstance(app, func.FunctionApp) else app)
+        self.functions, skipped = http_functions(functions, self.route_prefix)
+        self.event_functions = {f.name.lower(): f for f in eventgrid_functions(functions)}
+        self.skipped = [name for name in skipped
+                        if name.split(" ", 1)[0].lower() not in self.event_functions]
+        self.eventgrid_key = eventgrid_key
         self.table = RouteTable([f.route for f in self.functions])
         self._by_name = {f.name: f for f in self.functions}
         keys = [function_keys] if isinstance(function_keys, str) else function_keys
@@ -248,8 +289,15 @@ class LocalFunctionsHost:
         for f in sorted(self.functions, key=lambda f: f.name):
             methods = ",".join(sorted(f.route.methods)) if f.route.methods else "*"
             lines.append(f"  {f.name}: [{methods}] {self.url}/{f.route.template}")
+        for key in sorted(self.event_functions):
+            name = self.event_functions[key].name
+            lines.append(f"  {name}: [POST] {self.eventgrid_url(name)} (Event Grid)")
         lines += [f"  skipped (not HTTP): {name}" for name in self.skipped]
         return lines
+
+    def eventgrid_url(self, function: str) -> str:
+        """The webhook URL an Event Grid subscription for ``function`` delivers to."""
+        return f"{self.url}{EVENTGRID_PATH}?functionName={function}"
 
     async def start(self) -> LocalFunctionsHost:
         app = web.Application(client_max_size=self.max_body_bytes,
@@ -310,6 +358,8 @@ class LocalFunctionsHost:
         return {PRINCIPAL_HEADER: self.sign_in} if loopback else {}
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
+        if request.rel_url.path.rstrip("/").lower() == EVENTGRID_PATH:
+            return await self._eventgrid(request)
         found = self.table.find(request.rel_url.raw_path, request.method)
         if found is None:
             return web.Response(status=404)
@@ -334,3 +384,50 @@ class LocalFunctionsHost:
             log.exception("function %s raised", function.name)
             return web.Response(status=500)
         return build_response(result)
+
+    async def _eventgrid(self, request: web.Request) -> web.StreamResponse:
+        """The Event Grid extension's webhook (see the module docstring)."""
+        name = request.rel_url.query.get("functionName", "")
+        function = self.event_functions.get(name.lower())
+        if request.method != "POST" or function is None:
+            return web.Response(status=404)
+        if self.keys_enforced:
+            given = request.rel_url.query.get(KEY_QUERY) or request.headers.get(KEY_HEADER) or ""
+            valid = [k for k in (self.master_key, self.eventgrid_key) if k]
+            if not any(hmac.compare_digest(given.encode(), k.encode()) for k in valid):
+                return web.Response(status=401)
+        if (request.content_length or 0) > self.max_body_bytes:
+            return web.Response(status=413)
+        kind = request.headers.get("aeg-event-type", "")
+        if kind == "Unsubscribe":
+            return web.Response(status=202)
+        if kind not in ("SubscriptionValidation", "Notification"):
+            return web.Response(status=400, text=f"Unrecognized 'aeg-event-type' header "
+                                f"{kind!r}: expected SubscriptionValidation or Notification")
+        try:
+            body = json.loads(await request.read())
+        except (ValueError, UnicodeDecodeError, web.HTTPRequestEntityTooLarge):
+            return web.Response(status=400, text="the body is not a JSON array of events")
+        events = body if isinstance(body, list) else [body]
+        if not events or not all(isinstance(e, dict) for e in events):
+            return web.Response(status=400, text="the body is not a JSON array of events")
+        if kind == "SubscriptionValidation":
+            data = events[0].get("data")
+            code = data.get("validationCode") if isinstance(data, dict) else None
+            if not isinstance(code, str) or not code:
+                return web.Response(status=400, text="no data.validationCode to answer")
+            return web.json_response({"validationResponse": code})
+        for event in events:  # the host invokes the function once per event
+            argument = EventGridEventInConverter.decode(
+                Datum(json.dumps(event), "json"), trigger_metadata=None)
+            try:
+                if inspect.iscoroutinefunction(function.user_function):
+                    await function.user_function(**{function.binding: argument})
+                else:
+                    await asyncio.get_running_loop().run_in_executor(
+                        None, functools.partial(function.user_function,
+                                                **{function.binding: argument}))
+            except Exception:
+                log.exception("function %s raised", function.name)
+                return web.Response(status=500)
+        return web.Response(status=202)

@@ -9,7 +9,7 @@ NPM_STAMP := node_modules/.installed
 INFRA_VENV := .venv-checkov
 INFRA_STAMP := $(INFRA_VENV)/.installed
 
-.PHONY: install test lint typecheck imports pytest demo dev serve bench bench-shards bench-bookkeeping bench-revalidation fuzz soak clean checkov doctor chromium
+.PHONY: install test lint typecheck imports pytest demo dev serve bench bench-shards bench-bookkeeping bench-revalidation bench-telemetry fuzz soak clean checkov doctor chromium
 
 # npm first: a missing Node.js is said at once, not after the pip install
 install: $(NPM_STAMP) $(PIP_STAMP)
@@ -122,6 +122,10 @@ bench-bookkeeping: install
 # vault GETs of a warm instance over simulated hours, with and without revalidation
 bench-revalidation: install
 	$(PY) -m bench.revalidation
+
+# the micro benchmark without and with the OpenTelemetry SDK and a real exporter
+bench-telemetry: install
+	$(PY) -m bench.telemetry
 
 clean:
 	rm -rf $(VENV) $(INFRA_VENV) node_modules .local .mypy_cache .ruff_cache .pytest_cache .import_linter_cache

@@ -166,8 +166,4 @@ def _console(out: IO[str] | None, item: str) -> dict[str, Any]:
     """A console exporter's options: to ``out`` (a file) one JSON document per line."""
     if out is None:
         return {}
-    def one_line(thing: Any) -> str:
-        import json
-
-        return json.dumps(json.loads(thing.to_json()), separators=(",", ":")) + "\n"
-    return {"out": out, "formatter": one_line}
+    return {"out": out, "formatter": lambda thing: thing.to_json(indent=None) + "\n"}

@@ -96,6 +96,12 @@ def main(argv: list[str]) -> int:
     elif kind == "micro":
         from bench import micro
 
+        if spec.get("telemetry"):  # the app's set-up, from the OTEL_* variables given
+            import app_telemetry
+
+            result_telemetry = app_telemetry.configure()
+            assert result_telemetry == "otel", result_telemetry
+
         result = asyncio.run(micro.measure(info, workload, quick=spec.get("quick", False)))
     else:
         raise SystemExit(f"unknown kind {kind!r}")

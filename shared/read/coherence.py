@@ -34,6 +34,7 @@ from typing import Any
 from azure.core.exceptions import ResourceNotFoundError
 
 from shared.backends.config_store import ConfigStore
+from shared.core import telemetry
 from shared.core.metrics import Metrics
 from shared.errors import ConfigError
 
@@ -179,8 +180,11 @@ class ChangeSentinel:
             except ResourceNotFoundError:
                 return []  # no table yet: no changes
 
-        rows = await self.store.call("a read of the change log", read)
-        return [c for c in (_change(e) for e in rows) if c is not None]
+        with telemetry.span("orgconfig.coherence.check") as span:
+            rows = await self.store.call("a read of the change log", read, operation="query")
+            changes = [c for c in (_change(e) for e in rows) if c is not None]
+            span.set_attribute(telemetry.ROWS, len(changes))
+            return changes
 
     async def check(self) -> None:
         """One range read of the window; hands the changes not seen yet to ``on_change``."""

@@ -35,9 +35,12 @@ async def orgs_with_data(resolver: ConfigResolver) -> set[str]:
     return found
 
 
-async def adopt(resolver: ConfigResolver, by: str) -> list[str]:
-    """Register every org that has data (turning the registry on); the ones added."""
-    added = await resolver.orgs.adopt(sorted(await orgs_with_data(resolver)), by)
+async def adopt(resolver: ConfigResolver, by: str, *, exclude: str | None = None) -> list[str]:
+    """Register every org that has data but ``exclude`` (turning the registry on); the ones
+    added."""
+    found = await orgs_with_data(resolver)
+    found.discard(exclude or "")
+    added = await resolver.orgs.adopt(sorted(found), by)
     for org_id in added:
         await resolver.notify_change(org_id)
     return added
@@ -45,14 +48,16 @@ async def adopt(resolver: ConfigResolver, by: str) -> list[str]:
 
 async def register(resolver: ConfigResolver, org_id: str, display: str | None,
                    by: str) -> Org:
-    """Register one org; the first registration adopts the orgs that already have data."""
+    """Register one org; the first registration adopts the other orgs that already have
+    data. The requested org is never adopted: this request creates it (its display name as
+    given), so its having data already is no 409."""
     org_id = canonical_org_id(org_id)
     if display is not None:
         clean_display_name(display)  # refused before anything is written
     if await resolver.orgs.get(org_id) is not None:
         raise OrgExistsError(f"org {org_id!r} is registered already")
     if not await resolver.orgs.enabled():
-        await adopt(resolver, by)
+        await adopt(resolver, by, exclude=org_id)
     org = await resolver.orgs.register(org_id, display, by)
     await resolver.notify_change(org_id)
     return org

@@ -28,6 +28,7 @@ from shared.api.params import (
     IF_MATCH,
     ORG_OR_GLOBAL,
     RFC3339_PATTERN,
+    page_limit,
 )
 from shared.api.routing import Call, Reply, RouteTable
 from shared.backends import history
@@ -43,13 +44,6 @@ def _out(item: HistoryItem) -> HistoryItemOut:
                           action=item.action if item.action in history.ACTIONS
                           else "baseline",  # type: ignore[arg-type]
                           type=item.type, value=item.value, description=item.description)
-
-
-def _limit(call: Call[Any]) -> int:
-    raw = call.query.get("limit", "50")
-    if not raw.isdigit() or not 1 <= int(raw) <= 100:
-        raise ApiError(400, "invalid_limit", "limit must be a whole number from 1 to 100")
-    return int(raw)
 
 
 def _token(value: str) -> str:
@@ -84,7 +78,7 @@ def _page(items: list[HistoryItem], limit: int, row: Any) -> HistoryPage:
 async def entry_history(call: Call[None]) -> HistoryPage:
     scope = canonical_scope(call.route.get("org"))
     key = validate_config_key(call.route.get("key"))
-    limit = _limit(call)
+    limit = page_limit(call, 100)
     after = _after(call, history.history_row(key, ""))
     items = await history.key_history(
         call.resolver.config_store, scope, key, limit=limit + 1,
@@ -99,7 +93,7 @@ async def entry_history(call: Call[None]) -> HistoryPage:
 )
 async def org_changes(call: Call[None]) -> HistoryPage:
     scope = canonical_scope(call.route.get("org"))
-    limit = _limit(call)
+    limit = page_limit(call, 100)
     since = _since(call)
     items = await history.feed(call.resolver.config_store, scope, limit=limit + 1,
                                after=_after(call, history.FEED_PREFIX))

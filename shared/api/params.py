@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.api.routing import Param
+from shared.api.errors import ApiError
+from shared.api.routing import Call, Param
 from shared.core.naming import CONFIG_KEY_MAX, ORG_ID_MAX, SECRET_NAME_MAX
 
 #: An org id as callers may spell it (any case; canonicalized to lower case).
@@ -77,3 +78,14 @@ HISTORY_SINCE = Param("since", "only changes at or after this time (RFC 3339 wit
                       "empty: all)",
                       schema={"type": "string", "maxLength": 40,
                               "pattern": f"^({RFC3339_PATTERN})?$"})
+
+
+def page_limit(call: Call[Any], maximum: int, default: int = 50) -> int:
+    """The ``limit`` query parameter of a paged route: a whole number from 1 to ``maximum``,
+    ``default`` when absent. Unlike ``after`` and ``since``, an empty ``limit=`` is not
+    "absent" (the schema says integer): 400, as for any other value that is not one."""
+    raw = call.query.get("limit", "" if call.sent_empty("limit") else str(default))
+    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
+        raise ApiError(400, "invalid_limit",
+                       f"limit must be a whole number from 1 to {maximum}")
+    return int(raw)

@@ -17,7 +17,7 @@ from shared.api.models import (
     OrgReadinessOut,
     WorkflowReadinessOut,
 )
-from shared.api.params import ORG_ID_PATTERN, ORG_SCHEMA
+from shared.api.params import ORG_ID_PATTERN, ORG_SCHEMA, page_limit
 from shared.api.routing import Call, Param, RouteTable
 from shared.core.naming import ORG_ID_MAX
 
@@ -52,13 +52,6 @@ async def readiness(call: Call[None]) -> OrgReadinessOut:
     return OrgReadinessOut(org=found.org, workflows=_workflows(found))
 
 
-def _limit(call: Call[Any]) -> int:
-    raw = call.query.get("limit", "50")
-    if not raw.isdigit() or not 1 <= int(raw) <= 200:
-        raise ApiError(400, "invalid_limit", "limit must be a whole number from 1 to 200")
-    return int(raw)
-
-
 def _after(call: Call[Any]) -> str | None:
     raw = call.query.get("after")
     if not raw:
@@ -76,7 +69,7 @@ def _after(call: Call[Any]) -> str | None:
             "ready or the problems (no secret value is read)",
 )
 async def fleet(call: Call[None]) -> FleetReadiness:
-    page, following = await fleet_readiness(call.resolver, _after(call), _limit(call))
+    page, following = await fleet_readiness(call.resolver, _after(call), page_limit(call, 200))
     orgs = [FleetOrgReadiness(org=o.org, workflows=_workflows(o), ready=o.ready,
                               not_ready=o.not_ready) for o in page]
     return FleetReadiness(workflows=list_workflows(), orgs=orgs,

@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Generic, Literal, TypeVar
+from urllib.parse import parse_qsl, urlsplit
 
 import azure.functions as func
 from pydantic import BaseModel, ValidationError
@@ -89,6 +90,15 @@ class Call(Generic[B]):
         """A request header, by case-insensitive name."""
         wanted = name.lower()
         return next((v for k, v in self.headers.items() if k.lower() == wanted), None)
+
+    def sent_empty(self, name: str) -> bool:
+        """Whether query parameter ``name`` was sent with an empty value (``?name=``, also
+        what an empty array or object serializes to): the Functions host leaves empty
+        values out of ``query``, so only the URL tells this from an absent parameter."""
+        if name in self.query:
+            return False
+        pairs = parse_qsl(urlsplit(self.url).query, keep_blank_values=True)
+        return any(key == name for key, _ in pairs)
 
 
 @dataclass(frozen=True)

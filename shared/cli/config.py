@@ -1,5 +1,7 @@
 """``get``, ``list``, ``set``, ``delete`` and ``import``: config entries from the command line.
-Output on ``out``; warnings and "not set" on ``err``."""
+Output on ``out``; warnings and "not set" on ``err``: as the API's PUT answers, a write is
+saved but warned about when it references a missing secret or breaks the declared config
+of a registered workflow (``--workflows``, as ``readiness`` loads them)."""
 
 from __future__ import annotations
 
@@ -9,8 +11,10 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from shared.admin.orgs import register_many
+from shared.admin.readiness import constraint_warnings
 from shared.admin.reference_check import reference_warnings
 from shared.cli.common import MASK, cli_actor, print_warnings
+from shared.cli.readiness import load_workflows
 from shared.cli.secrets import set_secret
 from shared.core.audit import audit_write
 from shared.core.naming import (
@@ -50,6 +54,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     put.add_argument("--type", default="string", dest="value_type", choices=VALUE_TYPES,
                      help="how the value is parsed when read (default: string)")
     put.add_argument("--description", help="free text shown with the entry")
+    _add_workflows(put)
 
     delete = _add(sub, "delete", "delete a config entry (an org then reads GLOBAL's, if any)")
     delete.add_argument("scope", help="org id or GLOBAL")
@@ -57,6 +62,24 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
     imp = _add(sub, "import", "import orgs, entries and secrets from a JSON file")
     imp.add_argument("file", type=Path, help="JSON file (format: see the README)")
+    _add_workflows(imp)
+
+
+def _add_workflows(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--workflows", default="workflows", metavar="MODULE",
+                        help="the module that registers the workflows whose declared config "
+                             "a written value is checked against (default: workflows)")
+
+
+def _declared_checks(args: argparse.Namespace, err: TextIO) -> bool:
+    """Load the workflows whose declared config writes are checked against; a module that
+    cannot be imported is a warning (the write is not refused for it): False then."""
+    try:
+        load_workflows(args.workflows)
+    except ConfigError as exc:
+        print_warnings([f"declared config not checked: {exc}"], err)
+        return False
+    return True
 
 
 async def cmd_get(resolver: ConfigResolver, args: argparse.Namespace, out: TextIO,
@@ -137,6 +160,9 @@ async def cmd_set(resolver: ConfigResolver, args: argparse.Namespace, out: TextI
     print(f"set {scope} {key} [{value_type}] {shown}", file=out)
     if value_type == "secret_ref":
         print_warnings(await reference_warnings(resolver, scope, value), err)
+    if _declared_checks(args, err):
+        # saved, but said: a value the declared config of a workflow using this key refuses
+        print_warnings(constraint_warnings(scope, key, value_type, value), err)
     return 0
 
 
@@ -232,6 +258,10 @@ async def cmd_import(resolver: ConfigResolver, args: argparse.Namespace, out: Te
     for entry in entries:
         if entry.is_secret_ref:
             warnings = await reference_warnings(resolver, entry.scope, entry.value)
+            print_warnings([f"{entry.scope} {entry.key}: {w}" for w in warnings], err)
+    if entries and _declared_checks(args, err):
+        for entry in entries:
+            warnings = constraint_warnings(entry.scope, entry.key, entry.type, entry.value)
             print_warnings([f"{entry.scope} {entry.key}: {w}" for w in warnings], err)
     return 0
 

@@ -46,6 +46,22 @@ async def test_the_first_registration_adopts_every_org_with_data(api: Api, table
     assert (await api.call("config_get", route={"org": "beta", "key": "k"})).status == 200
 
 
+async def test_the_first_registration_of_an_org_that_has_data_creates_it_as_asked(
+    api: Api, table: Table
+) -> None:
+    # the requested org is created by the request (its display name as given), not adopted
+    # first and then refused as 409 org_exists; the other orgs with data are still adopted
+    await table.seed(("acme", "k", "v"), ("beta", "k", "v"))
+    created = await register(api, "ACME", "Acme Corp")
+    assert created.status == 201, created.json()
+    assert created.json()["id"] == "acme" and created.json()["display_name"] == "Acme Corp"
+    listed = (await api.call("orgs_list")).json()
+    assert listed["registry"] == "on"
+    assert [o["id"] for o in listed["orgs"]] == ["acme", "beta"]
+    again = await register(api, "acme")
+    assert again.status == 409 and again.error == "org_exists"
+
+
 async def test_registering_twice_global_or_a_bad_id_is_a_clear_4xx(api: Api) -> None:
     assert (await register(api, "acme")).status == 201
     again = await register(api, "ACME")

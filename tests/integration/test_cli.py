@@ -6,9 +6,11 @@ import getpass
 import io
 import json
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pydantic import BaseModel, Field
 
 from shared.cli.common import load_settings_file
 from shared.cli.config import parse_import
@@ -18,6 +20,7 @@ from shared.errors import ConfigError, InvalidNameError
 from shared.settings import Settings
 from tools.keyvault_emulator.control import EmulatorControl
 from tools.services import Azurite
+from workflows import registry
 
 pytestmark = pytest.mark.integration
 
@@ -224,3 +227,59 @@ async def test_cli_writes_leave_audit_records_naming_the_local_user(
     assert [(r["action"], r["scope"], r["actor_id"]) for r in records] == [
         ("config.put", "acme", actor), ("secret.put", "acme", actor)]
     assert not any("Zx-cli-audit" in r.getMessage() + repr(r.__dict__) for r in caplog.records)
+
+
+class CliDeclared(BaseModel):
+    cli_port: int = Field(ge=1, le=65535)
+
+
+@pytest.fixture
+def cli_declared_workflow() -> Iterator[str]:
+    async def run_it(context: object, params: object, config: CliDeclared) -> dict[str, int]:
+        return {"port": config.cli_port}
+
+    registry.workflow("cli-test-declared", config=CliDeclared)(run_it)
+    yield "cli-test-declared"
+    registry.unregister("cli-test-declared")
+
+
+async def test_set_warns_on_stderr_when_a_value_breaks_a_declared_constraint(
+    env: dict[str, str], cli_declared_workflow: str
+) -> None:
+    # as the API's PUT answer: saved (exit 0), the warning on stderr, never the value
+    code, out, err = await cli(env, "set", "acme", "cli_port", "70000", "--type", "int")
+    assert code == 0 and out.startswith("set acme cli_port") and "warning" not in out
+    (line,) = err.splitlines()
+    assert line.startswith("warning: ") and cli_declared_workflow in line
+    assert "cli_port" in line and "(invalid)" in line and "70000" not in line
+    code, out, err = await cli(env, "get", "acme", "cli_port")
+    assert code == 0 and out.strip() == "acme cli_port = 70000"
+    code, _, err = await cli(env, "set", "acme", "cli_port", "Zx-not-a-port")
+    assert code == 0 and "(wrong_type)" in err and "Zx-not-a-port" not in err
+    code, _, err = await cli(env, "set", "acme", "cli_port", "587", "--type", "int")
+    assert (code, err) == (0, "")
+
+
+async def test_import_warns_on_stderr_for_each_entry_breaking_a_declared_constraint(
+    env: dict[str, str], tmp_path: Path, cli_declared_workflow: str
+) -> None:
+    path = tmp_path / "seed.json"
+    path.write_text(json.dumps({"acme": {"config": {"cli_port": 0}},
+                                "beta": {"config": {"cli_port": 587}},
+                                "GLOBAL": {"config": {"cli_port": "Zx-text"}}}))
+    code, out, err = await cli(env, "import", str(path))
+    assert code == 0 and "imported 3 config entries" in out and "warning" not in out
+    lines = sorted(err.splitlines())
+    assert len(lines) == 2 and all(line.startswith("warning: ") for line in lines)
+    assert lines[0].startswith("warning: GLOBAL cli_port: ") and "(wrong_type)" in lines[0]
+    assert lines[1].startswith("warning: acme cli_port: ") and "(invalid)" in lines[1]
+    assert "Zx-text" not in err
+
+
+async def test_set_with_a_workflows_module_that_does_not_import_still_saves(
+    env: dict[str, str]
+) -> None:
+    code, out, err = await cli(env, "set", "acme", "k", "v", "--workflows", "no_such_wf_mod")
+    assert code == 0 and out.startswith("set acme k")
+    assert err.startswith("warning: declared config not checked") and "no_such_wf_mod" in err
+    assert (await cli(env, "get", "acme", "k"))[1].strip() == 'acme k = "v"'

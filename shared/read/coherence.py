@@ -181,7 +181,7 @@ class ChangeSentinel:
                 return []  # no table yet: no changes
 
         with telemetry.span("orgconfig.coherence.check") as span:
-            rows = await self.store.call("a read of the change log", read, operation="query")
+            rows = await self.store.call("a read of the change log", read, operation="change_log")
             changes = [c for c in (_change(e) for e in rows) if c is not None]
             span.set_attribute(telemetry.ROWS, len(changes))
             return changes

@@ -13,6 +13,8 @@ absent" for a name it does not hold.
 - Names written after a listing started (reported by :meth:`note_change`, from admin
   writes, the change sentinel and Key Vault events) are never answered "absent" until
   a later listing includes them.
+- While the secret catalog's first build runs on this instance (:meth:`hold_until`) no
+  listing starts: the build lists the vault itself, and the catalog replaces the index.
 - If listing is not permitted (an identity with get but not list rights) the index
   switches itself off; a failed listing is retried after a pause.
 """

@@ -166,3 +166,29 @@ async def test_a_resolver_made_directly_does_not_build_it(
         await asyncio.sleep(0.2)
         assert await SecretCatalog(direct).marker() is None
     assert kv_control.count("list_secrets") == 0
+
+
+async def test_a_failed_build_is_left_to_the_timer_and_the_name_index_takes_over(
+    api: Api, catalog_on_start: CatalogMissingHook, table: Table, vault: Vault,
+    kv_control: EmulatorControl, caplog: pytest.LogCaptureFixture,
+) -> None:
+    await vault.set("GLOBAL--shared-key", "fallback-shared-value")
+    await table.seed(("acme", "shared", "shared-key", "secret_ref"), ("acme", "n", "1", "int"))
+    kv_control.reset_counters()
+    kv_control.fail_next(1, 403, operation="list_secrets")  # no list permission, this once
+    first = get_resolver()
+    ctx = first.context("acme")
+    assert await ctx.get_config("n") == 1
+    await _built(catalog_on_start, first)
+    assert await SecretCatalog(first).marker() is None
+    assert "could not build the secret catalog now" in caplog.text
+    assert [e async for e in table.client.query_entities(
+        "RowKey eq @r", parameters={"r": CLAIM_ROW})] == []  # released for the next try
+    index = first.secret_store.index
+    assert index is not None
+    index.may_exist("acme--shared-key")  # the build is over: the index lists again
+    await index.ready()
+    assert await ctx.get_config("shared") == "fallback-shared-value"
+    counters = kv_control.counters()
+    assert counters["operations"] == {"list_secrets": 2, "get_secret": 1}
+    assert counters["statuses"] == {"403": 1, "200": 2}  # no 404 for acme--shared-key

@@ -3,9 +3,8 @@
 State persists under ``.local/`` (git-ignored). Prints the ``local.settings.json``
 Values that point ``func start`` at both, and turns the secret catalog on (builds it once
 if the table has none, as the app's first instance would: ``catalog_bootstrap``); Ctrl-C
-stops both. ``make dev SHARDS=2`` (i.e.
-``--shards 2``) also serves vaults ``shard1``, ``shard2`` on ports 8445, 8446, ... and
-prints ``AZURE_KEY_VAULT_SHARDS`` for them.
+stops both. ``make dev SHARDS=2`` (i.e. ``--shards 2``) also serves vaults ``shard1``,
+``shard2`` on ports 8445, 8446, ... and prints ``AZURE_KEY_VAULT_SHARDS`` for them.
 
 The emulator delivers Key Vault's Event Grid events to the ``keyvault_events`` function of
 ``func start`` on port 7071 (``--functions-port``), at the Functions host's Event Grid

@@ -218,7 +218,12 @@ class ConfigResolver:
                 self._closed or not self.settings.key_vault_url:
             return
         self._catalog_missing_seen = True
-        work = self.on_catalog_missing(self)
+        try:
+            work = self.on_catalog_missing(self)
+        except Exception as exc:  # never fail the read that noticed: the timer builds it
+            log.warning("could not start building the secret catalog (%s); the hourly "
+                        "reconcile will", exc.__class__.__name__)
+            return
         if work is None:
             return
         for vault in self.secret_store.vaults:

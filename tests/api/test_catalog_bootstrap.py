@@ -193,3 +193,22 @@ async def test_a_failed_build_is_left_to_the_timer_and_the_name_index_takes_over
     counters = kv_control.counters()
     assert counters["operations"] == {"list_secrets": 2, "get_secret": 1}
     assert counters["statuses"] == {"403": 1, "200": 2}  # no 404 for acme--shared-key
+
+
+async def test_a_hook_that_fails_never_fails_the_read_that_noticed(
+    api: Api, settings: Settings, table: Table, caplog: pytest.LogCaptureFixture,
+) -> None:
+    await table.seed(("GLOBAL", "n", "7", "int"))
+    calls: list[ConfigResolver] = []
+
+    def broken(resolver: ConfigResolver) -> None:
+        calls.append(resolver)
+        raise RuntimeError("a bug in the hook")
+
+    async with ConfigResolver(settings) as instance:
+        instance.on_catalog_missing = broken
+        assert await instance.context("acme").get_config("n") == 7
+        instance.invalidate()
+        assert await instance.context("acme").get_config("n") == 7
+    assert calls == [instance]  # once per resolver
+    assert "could not start building the secret catalog (RuntimeError)" in caplog.text

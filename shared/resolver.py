@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -51,6 +51,9 @@ log = logging.getLogger("orgconfig.resolver")
 #: the scope of a sentinel change that drops every cached snapshot and secret
 EVERYTHING = "*"
 _TABLE_OPTIONS: dict[str, Any] = {"retry_total": 2, "retry_backoff_factor": 0.2}
+#: what a resolver does the first time it finds no secret catalog: called with the resolver,
+#: it starts the build in the background and returns its task (None: nothing started)
+CatalogMissingHook = Callable[["ConfigResolver"], "asyncio.Future[Any] | None"]
 
 
 class ConfigResolver:
@@ -76,6 +79,10 @@ class ConfigResolver:
         self._watching = False
         self.metrics.add_gauge("cache.entries", self._cache_sizes)
         self.metrics.add_gauge("cache.oldest_stale_age", self._stale_ages)
+        #: called once, when the first GLOBAL snapshot shows no catalog marker (the admin
+        #: side's first build, wired from above: :func:`when_catalog_missing`)
+        self.on_catalog_missing: CatalogMissingHook | None = None
+        self._catalog_missing_seen = False
 
     def _cache_sizes(self) -> list[tuple[dict[str, str], float]]:
         """Entries per cache (the ``orgconfig.cache.entries`` gauge)."""
@@ -180,6 +187,7 @@ class ConfigResolver:
             self._config = ConfigStore(self.settings, self.metrics, self._table_client)
             self._config.snapshots.on_invalidate = self.answers.clear
             self._config.on_catalog = self._revalidate_secrets
+            self._config.on_catalog_missing = self._catalog_missing
         return self._config
 
     @property
@@ -200,6 +208,27 @@ class ConfigResolver:
         (newer version, disabled, deleted) are dropped now, not at their TTL."""
         if self._secrets is not None:
             self._secrets.revalidate_held(snapshot.scope, snapshot.secrets)
+
+    def _catalog_missing(self) -> None:
+        """A GLOBAL snapshot without the catalog marker. The first time (once per resolver,
+        so per process): hand the catalog's build to :attr:`on_catalog_missing`, which runs
+        it in the background, one instance at a time; while it runs, this instance's name
+        indexes start no listing of their own (the build lists every vault)."""
+        if self._catalog_missing_seen or self.on_catalog_missing is None or \
+                self._closed or not self.settings.key_vault_url:
+            return
+        self._catalog_missing_seen = True
+        try:
+            work = self.on_catalog_missing(self)
+        except Exception as exc:  # never fail the read that noticed: the timer builds it
+            log.warning("could not start building the secret catalog (%s); the hourly "
+                        "reconcile will", exc.__class__.__name__)
+            return
+        if work is None:
+            return
+        for vault in self.secret_store.vaults:
+            if vault.index is not None:
+                vault.index.hold_until(work)
 
     @property
     def orgs(self) -> OrgRegistry:
@@ -384,6 +413,18 @@ class ConfigResolver:
 
 
 _shared: ConfigResolver | None = None
+_shared_catalog_missing: CatalogMissingHook | None = None
+
+
+def when_catalog_missing(hook: CatalogMissingHook | None) -> CatalogMissingHook | None:
+    """Set the :attr:`ConfigResolver.on_catalog_missing` of the process-wide resolvers
+    :func:`get_resolver` creates from now on; returns the previous hook. The app's entry
+    point (``function_app.py``) sets the admin side's first build of the secret catalog
+    (this layer cannot import it); resolvers created directly (CLI, tools, tests) have
+    none unless they set their own."""
+    global _shared_catalog_missing
+    previous, _shared_catalog_missing = _shared_catalog_missing, hook
+    return previous
 
 
 def get_resolver() -> ConfigResolver:
@@ -391,6 +432,7 @@ def get_resolver() -> ConfigResolver:
     global _shared
     if _shared is None or _shared._closed:
         _shared = ConfigResolver()
+        _shared.on_catalog_missing = _shared_catalog_missing
     return _shared
 
 

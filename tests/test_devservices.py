@@ -93,6 +93,11 @@ def test_the_printed_values_include_the_dev_principal_opt_in(running_dev: tuple[
     assert settings.key_vault_ca_file and Path(settings.key_vault_ca_file).is_file()
 
 
+def test_make_dev_turns_the_secret_catalog_on(running_dev: tuple[list[int], str]) -> None:
+    # a fresh table and vault: the catalog is built at once (empty), not at the hourly timer
+    assert "secret catalog: built now (0 secrets)" in running_dev[1]
+
+
 def test_a_second_make_dev_fails_at_once_saying_why(running_dev: tuple[list[int], str],
                                                     tmp_path: Path) -> None:
     out = io.StringIO()

@@ -1,9 +1,10 @@
 """``make dev``: Azurite (tables) and the Key Vault emulator on their usual local ports.
 
 State persists under ``.local/`` (git-ignored). Prints the ``local.settings.json``
-Values that point ``func start`` at both; Ctrl-C stops both. ``make dev SHARDS=2`` (i.e.
-``--shards 2``) also serves vaults ``shard1``, ``shard2`` on ports 8445, 8446, ... and
-prints ``AZURE_KEY_VAULT_SHARDS`` for them.
+Values that point ``func start`` at both, and turns the secret catalog on (builds it once
+if the table has none, as the app's first instance would: ``catalog_bootstrap``); Ctrl-C
+stops both. ``make dev SHARDS=2`` (i.e. ``--shards 2``) also serves vaults ``shard1``,
+``shard2`` on ports 8445, 8446, ... and prints ``AZURE_KEY_VAULT_SHARDS`` for them.
 
 The emulator delivers Key Vault's Event Grid events to the ``keyvault_events`` function of
 ``func start`` on port 7071 (``--functions-port``), at the Functions host's Event Grid
@@ -13,6 +14,7 @@ webhook; until the host runs, deliveries fail and are retried a few times, then 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import signal
 import sys
@@ -20,6 +22,11 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+from shared.admin.catalog_bootstrap import ensure_catalog
+from shared.admin.catalog_sync import SecretCatalog
+from shared.errors import ConfigError
+from shared.resolver import ConfigResolver
+from shared.settings import Settings
 from tools.services import (
     REPO_ROOT,
     Azurite,
@@ -87,6 +94,22 @@ def settings_values(azurite: Azurite, vault: KeyVaultEmulator) -> dict[str, str]
     return values
 
 
+async def catalog_on(values: dict[str, str]) -> str:
+    """Build the secret catalog if the table has none (one claim at a time, as the app's
+    instances do); a line saying what the catalog holds."""
+    try:
+        async with ConfigResolver(Settings.from_env(values)) as resolver:
+            built = await ensure_catalog(resolver)
+            marker = await SecretCatalog(resolver).marker()
+    except ConfigError:
+        marker = None
+    if marker is None:
+        return ("secret catalog: not built now (see the warning above); the app's first "
+                "instance builds it on its first request")
+    return (f"secret catalog: {'built now' if built else 'in use'} ({marker.secrets} "
+            "secrets): lookups of names the vault lacks cost no request")
+
+
 def main(argv: Sequence[str] | None = None, *, table_port: int = TABLE_PORT,
          vault_port: int = VAULT_PORT, control_port: int = CONTROL_PORT,
          first_shard_port: int = FIRST_SHARD_PORT, local: Path = LOCAL) -> int:
@@ -120,6 +143,7 @@ def main(argv: Sequence[str] | None = None, *, table_port: int = TABLE_PORT,
     values = settings_values(azurite, vault)
     print(f"Azurite tables on {azurite.endpoint} (data in {local / 'azurite'})")
     print(f"Key Vault emulator on {vault.url} (state in {local / 'kv'})")
+    print(asyncio.run(catalog_on(values)))
     for name in vault.vaults[1:]:
         print(f"  vault {name} on {vault.urls[name]}")
     print("\nPut these Values in local.settings.json for `func start`:")

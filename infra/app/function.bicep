@@ -129,6 +129,9 @@ resource auth 'Microsoft.Web/sites/config@2024-04-01' = {
         '/api/openapi.json'
         '/runtime/webhooks/EventGrid'
         '/runtime/webhooks/eventgrid'
+        // the postdeploy hook runs the catalog reconcile once (infra/hooks/catalog-on.sh):
+        // the Functions admin API, which the host guards with the master key
+        '/admin/functions/catalog_reconcile'
       ]
     }
     httpSettings: {

@@ -1,8 +1,10 @@
 """The secret catalog from the first minute: a deployment without a catalog builds it at
 once instead of waiting for the hourly timer.
 
-The first instance that finds no catalog marker (on its first HTTP request, or after an
-admin write of a secret) claims the build with a row in the table (``GLOBAL/~catalog-claim``,
+The first instance that finds no catalog marker (when its resolver first loads a GLOBAL
+snapshot without the marker, i.e. on its first request: ``function_app.py`` wires
+:func:`ensure_catalog_soon` as the process-wide resolver's ``on_catalog_missing``; or after
+an admin write of a secret) claims the build with a row in the table (``GLOBAL/~catalog-claim``,
 created only if absent; a claim older than :data:`CLAIM_SECONDS` is taken over with an
 ETag-guarded replace, so a crashed builder does not block the others), runs the reconcile,
 and removes the claim. Other instances see the claim and leave it to that one; every
@@ -43,7 +45,15 @@ _running: weakref.WeakKeyDictionary[ConfigResolver, asyncio.Task[bool]] = \
 
 async def ensure_catalog(resolver: ConfigResolver) -> bool:
     """Build the catalog if there is none and nobody else is building it; True if this
-    call built it. Failures are logged, never raised: the timer builds it later."""
+    call (or the build under way in this process's background, which it waits for)
+    built it. Failures are logged, never raised: the timer builds it later."""
+    running = _running.get(resolver)
+    if running is not None and not running.done():
+        return await asyncio.shield(running)
+    return await _build(resolver)
+
+
+async def _build(resolver: ConfigResolver) -> bool:
     if resolver in _known or not resolver.secret_store.vault_configured:
         return False
     try:
@@ -54,6 +64,9 @@ async def ensure_catalog(resolver: ConfigResolver) -> bool:
         if not await _claim(resolver):
             return False
         try:
+            if await catalog.marker() is not None:  # built by the claim we just followed
+                _known.add(resolver)
+                return False
             report = await catalog.reconcile()
         finally:
             await _release(resolver)
@@ -66,12 +79,16 @@ async def ensure_catalog(resolver: ConfigResolver) -> bool:
     return True
 
 
-def ensure_catalog_soon(resolver: ConfigResolver) -> None:
-    """:func:`ensure_catalog` in the background (one at a time per resolver)."""
+def ensure_catalog_soon(resolver: ConfigResolver) -> asyncio.Task[bool] | None:
+    """:func:`ensure_catalog` in the background (one at a time per resolver): its task,
+    or None when the catalog is known to exist. The app wires this as the process-wide
+    resolver's :attr:`~shared.resolver.ConfigResolver.on_catalog_missing`."""
     running = _running.get(resolver)
-    if resolver in _known or (running is not None and not running.done()):
-        return
-    _running[resolver] = resolver.run_in_background(ensure_catalog(resolver))
+    if resolver in _known:
+        return None
+    if running is None or running.done():
+        running = _running[resolver] = resolver.run_in_background(_build(resolver))
+    return running
 
 
 async def _claim(resolver: ConfigResolver) -> bool:

@@ -3,7 +3,10 @@
 The Functions host runs a timer trigger as a singleton (one instance of the whole app at
 a time, coordinated through the ``AzureWebJobsStorage`` lease), so one listing of the
 vault per schedule serves the whole fleet. Secrets created or deleted directly in the
-vault without an Event Grid event reach the catalog at the next run.
+vault without an Event Grid event reach the catalog at the next run. The first catalog of
+a deployment does not wait for it: the app's first request builds it
+(:mod:`shared.admin.catalog_bootstrap`), and the azd postdeploy hook runs this function
+once (``infra/hooks/catalog-on.sh``).
 """
 
 from __future__ import annotations

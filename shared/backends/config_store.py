@@ -78,6 +78,9 @@ class ConfigStore:
         #: called with each snapshot loaded while the catalog is trusted (the resolver
         #: hands its catalog rows to the secret store: revalidation by version)
         self.on_catalog: Callable[[ConfigSnapshot], None] | None = None
+        #: called after each GLOBAL snapshot loaded without the catalog marker (the resolver
+        #: starts the catalog's first build there, once: see ``ConfigResolver``)
+        self.on_catalog_missing: Callable[[], None] | None = None
 
     # -- client -------------------------------------------------------------------------
     @property
@@ -197,6 +200,8 @@ class ConfigStore:
             snapshot = await self.read_partition(scope)
             if snapshot.scope == GLOBAL:
                 self._note_catalog(snapshot)
+                if snapshot.marker is None and self.on_catalog_missing is not None:
+                    self.on_catalog_missing()
             if self.on_catalog is not None and self._catalog_on and \
                     snapshot.seq >= self._catalog_since:
                 self.on_catalog(snapshot)  # the secret store drops what changed

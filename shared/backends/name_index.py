@@ -13,6 +13,8 @@ absent" for a name it does not hold.
 - Names written after a listing started (reported by :meth:`note_change`, from admin
   writes, the change sentinel and Key Vault events) are never answered "absent" until
   a later listing includes them.
+- While the secret catalog's first build runs on this instance (:meth:`hold_until`) no
+  listing starts: the build lists the vault itself, and the catalog replaces the index.
 - If listing is not permitted (an identity with get but not list rights) the index
   switches itself off; a failed listing is retried after a pause.
 """
@@ -54,6 +56,9 @@ class VaultNameIndex:
         self._life = 0.0
         self._retry_at = 0.0
         self._task: asyncio.Task[None] | None = None
+        #: while this is under way no listing starts (lookups are GETs): the catalog's
+        #: first build on this instance lists the vault already
+        self._held_by: asyncio.Future[object] | None = None
         self._changed_names: dict[str, float] = {}
         self._changed_scopes: dict[str, float] = {}
 
@@ -71,7 +76,16 @@ class VaultNameIndex:
             return True
         return name in self._names
 
+    def hold_until(self, work: asyncio.Future[object]) -> None:
+        """Start no listing until ``work`` is done (the catalog's first build, which lists
+        the vault itself and then makes this index unnecessary)."""
+        self._held_by = work
+
     def _refresh(self, now: float) -> None:
+        if self._held_by is not None:
+            if not self._held_by.done():
+                return
+            self._held_by = None
         if (self._task is None or self._task.done()) and now >= self._retry_at:
             self._task = asyncio.ensure_future(self._load())
 

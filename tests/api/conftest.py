@@ -31,7 +31,13 @@ from shared.backends.history import BOOKKEEPING_END
 from shared.backends.vault_clients import LocalDevelopmentCredential, make_secret_client
 from shared.context import OrganizationContext
 from shared.core.values import ConfigEntry
-from shared.resolver import ConfigResolver, get_resolver, reset_resolver
+from shared.resolver import (
+    CatalogMissingHook,
+    ConfigResolver,
+    get_resolver,
+    reset_resolver,
+    when_catalog_missing,
+)
 from shared.settings import Settings
 from tests import telemetry_capture
 from tools.services import Azurite, KeyVaultEmulator
@@ -139,6 +145,10 @@ class Api:
     functions: Mapping[str, Any]
     responses: list[Response] = field(default_factory=list)
     secrets: set[str] = field(default_factory=set)
+    #: what function_app.py wires as the process-wide resolver's first build of the secret
+    #: catalog: off in these tests (each one decides when its catalog exists) unless a test
+    #: takes the ``catalog_on_start`` fixture
+    catalog_on_start: CatalogMissingHook | None = None
 
     def remember(self, *values: str) -> None:
         """Secret values that must never be in a response (but their one-time echo)."""
@@ -239,15 +249,27 @@ async def api(
 ) -> AsyncIterator[Api]:
     caplog.set_level(logging.INFO, logger="orgconfig")
     await reset_resolver()
-    client = Api(functions)
+    client = Api(functions, catalog_on_start=when_catalog_missing(None))
     yield client
     await reset_resolver()
+    when_catalog_missing(client.catalog_on_start)
     assert client.leaks() == []
     for record in caplog.records:
         text = record.getMessage() + repr(record.__dict__)
         assert not [s for s in client.secrets if s in text], f"secret in log {record.name}"
     # every OpenTelemetry signal the test emitted: spans, log records, metric attributes
     assert telemetry_capture.leaks(client.secrets) == []
+
+
+@pytest.fixture
+async def catalog_on_start(api: Api) -> CatalogMissingHook:
+    """The app's wiring as in production: the process-wide resolver builds the secret
+    catalog the first time it finds none. Returns that hook (for resolvers a test makes)."""
+    hook = api.catalog_on_start
+    assert hook is not None, "function_app.py no longer wires the catalog's first build"
+    await reset_resolver()
+    when_catalog_missing(hook)
+    return hook
 
 
 @pytest.fixture

@@ -84,9 +84,12 @@ async def test_reads_in_tasks_of_a_run_count_in_that_run_only() -> None:
     assert {(s["name"], s["reads"]) for s in reads.listing()} == {("s", 3), ("t", 2)}
 
 
-def test_host_json_keeps_every_trace_out_of_sampling() -> None:
-    """Audit records are traces: sampling them would lose records."""
-    sampling = json.loads((ROOT / "host.json").read_text())["logging"]["applicationInsights"][
-        "samplingSettings"]
-    excluded = {t.strip() for t in sampling["excludedTypes"].split(";")}
-    assert {"Trace", "Request"} <= excluded
+def test_no_audit_record_is_sampled_away() -> None:
+    """Audit records are log records: the app exports them itself (OpenTelemetry), and
+    neither the host's Application Insights sampling nor a trace-based sampling of logs
+    applies to them (the distro's options are checked in test_telemetry_setup)."""
+    host = json.loads((ROOT / "host.json").read_text())
+    assert host["telemetryMode"] == "OpenTelemetry"
+    assert "applicationInsights" not in host["logging"]
+    source = (ROOT / "app_telemetry.py").read_text()
+    assert "sampling" not in source.replace("sampled", "")

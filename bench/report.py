@@ -323,12 +323,19 @@ def markdown(r: dict[str, Any]) -> str:
             )
     lines += catalog_section(r)
     lines += shards_section(r)
+    lines += fleet_section()
     lines += ["", "## How each contender reads", ""] + [f"- {line}" for line in r["method"]]
     lines += ["", "## Where orgconfig stands, and what limits it next", ""]
     lines += [f"- {line}" for line in r.get("findings", [])]
     lines += ["", "Charts: `results.png` (contenders), `scale.png` (scale model). Raw numbers: "
               "`results.json`.", ""]
     return "\n".join(lines)
+
+
+def fleet_section() -> list[str]:
+    """The fleet measurement (``make bench-fleet``, its own run): kept across ``make bench``."""
+    fleet = REPO_ROOT / "bench" / "fleet.md"
+    return ["", *fleet.read_text().rstrip("\n").splitlines()] if fleet.exists() else []
 
 
 def shards_section(r: dict[str, Any]) -> list[str]:

@@ -124,7 +124,7 @@ bench-revalidation: install
 	$(PY) -m bench.revalidation
 
 # K=16 resolver processes against one emulator vault vs the scale model, then throttled
-# (about 12 minutes; QUICK=1: K=2 for 20 s, bench/.work/fleet-quick/, RESULTS.md untouched)
+# (about 10 minutes; QUICK=1: K=2 for 20 s, bench/.work/fleet-quick/, RESULTS.md untouched)
 bench-fleet: install
 	$(PY) -m bench.fleet $(if $(QUICK),--quick,)
 

@@ -9,7 +9,7 @@ NPM_STAMP := node_modules/.installed
 INFRA_VENV := .venv-checkov
 INFRA_STAMP := $(INFRA_VENV)/.installed
 
-.PHONY: install test lint typecheck imports pytest demo dev serve bench bench-shards bench-bookkeeping bench-revalidation bench-telemetry fuzz soak clean checkov doctor chromium
+.PHONY: install test lint typecheck imports pytest demo dev serve bench bench-shards bench-bookkeeping bench-revalidation bench-telemetry bench-fleet fuzz soak clean checkov doctor chromium
 
 # npm first: a missing Node.js is said at once, not after the pip install
 install: $(NPM_STAMP) $(PIP_STAMP)
@@ -126,6 +126,11 @@ bench-revalidation: install
 # the micro benchmark without and with the OpenTelemetry SDK and a real exporter
 bench-telemetry: install
 	$(PY) -m bench.telemetry
+
+# K=16 resolver processes against one emulator vault vs the scale model, then throttled
+# (about 10 minutes; QUICK=1: K=2 for 20 s, bench/.work/fleet-quick/, RESULTS.md untouched)
+bench-fleet: install
+	$(PY) -m bench.fleet $(if $(QUICK),--quick,)
 
 clean:
 	rm -rf $(VENV) $(INFRA_VENV) node_modules .local .mypy_cache .ruff_cache .pytest_cache .import_linter_cache

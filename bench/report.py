@@ -307,7 +307,8 @@ def markdown(r: dict[str, Any]) -> str:
             f"{sp['rate']:g} executions/s (an assumption: 32 executions at a time of about "
             f"3 s each), {sp['horizon_s']:,} s simulated, vault of "
             f"{s['vault_secrets']:,} secrets. `scale_out` adds an instance every "
-            f"{1 / sp['ramp_per_s']:g} s; `restart` starts all at once. See `scale.png`.",
+            f"{1 / sp['ramp_per_s']:g} s; `restart` starts all at once. See `scale.png`."
+            + (f" {s['note']}" if s.get("note") else ""),
             "",
             "| contender | max instances, scale-out | max instances, restart | "
             "steady GETs / 10 s / instance | peak / 10 s at 100 instances (scale-out) |",
@@ -323,12 +324,19 @@ def markdown(r: dict[str, Any]) -> str:
             )
     lines += catalog_section(r)
     lines += shards_section(r)
+    lines += fleet_section()
     lines += ["", "## How each contender reads", ""] + [f"- {line}" for line in r["method"]]
     lines += ["", "## Where orgconfig stands, and what limits it next", ""]
     lines += [f"- {line}" for line in r.get("findings", [])]
     lines += ["", "Charts: `results.png` (contenders), `scale.png` (scale model). Raw numbers: "
               "`results.json`.", ""]
     return "\n".join(lines)
+
+
+def fleet_section() -> list[str]:
+    """The fleet measurement (``make bench-fleet``, its own run): kept across ``make bench``."""
+    fleet = REPO_ROOT / "bench" / "fleet.md"
+    return ["", *fleet.read_text().rstrip("\n").splitlines()] if fleet.exists() else []
 
 
 def shards_section(r: dict[str, Any]) -> list[str]:
@@ -470,7 +478,9 @@ def findings(r: dict[str, Any]) -> list[str]:
             f"{mx['scale_out']['powertools']}, pydantic-settings "
             f"{mx['scale_out']['pydantic_settings']}. A warm orgconfig instance asks "
             f"{_n(steady['orgconfig'])} GETs per 10 s (naive {_n(steady['naive'])}), so warm "
-            f"instances alone would allow ~{warm_max:,}."
+            f"instances alone would allow ~{warm_max:,}: held secrets renew by version "
+            "without a request (the model rotates none; `make bench-fleet` measured it), so "
+            "what a warm instance asks is the first reads of rarely run orgs' secrets."
         )
         fleet_goal = mx["scale_out"]["orgconfig"]
         out.append(

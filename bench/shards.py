@@ -83,6 +83,8 @@ def instance_by_vault(model: NameModel, params: ScaleParams, vaults: np.ndarray,
     seconds = params.horizon_s
 
     def hold(n: int) -> np.ndarray:
+        if params.revalidate:  # renewed by version, no request (bench.scale)
+            return np.full(n, np.inf)
         return (1 - params.refresh_ahead) * params.found_ttl * (1 - params.jitter * rng.random(n))
 
     series = np.zeros((count, seconds))

@@ -1,16 +1,21 @@
-"""The benchmark's pure pieces: the workload generator, the scale model, the statistics.
+"""The benchmark's pieces: the workload generator, the scale model, the statistics, and a
+tiny fleet run (the one test here with services: Azurite and the emulator).
 
-No services, no timing assertions: only that the inputs the benchmark measures with are
-what the issue describes and that the model's bookkeeping holds.
+No timing assertions: only that the inputs the benchmark measures with are what the issue
+describes and that the model's bookkeeping holds.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
+import pytest
 
+from bench.fleet import FleetSpec, main_run
+from bench.fleet import markdown as fleet_markdown
 from bench.harness import latency_summary, percentile
 from bench.scale import (
     NameModel,
@@ -165,3 +170,31 @@ def test_spreading_orgs_over_vaults_splits_the_load_and_grows_the_fleet() -> Non
     assert one["max_instances_scale_out"] < four["max_instances_scale_out"]
     assert sum(four["names_by_vault"]) == one["names_by_vault"][0]
     assert len(four["peak_per_10s_by_vault_at_max_restart"]) == 4
+
+
+def test_with_revalidation_a_held_secret_costs_one_get_per_instance() -> None:
+    """The catalog renews an unchanged held secret by version (no request): over two hours
+    an instance GETs each name at most once; modelled as a GET per renewal it asks more."""
+    model = NameModel(Workload(WorkloadSpec.full()), 10.0)
+    params = ScaleParams(horizon_s=7200)
+    once = instance_series("orgconfig", model, params, np.random.default_rng(1)).sum()
+    assert 0 < once <= len(model.found_lambda)
+    renewing = instance_series("orgconfig", model, replace(params, revalidate=False),
+                               np.random.default_rng(1)).sum()
+    assert renewing > 1.5 * once
+
+@pytest.mark.integration
+def test_a_tiny_fleet_runs_against_the_emulator_and_the_model(tmp_path: Path) -> None:
+    """``bench.fleet`` at K=2 for 10 s on the quick workload: both processes answer every
+    read with the right value, the emulator counts the GETs the processes made, the model
+    runs at the same K, and the section renders. No timing is asserted."""
+    spec = FleetSpec(k=2, run_s=10, throttle=False)
+    result = main_run(spec, WorkloadSpec.quick(), tmp_path)
+    rows = result["unthrottled"]["instances"]
+    assert len(rows) == 2
+    assert all(r["reads"] > 0 and r["answered"] == r["reads"] for r in rows)
+    assert all(r["errors"] == 0 and r["wrong"] == 0 for r in rows)
+    assert result["unthrottled"]["totals_with_drain"]["GET"] == sum(r["vault_get"] for r in rows)
+    assert result["unthrottled"]["totals"]["404"] == 0  # the catalog is on: no 404
+    assert result["model"]["peak"] > 0
+    assert "## Fleet: measured vs modelled" in fleet_markdown(result)

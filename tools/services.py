@@ -121,6 +121,26 @@ def _stop(proc: subprocess.Popen[bytes] | None, timeout: float = 5.0,
         proc.wait(timeout)
 
 
+def start_ready_process(
+    args: list[str], env: dict[str, str], log: Path, ready: str, what: str = "a process",
+) -> tuple[subprocess.Popen[bytes], str]:
+    """Start ``args`` (from the repository root, stderr to ``log``) and wait for its first
+    stdout line, which must start with ``ready``; returns the process and the rest of that
+    line (e.g. its URL). Its stdin is a pipe the caller may write to. The soak's app
+    instances and the fleet benchmark's resolver processes start this way."""
+    out = log.open("wb")
+    proc = subprocess.Popen(args, cwd=REPO_ROOT, env=env, stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=out)
+    out.close()
+    assert proc.stdout is not None
+    line = proc.stdout.readline().decode()
+    if not line.startswith(ready):
+        proc.kill()
+        proc.wait()
+        raise ServiceStartError(f"{what} did not start; see {log}")
+    return proc, line[len(ready):].strip()
+
+
 @dataclass
 class Azurite:
     """Azurite's table service on a loopback port.

@@ -84,10 +84,12 @@ class LocalVaultTransport(AioHttpTransport):
 
 
 def make_secret_client(
-    settings: Settings, credential: AsyncTokenCredential, vault_url: str | None = None
+    settings: Settings, credential: AsyncTokenCredential, vault_url: str | None = None,
+    **extra: Any,
 ) -> SecretClient:
     """A SecretClient on ``vault_url`` (default: AZURE_KEY_VAULT_URL) whose retries (which
-    honour Retry-After) fit the backend timeout."""
+    honour Retry-After) fit the backend timeout. ``extra``: more azure-core client options
+    (e.g. the fleet benchmark's ``raw_response_hook``, which sees every attempt)."""
     vault_url = vault_url or settings.key_vault_url
     if not vault_url:
         raise ValueError("no vault configured")
@@ -102,4 +104,4 @@ def make_secret_client(
         # the emulator's self-signed certificate, and no Azure AD resource check on loopback
         options["transport"] = LocalVaultTransport(str(settings.key_vault_ca_file))
         options["verify_challenge_resource"] = False
-    return SecretClient(vault_url, credential, **options)
+    return SecretClient(vault_url, credential, **{**options, **extra})

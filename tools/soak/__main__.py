@@ -23,7 +23,7 @@ from azure.data.tables.aio import TableClient
 
 from shared.read.coherence import SENTINEL_PARTITION, row_key
 from tools.keyvault_emulator.control import EmulatorControl
-from tools.services import REPO_ROOT, Azurite, KeyVaultEmulator
+from tools.services import Azurite, KeyVaultEmulator, start_ready_process
 from tools.soak import phases
 from tools.soak.common import READY
 from tools.soak.phases import Stack, Tally
@@ -53,15 +53,8 @@ def principal() -> str:
 
 
 def start_instance(env: dict[str, str], log: Path) -> tuple[subprocess.Popen[bytes], str]:
-    out = log.open("wb")
-    proc = subprocess.Popen([sys.executable, "-m", "tools.soak.instance"], cwd=REPO_ROOT,
-                            env=env, stdout=subprocess.PIPE, stderr=out)
-    assert proc.stdout is not None
-    line = proc.stdout.readline().decode()
-    if not line.startswith(READY):
-        proc.kill()
-        raise RuntimeError(f"an instance did not start; see {log}")
-    return proc, line[len(READY):].strip()
+    return start_ready_process([sys.executable, "-m", "tools.soak.instance"], env, log, READY,
+                               "an instance")
 
 
 async def seed(stack: Stack) -> None:

@@ -161,9 +161,13 @@ class SecretCatalog:
             log.warning("the catalog row of %s--%s was not updated (%s); the next reconcile "
                         "repairs it", canonical_scope(scope), name, exc.__class__.__name__)
 
-    async def refresh(self, scope: str, name: str) -> CatalogRecord | None:
+    async def refresh(self, scope: str, name: str, current: str | None = None
+                      ) -> CatalogRecord | None:
         """Record what the vault says of one secret now (metadata of its versions, never a
-        value); remove the row when the vault has no such secret. Returns the record."""
+        value); remove the row when the vault has no such secret. Returns the record.
+        ``current``: the version known to be the newest (a SecretNewVersionCreated event's):
+        the vault's creation times have whole seconds, so two versions made within one
+        second cannot be told apart by them."""
         full = keyvault_name(scope, name)
         vault = self.resolver.secret_store.vault_for(scope)
 
@@ -177,8 +181,10 @@ class SecretCatalog:
         if not found:
             await self.remove(scope, name)
             return None
-        latest = max(found, key=lambda v: vault_time(v.created_on)
-                     or datetime.min.replace(tzinfo=UTC))
+        named = [v for v in found if current and v.version == current]
+        latest = named[0] if named else max(
+            found, key=lambda v: (vault_time(v.created_on) or datetime.min.replace(tzinfo=UTC),
+                                  vault_time(v.updated_on) or datetime.min.replace(tzinfo=UTC)))
         record = self._from_vault(scope, name, latest)
         await self.record(record)
         return record

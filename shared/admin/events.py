@@ -100,7 +100,8 @@ async def handle_keyvault_event(
     kind = event_type.rsplit(".", 1)[-1]
     resolver.metrics.incr(f"events.{kind}")
     try:
-        record = await SecretCatalog(resolver).refresh(scope, secret)
+        created = str(data.get("Version") or "") if event_type == NEW_VERSION else None
+        record = await SecretCatalog(resolver).refresh(scope, secret, current=created or None)
     except ConfigError as exc:
         # the sentinel still tells instances; the next event or reconcile fixes the row
         resolver.metrics.incr("catalog.write_failed")

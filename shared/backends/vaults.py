@@ -135,10 +135,11 @@ class Vault:
         return self._client
 
     def incr(self, metric: str, amount: int = 1) -> None:
-        """Count ``vault.get`` and, with several vaults, ``vault.get[name]`` too."""
-        self.metrics.incr(metric, amount)
+        """Count ``vault.get`` and, with several vaults, ``vault.get[name]`` too. The
+        process total (OpenTelemetry's) always names the vault: ``vault.get[default]``."""
+        self.metrics.incr(metric, amount, export=f"{metric}[{self.name}]")
         if self._label:
-            self.metrics.incr(metric + self._label, amount)
+            self.metrics.incr(metric + self._label, amount, export=None)
 
     async def aclose(self) -> None:
         if self.index is not None:

@@ -60,9 +60,12 @@ class Metrics:
         for flush in self._flushers:
             flush()
 
-    def incr(self, name: str, amount: int = 1) -> None:
+    def incr(self, name: str, amount: int = 1, *, export: str | None = "") -> None:
+        """Count ``amount`` under ``name``; the process total (what OpenTelemetry reports)
+        under ``export`` instead when given, or not at all when None."""
         self._counts[name] += amount
-        _TOTALS[name] += amount
+        if export is not None:
+            _TOTALS[export or name] += amount
 
     def get(self, name: str) -> int:
         self._flush()

@@ -166,11 +166,7 @@ def instrument_of(tally: str) -> tuple[str, dict[str, str]] | None:
 
 
 def _observations(instrument: str) -> Iterable[Observation]:
-    totals = tallies.process_totals()
-    labelled_bases = {m["base"] for name in totals if (m := _LABELLED.match(name))}
-    for tally, value in totals.items():
-        if tally in labelled_bases:
-            continue  # several vaults: each is reported by its label, the sum is not
+    for tally, value in tallies.process_totals().items():
         mapped = instrument_of(tally)
         if mapped is None:
             if instrument == "orgconfig.unmapped":

@@ -47,6 +47,24 @@ async def test_a_new_version_event_records_a_secret_created_in_the_portal(
     assert resolver.metrics.get("coherence.recorded") == bumps + 1
 
 
+async def test_a_new_version_event_records_that_version_even_within_the_same_second(
+    resolver: ConfigResolver, vault: SecretClient, settings: Settings
+) -> None:
+    """Key Vault's creation times have whole seconds: two versions made within one cannot
+    be ordered by them, so the event's own Version picks the row (a flake before: the row
+    sometimes kept the older version's expiry)."""
+    expires = (datetime.now(UTC) + timedelta(days=3)).replace(microsecond=0)
+    for _ in range(5):  # each round: two versions, the second with an expiry
+        await vault.set_secret("acme--twice", VALUE)
+        second = await vault.set_secret("acme--twice", VALUE + "2", expires_on=expires)
+        await handle_keyvault_event(resolver, NEW, "acme--twice", {
+            "ObjectName": "acme--twice", "VaultName": our_vault(settings),
+            "Version": second.properties.version})
+        record = (await rows(resolver))[("acme", "twice")]
+        assert record.version == second.properties.version
+        assert record.expires_on == expires
+
+
 async def test_an_event_for_a_secret_the_vault_no_longer_has_removes_its_row(
     resolver: ConfigResolver, vault: SecretClient, settings: Settings
 ) -> None:

@@ -48,6 +48,7 @@ from typing import Any
 import numpy as np
 from pydantic import SecretStr
 
+from bench import report as results_report
 from bench.fleet_instance import READY
 from bench.scale import NameModel, ScaleParams, instance_series
 from bench.workload import Workload, WorkloadSpec
@@ -575,22 +576,6 @@ def markdown(r: dict[str, Any], notes: list[str] | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def splice(results_md: Path, section: str) -> None:
-    """Put ``section`` into RESULTS.md: replacing the fleet section, else before "How each
-    contender reads" (else at the end)."""
-    text = results_md.read_text()
-    lines = text.splitlines()
-    if SECTION in lines:
-        start = lines.index(SECTION)
-        end = next((i for i in range(start + 1, len(lines))
-                    if lines[i].startswith("## ")), len(lines))
-    else:
-        anchor = "## How each contender reads"
-        start = end = lines.index(anchor) if anchor in lines else len(lines)
-    new = lines[:start] + section.rstrip("\n").splitlines() + [""] + lines[end:]
-    results_md.write_text("\n".join(new).rstrip("\n") + "\n")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.fleet",
                                      description=__doc__.splitlines()[0] if __doc__ else None)
@@ -614,7 +599,7 @@ def main(argv: list[str] | None = None) -> int:
     section = markdown(result)
     (out / "fleet.md").write_text(section)
     if out == BENCH:
-        splice(BENCH / "RESULTS.md", section)
+        results_report.splice(BENCH / "RESULTS.md", section)
     print(section)
     problems = sum(i["wrong"] for i in result["unthrottled"]["instances"])
     problems += sum(i["errors"] for i in result["unthrottled"]["instances"])

@@ -334,9 +334,30 @@ def markdown(r: dict[str, Any]) -> str:
 
 
 def fleet_section() -> list[str]:
-    """The fleet measurement (``make bench-fleet``, its own run): kept across ``make bench``."""
-    fleet = REPO_ROOT / "bench" / "fleet.md"
-    return ["", *fleet.read_text().rstrip("\n").splitlines()] if fleet.exists() else []
+    """The sections of the benchmarks with runs of their own (``make bench-fleet``,
+    ``make bench-revalidation``): kept across ``make bench``."""
+    lines: list[str] = []
+    for name in ("revalidation.md", "fleet.md"):
+        part = REPO_ROOT / "bench" / name
+        if part.exists():
+            lines += ["", *part.read_text().rstrip("\n").splitlines()]
+    return lines
+
+
+def splice(results_md: Path, section: str) -> None:
+    """Put ``section`` (its first line its ``## `` title) into RESULTS.md: replacing the
+    section of that title, else before "How each contender reads" (else at the end)."""
+    title = section.lstrip("\n").splitlines()[0]
+    lines = results_md.read_text().splitlines()
+    if title in lines:
+        start = lines.index(title)
+        end = next((i for i in range(start + 1, len(lines))
+                    if lines[i].startswith("## ")), len(lines))
+    else:
+        anchor = "## How each contender reads"
+        start = end = lines.index(anchor) if anchor in lines else len(lines)
+    new = lines[:start] + section.strip("\n").splitlines() + [""] + lines[end:]
+    results_md.write_text("\n".join(new).rstrip("\n") + "\n")
 
 
 def shards_section(r: dict[str, Any]) -> list[str]:

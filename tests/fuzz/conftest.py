@@ -75,9 +75,11 @@ class FuzzTarget:
     session: CountingSession
     seeded_secrets: list[str]
     started: float
+    #: the host's OpenTelemetry export (file exporter): traces/metrics/logs.jsonl
+    telemetry: Path | None = None
 
 
-def _app_environment(settings: Settings) -> dict[str, str]:
+def _app_environment(settings: Settings, telemetry: Path | None = None) -> dict[str, str]:
     assert settings.storage_connection and settings.key_vault_url and settings.key_vault_ca_file
     cleared = {"AzureWebJobsStorage", "CONFIG_STORAGE_ENDPOINT", "SECRET_ENV_FALLBACK",
                "ORGCONFIG_TRUST_DEV_PRINCIPAL", "CONFIG_CACHE_TTL_SECONDS",
@@ -90,6 +92,11 @@ def _app_environment(settings: Settings) -> dict[str, str]:
         AZURE_FUNCTIONS_ENVIRONMENT="Production", WEBSITE_AUTH_ENABLED="true",
         BACKEND_TIMEOUT_SECONDS="10", PYTHONUNBUFFERED="1",
     )
+    if telemetry is not None:  # every signal to files, exported within a second
+        env.update(OTEL_TRACES_EXPORTER="file", OTEL_METRICS_EXPORTER="file",
+                   OTEL_LOGS_EXPORTER="file", ORGCONFIG_TELEMETRY_DIR=str(telemetry),
+                   OTEL_BSP_SCHEDULE_DELAY="200", OTEL_BLRP_SCHEDULE_DELAY="200",
+                   OTEL_METRIC_EXPORT_INTERVAL="1000")
     return env
 
 
@@ -153,11 +160,12 @@ def fuzz_target(
     ledger = Ledger(table=dict(initial.table), active=dict(initial.active),
                     deleted=dict(initial.deleted))
     port = free_port()
-    log = tmp_path_factory.mktemp("fuzz") / "host.log"
+    folder = tmp_path_factory.mktemp("fuzz")
+    log, telemetry = folder / "host.log", folder / "telemetry"
     with open(log, "wb") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "tests.fuzz.host_process", "--port", str(port)],
-            cwd=REPO_ROOT, env=_app_environment(settings), stdout=out, stderr=out,
+            cwd=REPO_ROOT, env=_app_environment(settings, telemetry), stdout=out, stderr=out,
             start_new_session=True,
         )
     base_url = f"http://127.0.0.1:{port}/api"
@@ -166,7 +174,8 @@ def fuzz_target(
         _wait_until_serving(base_url, proc, log)
         ledger.public = _public_text(base_url, log, initial)
         ledger.secrets.update(seeded)
-        yield FuzzTarget(base_url, log, settings, ledger, session, seeded, time.monotonic())
+        yield FuzzTarget(base_url, log, settings, ledger, session, seeded, time.monotonic(),
+                         telemetry)
     finally:
         session.close()
         with contextlib.suppress(ProcessLookupError):

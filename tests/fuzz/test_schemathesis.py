@@ -278,6 +278,26 @@ def test_no_log_record_of_the_host_holds_a_secret_value(fuzz_target: FuzzTarget)
     assert lines == [], f"{len(lines)} log lines hold a secret value, e.g. {masked}"
 
 
+def test_no_telemetry_signal_of_the_host_holds_a_secret_value(fuzz_target: FuzzTarget) -> None:
+    """The host exports every OpenTelemetry signal to files (spans with the Azure SDK's HTTP
+    spans, log records with their attributes, metrics): none holds a tracked value."""
+    assert fuzz_target.telemetry is not None
+    files = {name: fuzz_target.telemetry / f"{name}.jsonl" for name in ("traces", "logs")}
+    deadline = time.monotonic() + 10  # the batch processors export every 0.2 s
+    while not all(f.exists() and f.stat().st_size for f in files.values()):
+        assert time.monotonic() < deadline, f"no telemetry exported: {files}"
+        time.sleep(0.2)
+    time.sleep(1.5)  # the last batch and one metric collection (every second)
+    texts = {p.name: p.read_text(encoding="utf-8", errors="replace")
+             for p in fuzz_target.telemetry.glob("*.jsonl")}
+    assert '"orgconfig.resolve"' in texts["traces.jsonl"] or \
+        '"orgconfig.table.query"' in texts["traces.jsonl"], "no orgconfig span exported"
+    assert '"orgconfig.event"' in texts["logs.jsonl"], "no audit record exported"
+    leaked = sorted({name for name, text in texts.items()
+                     for secret in fuzz_target.ledger.secrets if secret in text})
+    assert leaked == [], f"a secret value is in the host's exported {leaked}"
+
+
 def test_report_the_run(fuzz_target: FuzzTarget, capsys: pytest.CaptureFixture[str]) -> None:
     """The run's table: on the terminal under ``make fuzz`` (FUZZ_REPORT=1); otherwise
     captured like any test output (``make test`` shows it only if this test fails)."""

@@ -232,14 +232,19 @@ class SecretStore:
         lists the secrets it read); a value from the environment is audited as a fetch
         (Key Vault fetches are audited where they happen, in :meth:`lookup_vault`)."""
         tried: list[str] = []
+        lookups: list[str] = []
         try:
-            resolution = await self._resolve(org_id, secret_name, tried)
+            resolution = await self._resolve(org_id, secret_name, tried, lookups)
         except SecretAccessError as exc:
             audit.secret_failed(org_id, key, secret_name, "denied", tried, error=exc)
             raise
         except BackendUnavailableError as exc:
             audit.secret_failed(org_id, key, secret_name, "unavailable", tried, error=exc)
             raise
+        finally:
+            span = telemetry.trace.get_current_span()
+            if lookups and span.is_recording():
+                span.set_attribute(telemetry.LOOKUPS, lookups)
         if resolution is None:
             audit.secret_failed(org_id, key, secret_name, "not_found", tried)
             raise SecretNotFoundError(org_id, key, secret_name, tried)
@@ -252,8 +257,10 @@ class SecretStore:
         return resolution
 
     async def _resolve(
-        self, org_id: str, secret_name: str, tried: list[str]
+        self, org_id: str, secret_name: str, tried: list[str], lookups: list[str]
     ) -> SecretResolution | None:
+        """The chain; ``tried`` gets each name asked, ``lookups`` how each vault name was
+        answered (``name=hit|miss|stale|joined|negative|catalog_absent``: telemetry)."""
         vault_error: Exception | None = None
         env_names = lookup_chain(org_id, secret_name)[1]
         absent: list[str] = []
@@ -265,6 +272,7 @@ class SecretStore:
                 if cataloged is False:
                     self.metrics.incr("vault.catalog_absent")  # known absent: no request
                     absent.append(full_name.lower())
+                    lookups.append(f"{full_name}=catalog_absent")
                     continue
                 try:
                     lookup = await self.lookup_vault(
@@ -279,6 +287,8 @@ class SecretStore:
                     vault_error = exc
                     break
                 answer = lookup.value
+                negative = lookup.hit and not lookup.stale and not answer.found
+                lookups.append(f"{full_name}={'negative' if negative else lookup.outcome}")
                 if answer.found and answer.value is not None:
                     self._check_expiry(full_name, answer.expires_on)
                     return SecretResolution(

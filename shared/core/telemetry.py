@@ -46,9 +46,12 @@ SCOPE_ATTR = "orgconfig.scope"
 TYPE = "orgconfig.type"
 SOURCE_KIND = "orgconfig.source.kind"  # table | keyvault | env
 SOURCE = "orgconfig.source"  # e.g. keyvault:acme--smtp-password (a name, never a value)
-CACHE = "orgconfig.cache"  # hit | miss | stale | negative | joined | memo
+CACHE = "orgconfig.cache"  # hit | miss | stale | joined (per name: LOOKUPS)
 SECRET = "orgconfig.secret.name"  # noqa: S105 - an attribute name
 TRIED = "orgconfig.secret.tried"
+#: how each vault name of the chain was answered: ``acme--x=negative`` (a cached
+#: not-found), ``GLOBAL--x=hit``, ``=miss``, ``=stale``, ``=joined``, ``=catalog_absent``
+LOOKUPS = "orgconfig.secret.lookups"
 VAULT = "orgconfig.vault"
 BREAKER = "orgconfig.breaker"
 BREAKER_STATE = "orgconfig.breaker.state"

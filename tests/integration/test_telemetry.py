@@ -130,6 +130,26 @@ async def test_a_cold_run_is_one_span_tree_down_to_the_sdk_requests(
     assert capture.leaks({ORG_SECRET, GLOBAL_SECRET}) == []
 
 
+async def test_each_vault_name_of_the_chain_says_how_it_was_answered(
+    world: ConfigResolver
+) -> None:
+    ctx = world.context("acme")
+    assert await ctx.get_config("psa_api_key") == GLOBAL_SECRET
+    [first] = by_name(capture.finished(), "orgconfig.resolve")
+    assert list(first.attributes["orgconfig.secret.lookups"]) == [  # type: ignore[index, arg-type]
+        "acme--psa-api-key=miss", "GLOBAL--psa-api-key=miss"]
+    world.answers.clear()  # the memo dropped: the chain asks the caches again
+    capture.clear()
+    assert await world.context("beta").get_config("psa_api_key") == GLOBAL_SECRET
+    assert await ctx.get_config("psa_api_key") == GLOBAL_SECRET
+    spans = by_name(capture.finished(), "orgconfig.resolve")
+    lookups = [list(s.attributes["orgconfig.secret.lookups"])  # type: ignore[index, arg-type]
+               for s in spans]
+    assert lookups == [["beta--psa-api-key=miss", "GLOBAL--psa-api-key=hit"],
+                       ["acme--psa-api-key=negative", "GLOBAL--psa-api-key=hit"]]
+    assert [s.attributes["orgconfig.cache"] for s in spans] == ["hit", "hit"]  # type: ignore[index]
+
+
 async def test_the_warm_path_makes_no_span_but_the_run(
     world: ConfigResolver, reader: str
 ) -> None:

@@ -253,17 +253,20 @@ class OrganizationContext:
         except ConfigNotFoundError:  # deleted since the entry was found
             return _ABSENT, missing_problem(decl, self.org_id) if decl.required else None
         except SecretNotFoundError as exc:
-            return _ABSENT, ConfigProblem(decl.key, "secret_missing", str(exc))
+            return _ABSENT, ConfigProblem(decl.key, "secret_missing", str(exc),
+                                          expected_type="secret_ref", secret=entry.value)
         except SecretAccessError as exc:
             if exc.reason == "expired":
-                return _ABSENT, ConfigProblem(decl.key, "secret_expired", str(exc))
+                return _ABSENT, ConfigProblem(decl.key, "secret_expired", str(exc),
+                                              expected_type="secret_ref", secret=entry.value)
             if exc.reason == "disabled":
-                return _ABSENT, ConfigProblem(decl.key, "secret_disabled", str(exc))
+                return _ABSENT, ConfigProblem(decl.key, "secret_disabled", str(exc),
+                                              expected_type="secret_ref", secret=entry.value)
             raise  # authentication or permission: the platform's problem, not the org's
         except ConfigValueError:
             return _ABSENT, ConfigProblem(decl.key, "wrong_type", f"the stored value of "
                                           f"config key {decl.key!r} does not parse as its "
-                                          f"type {entry.type}")
+                                          f"type {entry.type}", expected_type=entry.type)
 
 
 _ABSENT: Any = _Missing()

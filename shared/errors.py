@@ -53,11 +53,18 @@ PROBLEM_KINDS: tuple[str, ...] = get_args(ProblemKind)
 @dataclass(frozen=True)
 class ConfigProblem:
     """One key of a declared config model that the org's config does not satisfy. The
-    message names the key, the expected type or constraint, secret names: never a value."""
+    message names the key, the expected type or constraint, secret names: never a value.
+
+    ``expected_type`` is a stored Type that fits the key's field (``string``, ``int``,
+    ``float``, ``bool``, ``json``, ``secret_ref``), None when any non-secret Type would do or
+    it is not known; ``secret`` is the secret name (a ``secret_ref`` entry's value: a name,
+    not a secret value) that a ``secret_*`` problem concerns, else None."""
 
     key: str
     problem: ProblemKind
     message: str
+    expected_type: str | None = None
+    secret: str | None = None
 
 
 class ConfigNotReadyError(ConfigValueError):

@@ -126,13 +126,15 @@ def _secret_problem(key: str, name: str, state: SecretState, where: str,
             f"{env_var_name(GLOBAL, name)}"
         return ConfigProblem(key, "secret_missing", f"config key {key!r} refers to secret "
                              f"{name!r}, which exists nowhere (looked for {tried}); create it "
-                             f"(API: POST secrets; CLI: secret set {org_id} {name})")
+                             f"(API: POST secrets; CLI: secret set {org_id} {name})",
+                             expected_type="secret_ref", secret=name)
     if state == "disabled":
         return ConfigProblem(key, "secret_disabled", f"secret {where} (config key {key!r}) is "
                              "disabled in Key Vault, which refuses to read it; enable it or "
-                             "set a new version")
+                             "set a new version", expected_type="secret_ref", secret=name)
     return ConfigProblem(key, "secret_expired", f"secret {where} (config key {key!r}) is past "
-                         "its expiry date; set a new version (with a later expiry)")
+                         "its expiry date; set a new version (with a later expiry)",
+                         expected_type="secret_ref", secret=name)
 
 
 async def workflow_readiness(org_id: str, name: str, entries: dict[str, ConfigEntry],

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, cast
 
 from pydantic import (
     BaseModel,
@@ -25,7 +25,7 @@ from pydantic import (
 
 from shared.api.params import SCOPE_SCHEMA, SECRET_NAME_SCHEMA
 from shared.core.values import MAX_VALUE_CHARS, ConfigEntry, ValueType, parse_value
-from shared.errors import ConfigError
+from shared.errors import ConfigError, ConfigProblem
 
 _RFC3339 = re.compile(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})"
@@ -380,6 +380,19 @@ class ConfigProblemOut(BaseModel):
     problem: Literal["missing", "wrong_type", "invalid", "secret_missing", "secret_disabled",
                      "secret_expired"]
     message: str
+    expected_type: ValueType | None = Field(
+        default=None, examples=["int"], description="a stored type that fits the key's "
+        "declared field (for a form to offer); null when any non-secret type fits or it is "
+        "not known")
+    secret: str | None = Field(
+        default=None, examples=["smtp-password"], description="for a secret_* problem, the "
+        "secret name the key's secret_ref entry refers to (a name, never a value); else null")
+
+    @classmethod
+    def of(cls, problem: ConfigProblem) -> ConfigProblemOut:
+        return cls(key=problem.key, problem=problem.problem, message=problem.message,
+                   expected_type=cast("ValueType | None", problem.expected_type),
+                   secret=problem.secret)
 
 
 class WorkflowReadinessOut(BaseModel):

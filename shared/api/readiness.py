@@ -37,8 +37,7 @@ FLEET_AFTER = Param("after", "the `next` of the previous page: the org id the pa
 def _workflows(found: OrgReadiness) -> list[WorkflowReadinessOut]:
     return [WorkflowReadinessOut(
         name=w.name, ready=w.ready,
-        problems=[ConfigProblemOut(key=p.key, problem=p.problem, message=p.message)
-                  for p in w.problems]) for w in found.workflows]
+        problems=[ConfigProblemOut.of(p) for p in w.problems]) for w in found.workflows]
 
 
 @routes.route(

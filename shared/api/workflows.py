@@ -15,7 +15,7 @@ from shared.admin.workflows import (
     run_workflow,
 )
 from shared.api.errors import ApiError, validation_details
-from shared.api.models import WorkflowParams, WorkflowRun
+from shared.api.models import ConfigProblemOut, WorkflowParams, WorkflowRun
 from shared.api.params import ORG, WORKFLOW_NAME
 from shared.api.routing import Call, RouteTable
 from shared.backends.org_registry import OrgSuspendedError
@@ -73,7 +73,7 @@ async def run(call: Call[WorkflowParams]) -> WorkflowRun:
         raise ApiError(424, exc.code, f"workflow {name!r} cannot run for org "
                        f"{context.org_id!r}: its declared config does not fit the org's "
                        f"({len(exc.problems)} problems; GET orgs/{context.org_id}/readiness)",
-                       problems=[{"key": p.key, "problem": p.problem, "message": p.message}
+                       problems=[ConfigProblemOut.of(p).model_dump(mode="json")
                                  for p in exc.problems]) from None
     except MISCONFIGURATION as exc:
         # 424: the request was fine, the org's config is not. The library's messages name

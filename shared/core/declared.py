@@ -61,6 +61,17 @@ class DeclaredKey:
             return "any non-secret type"
         return " or ".join(sorted(self.types))
 
+    @property
+    def expected_type(self) -> ValueType | None:
+        """One stored Type that fits, for a form to offer: the only one, ``float`` for a
+        float field (an ``int`` fits too), else the first of :attr:`shape`; None when any
+        non-secret Type fits."""
+        if self.types == _PLAIN or not self.types:
+            return None
+        if self.types == frozenset({"float", "int"}):
+            return "float"
+        return sorted(self.types)[0]
+
     def compatible(self, other: DeclaredKey) -> bool:
         """Whether one stored entry can satisfy both declarations (constraints aside)."""
         return bool(self.types & other.types)
@@ -142,21 +153,22 @@ def type_problem(decl: DeclaredKey, entry: ConfigEntry) -> ConfigProblem | None:
     if decl.secret and not entry.is_secret_ref:
         return ConfigProblem(decl.key, "wrong_type", f"config key {decl.key!r} is a "
                              f"{entry.type} entry; the workflow needs a secret_ref (its field "
-                             f"{decl.field!r} is a SecretStr)")
+                             f"{decl.field!r} is a SecretStr)", expected_type="secret_ref")
     if not decl.secret and entry.is_secret_ref:
         return ConfigProblem(decl.key, "wrong_type", f"config key {decl.key!r} is a "
                              f"secret_ref; field {decl.field!r} is not a SecretStr, so a secret "
                              "cannot be passed to it (annotate it as pydantic.SecretStr, or "
-                             f"store {decl.shape})")
+                             f"store {decl.shape})", expected_type=decl.expected_type)
     if entry.type not in decl.types:
         return ConfigProblem(decl.key, "wrong_type", f"config key {decl.key!r} is stored as "
-                             f"{entry.type} ({entry.scope}); the workflow needs {decl.shape}")
+                             f"{entry.type} ({entry.scope}); the workflow needs {decl.shape}",
+                             expected_type=decl.expected_type)
     try:
         parse_value(entry)
     except ConfigError:
         return ConfigProblem(decl.key, "wrong_type", f"the stored value of config key "
                              f"{decl.key!r} ({entry.scope}) does not parse as its type "
-                             f"{entry.type}")
+                             f"{entry.type}", expected_type=entry.type)
     return None
 
 
@@ -171,6 +183,7 @@ def validation_problems(model: type[BaseModel], data: Mapping[str, Any],
     else:
         return []
     skipped, problems = set(skip), {}
+    fits = {d.key: d.expected_type for d in declared_keys(model)}
     for err in errors:
         loc = err["loc"]
         key = str(loc[0]) if loc else "*"
@@ -191,10 +204,11 @@ def validation_problems(model: type[BaseModel], data: Mapping[str, Any],
             problem = "wrong_type" if kind.endswith("_type") or kind in _TYPE_ERRORS or \
                 nested_parse else "invalid"
             message = f"config key {key!r}: {text}"
-        problems[key] = ConfigProblem(key, problem, message)
+        problems[key] = ConfigProblem(key, problem, message, expected_type=fits.get(key))
     return list(problems.values())
 
 
 def missing_problem(decl: DeclaredKey, org_id: str) -> ConfigProblem:
     return ConfigProblem(decl.key, "missing", f"config key {decl.key!r} is not set for org "
-                         f"{org_id!r} nor in GLOBAL (the workflow needs {decl.shape})")
+                         f"{org_id!r} nor in GLOBAL (the workflow needs {decl.shape})",
+                         expected_type=decl.expected_type)

@@ -163,3 +163,13 @@ def test_links_describe_the_secret_and_etag_sequences(document: dict[str, Any]) 
     assert put["links"]["PutWithStaleETag"]["parameters"]["header.If-Match"] == (
         "$request.header.If-Match")
     assert "ETag" in put["headers"]
+
+
+def test_config_problems_document_their_structured_fields(document: dict[str, Any]) -> None:
+    problem = document["components"]["schemas"]["ConfigProblemOut"]
+    assert set(problem["required"]) == {"key", "problem", "message"}
+    expected_type = problem["properties"]["expected_type"]
+    assert {"enum": ["string", "int", "float", "bool", "json", "secret_ref"],
+            "type": "string"} in expected_type["anyOf"]
+    assert {"type": "null"} in expected_type["anyOf"]
+    assert problem["properties"]["secret"]["anyOf"] == [{"type": "string"}, {"type": "null"}]

@@ -66,6 +66,13 @@ def kinds(found: dict[str, Any]) -> list[tuple[str, str]]:
     return [(p["key"], p["problem"]) for p in found["problems"]]
 
 
+def fields(found: dict[str, Any]) -> dict[str, tuple[str | None, str | None]]:
+    """Each problem's structured fields by key: (expected_type, secret)."""
+    assert all(set(p) == {"key", "problem", "message", "expected_type", "secret"}
+               for p in found["problems"])
+    return {p["key"]: (p["expected_type"], p["secret"]) for p in found["problems"]}
+
+
 @pytest.fixture(params=["catalog", "vault-metadata"])
 def mode(request: pytest.FixtureRequest) -> str:
     """Secret presence from the catalog (reconciled), or the vault's metadata (no catalog)."""
@@ -103,6 +110,9 @@ async def test_config_that_does_not_fit_is_424_with_every_problem_and_no_value(
     assert sorted(kinds(response.json())) == [
         ("rt_host", "invalid"), ("rt_mode", "invalid"), ("rt_port", "wrong_type"),
         ("rt_secret", "secret_missing")]
+    assert fields(response.json()) == {
+        "rt_host": ("string", None), "rt_mode": ("string", None), "rt_port": ("int", None),
+        "rt_secret": ("secret_ref", "rt-secret")}
     assert "Zx-" not in response.text.replace("Zx\"", "")  # no stored value is repeated
     assert "Zx-port-canary" not in response.text and "Zx-mode-canary" not in response.text
     assert RUNS == []  # the workflow never started
@@ -114,6 +124,7 @@ async def test_a_missing_key_is_424_missing(api: Api, table: Table, vault: Vault
     response = await api.call("workflow_run", route={"org": "acme", "name": WF}, json_body={})
     assert (response.status, response.error) == (424, "config_not_ready")
     assert kinds(response.json()) == [("rt_host", "missing")]
+    assert fields(response.json()) == {"rt_host": ("string", None)}
     assert RUNS == []
 
 
@@ -136,8 +147,11 @@ async def test_a_disabled_or_refused_expired_secret_is_424_before_the_run(
     assert response.status == status, response.text
     if status == 424:
         assert kinds(response.json()) == [("rt_secret", state)] and RUNS == []
+        assert fields(response.json()) == {"rt_secret": ("secret_ref", "rt-secret")}
     # readiness reports it either way: an expired secret is a problem to fix
-    assert kinds(await mine(api)) == [("rt_secret", state)]
+    found = await mine(api)
+    assert kinds(found) == [("rt_secret", state)]
+    assert fields(found) == {"rt_secret": ("secret_ref", "rt-secret")}
 
 
 # -- readiness per problem kind --------------------------------------------------------------
@@ -150,27 +164,31 @@ async def test_a_ready_org_is_ready(
     assert await mine(api) == {"name": WF, "ready": True, "problems": []}
 
 
-@pytest.mark.parametrize(("rows", "expected"), [
-    ((GOOD[1], GOOD[2]), [("rt_host", "missing")]),
-    ((*GOOD, ("acme", "rt_port", "Zx-port-canary")), [("rt_port", "wrong_type")]),
-    ((*GOOD, ("acme", "rt_port", "2.5", "float")), [("rt_port", "wrong_type")]),
-    ((*GOOD, ("acme", "rt_port", "Zx-not-int", "int")), [("rt_port", "wrong_type")]),
-    ((*GOOD, ("acme", "rt_host", "rt-secret", "secret_ref")), [("rt_host", "wrong_type")]),
-    ((*GOOD, ("acme", "rt_secret", "Zx-plain-canary")), [("rt_secret", "wrong_type")]),
-    ((*GOOD, ("acme", "rt_port", "70000", "int")), [("rt_port", "invalid")]),
-    ((*GOOD, ("acme", "rt_mode", "Zx-mode-canary")), [("rt_mode", "invalid")]),
-    ((*GOOD, ("acme", "rt_host", "Zx")), [("rt_host", "invalid")]),
+@pytest.mark.parametrize(("rows", "expected", "expected_type"), [
+    ((GOOD[1], GOOD[2]), [("rt_host", "missing")], "string"),
+    ((*GOOD, ("acme", "rt_port", "Zx-port-canary")), [("rt_port", "wrong_type")], "int"),
+    ((*GOOD, ("acme", "rt_port", "2.5", "float")), [("rt_port", "wrong_type")], "int"),
+    ((*GOOD, ("acme", "rt_port", "Zx-not-int", "int")), [("rt_port", "wrong_type")], "int"),
+    ((*GOOD, ("acme", "rt_host", "rt-secret", "secret_ref")), [("rt_host", "wrong_type")],
+     "string"),
+    ((*GOOD, ("acme", "rt_secret", "Zx-plain-canary")), [("rt_secret", "wrong_type")],
+     "secret_ref"),
+    ((*GOOD, ("acme", "rt_port", "70000", "int")), [("rt_port", "invalid")], "int"),
+    ((*GOOD, ("acme", "rt_mode", "Zx-mode-canary")), [("rt_mode", "invalid")], "string"),
+    ((*GOOD, ("acme", "rt_host", "Zx")), [("rt_host", "invalid")], "string"),
 ], ids=["missing", "string-for-int", "float-for-int", "unparsable-int", "secret-for-plain",
         "plain-for-secret", "out-of-range", "not-a-literal", "too-short"])
 async def test_readiness_names_each_problem_of_the_entries(
     api: Api, table: Table, vault: Vault, resolver: ConfigResolver, mode: str,
-    rows: tuple[tuple[str, ...], ...], expected: list[tuple[str, str]],
+    rows: tuple[tuple[str, ...], ...], expected: list[tuple[str, str]], expected_type: str,
 ) -> None:
     await table.seed(*rows)
     await vault.set("acme--rt-secret", "Zx-declared-secret")
     await prepare(mode, resolver)
     found = await mine(api)
     assert (found["ready"], kinds(found)) == (False, expected)
+    # the type to store, and no secret name: none of these is a secret_* problem
+    assert fields(found) == {expected[0][0]: (expected_type, None)}
     shown = str(found)
     assert "Zx-port-canary" not in shown and "Zx-mode-canary" not in shown
     assert "Zx-not-int" not in shown and "Zx-plain-canary" not in shown
@@ -195,6 +213,7 @@ async def test_readiness_names_each_problem_of_the_secret(
     found = await mine(api)
     assert (found["ready"], kinds(found)) == (False, [("rt_secret", state)])
     assert "rt-secret" in found["problems"][0]["message"]
+    assert fields(found) == {"rt_secret": ("secret_ref", "rt-secret")}
 
 
 async def test_an_env_secret_makes_the_key_ready(

@@ -64,6 +64,26 @@ async def test_missing_config_is_424_naming_the_key(api: Api) -> None:
     assert "smtp_host" in response.json()["message"]
 
 
+async def test_declared_config_that_does_not_fit_is_424_with_structured_problems(
+    api: Api, table: Table
+) -> None:
+    await table.seed(("acme", "smtp_port", "Zx-port-canary"),
+                     ("acme", "smtp_username", "digest"),
+                     ("acme", "smtp_password", "smtp-password", "secret_ref"))
+    response = await api.call("workflow_run", route=run("smtp-digest"), json_body={})
+    assert (response.status, response.error) == (424, "config_not_ready")
+    problems = {p["key"]: (p["problem"], p["expected_type"], p["secret"])
+                for p in response.json()["problems"]}
+    assert problems == {
+        "smtp_host": ("missing", "string", None),
+        "smtp_port": ("wrong_type", "int", None),
+        "smtp_password": ("secret_missing", "secret_ref", "smtp-password"),
+        "report_sender": ("missing", "string", None),
+    }
+    assert all(p["message"] for p in response.json()["problems"])
+    assert "Zx-port-canary" not in response.text
+
+
 async def test_a_dangling_secret_ref_is_424_listing_the_names_tried(
     api: Api, table: Table
 ) -> None:

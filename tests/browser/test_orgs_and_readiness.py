@@ -215,6 +215,21 @@ def test_an_invalid_or_inherited_value_opens_edit_or_override(
     expect(form.get_by_label("Value")).to_have_value("70000")
 
 
+def test_a_secret_ref_in_a_plain_field_is_edited_with_the_fields_type(
+    page: Page, stack: Stack, admin_api: AdminApi, org: str
+) -> None:
+    # wrong_type whose message says "store string", not "needs": the form's type comes from
+    # the problem's expected_type, not from the message
+    admin_api.put(org, "smtp_username", "smtp-user-name", "secret_ref")
+    page.goto(f"{stack.page_url}#/config/{org}")
+    smtp = page.get_by_role("region", name="Workflow readiness").locator(
+        "li.wf", has_text="smtp-digest")
+    expect(smtp).to_contain_text("wrong type")
+    smtp.get_by_role("button", name="Edit smtp_username for smtp-digest").click()
+    form = page.get_by_role("form", name=f"Edit smtp_username ({org})")
+    expect(form.get_by_label("Type")).to_have_value("string")
+
+
 def test_the_fleet_view_pages_orgs_by_workflow(
     page: Page, stack: Stack, admin_api: AdminApi
 ) -> None:

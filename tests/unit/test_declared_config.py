@@ -51,6 +51,16 @@ def test_each_field_type_maps_to_the_stored_types_that_fit() -> None:
     assert required == {"a_str", "a_int", "a_url", "a_secret"}
 
 
+def test_each_field_names_one_stored_type_to_offer() -> None:
+    expected = {d.key: d.expected_type for d in declared_keys(Every)}
+    assert expected == {
+        "a_str": "string", "a_int": "int", "a_float": "float", "a_bool": "bool",
+        "a_json": "json", "a_list": "json", "a_url": "string", "a_secret": "secret_ref",
+        "a_maybe_secret": "secret_ref", "a_literal": "string", "a_int_literal": "int",
+        "a_enum": "string", "a_any": None, "a.dotted-key": "int",
+    }
+
+
 def test_a_field_that_names_no_config_key_is_refused() -> None:
     class Bad(BaseModel):
         x: int = Field(alias="not a key")
@@ -59,21 +69,24 @@ def test_a_field_that_names_no_config_key_is_refused() -> None:
         declared_keys(Bad)
 
 
-@pytest.mark.parametrize(("key", "value", "type_", "fits"), [
-    ("a_int", "5", "int", True), ("a_int", "5", "string", False),
-    ("a_int", "5", "float", False), ("a_float", "5", "int", True),
-    ("a_secret", "name", "secret_ref", True), ("a_secret", "Zx-pasted", "string", False),
-    ("a_str", "name", "secret_ref", False), ("a_any", "1", "json", True),
-    ("a_any", "name", "secret_ref", False), ("a_int", "Zx-nan", "int", False),
+@pytest.mark.parametrize(("key", "value", "type_", "fits", "expected_type"), [
+    ("a_int", "5", "int", True, None), ("a_int", "5", "string", False, "int"),
+    ("a_int", "5", "float", False, "int"), ("a_float", "5", "int", True, None),
+    ("a_secret", "name", "secret_ref", True, None),
+    ("a_secret", "Zx-pasted", "string", False, "secret_ref"),
+    ("a_str", "name", "secret_ref", False, "string"), ("a_any", "1", "json", True, None),
+    ("a_any", "name", "secret_ref", False, None), ("a_int", "Zx-nan", "int", False, "int"),
 ])
 def test_type_problems_name_the_types_never_the_value(
-    key: str, value: str, type_: Any, fits: bool
+    key: str, value: str, type_: Any, fits: bool, expected_type: str | None
 ) -> None:
     (decl,) = [d for d in declared_keys(Every) if d.key == key]
     problem = type_problem(decl, ConfigEntry("acme", key, value, type_))
     assert (problem is None) == fits
     if problem is not None:
         assert problem.problem == "wrong_type" and "Zx" not in problem.message
+        # the Type to store instead, and no secret name (not a secret_* problem)
+        assert (problem.expected_type, problem.secret) == (expected_type, None)
 
 
 def test_validation_problems_are_invalid_or_missing_one_per_key() -> None:
@@ -84,6 +97,10 @@ def test_validation_problems_are_invalid_or_missing_one_per_key() -> None:
     assert found == {"a_str": "missing", "a_int": "invalid", "a_url": "invalid",
                      "a_secret": "missing", "a_literal": "invalid", "a.dotted-key": "invalid",
                      "a_json": "wrong_type"}
+    assert {p.key: p.expected_type for p in problems} == {
+        "a_str": "string", "a_int": "int", "a_url": "string", "a_secret": "secret_ref",
+        "a_literal": "string", "a.dotted-key": "int", "a_json": "json"}
+    assert all(p.secret is None for p in problems)
     assert not [p for p in problems if "Zx" in p.message]
 
 

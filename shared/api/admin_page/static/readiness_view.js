@@ -5,7 +5,6 @@
 
 import { call, describe } from "./api.js";
 import { focusAfterMore, h, replace, stackable, uid } from "./dom.js";
-import { TYPES } from "./format.js";
 
 const PAGE = 25;
 
@@ -17,19 +16,6 @@ export const PROBLEMS = {
   secret_disabled: "secret disabled",
   secret_expired: "secret expired",
 };
-
-/** The Type a problem's message says the workflow needs ("the workflow needs int"). */
-export function neededType(message) {
-  const found = /needs (?:a )?([a-z_]+)/.exec(message || "");
-  return found && TYPES.includes(found[1]) ? found[1] : null;
-}
-
-/** The secret name a secret_missing message names ("refers to secret 'x'"). */
-function secretOf(problem, entry) {
-  if (entry && entry.secret) return entry.secret.secret_name;
-  const found = /secret '([^']+)'/.exec(problem.message || "");
-  return found ? found[1] : "";
-}
 
 /**
  * The readiness panel of an org view. readiness: the API's answer (or an ApiError);
@@ -66,7 +52,8 @@ export function readinessPanel(readiness, entries, fix) {
 function fixButton(workflow, problem, entry, fix) {
   const label = (verb) => ({ "aria-label": `${verb} for ${workflow.name}` });
   if (["missing", "wrong_type", "invalid"].includes(problem.problem)) {
-    const type = problem.problem === "invalid" ? null : neededType(problem.message);
+    // the Type the declared field takes, as the API says it (null: the form's default)
+    const type = problem.problem === "invalid" ? null : problem.expected_type || null;
     if (!entry || problem.problem === "missing") {
       return h("button", { type: "button", class: "fix", text: `Add ${problem.key}`,
         ...label(`Add ${problem.key}`), onclick: () => fix.form({ key: problem.key, type }) });
@@ -79,7 +66,7 @@ function fixButton(workflow, problem, entry, fix) {
       ...label(`Edit ${problem.key}`), onclick: () => fix.form({ entry, type }) });
   }
   if (problem.problem === "secret_missing") {
-    const name = secretOf(problem, entry);
+    const name = problem.secret || "";
     return h("button", { type: "button", class: "fix", text: `Create secret ${name}`,
       ...label(`Create secret ${name}`), onclick: () => fix.secret(name) });
   }

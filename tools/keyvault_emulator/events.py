@@ -209,11 +209,8 @@ class EventDelivery:
         self._task = asyncio.create_task(self._run(), name="event-delivery")
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await _stop(self._task)
+        self._task = None
         if self._session is not None:
             await self._session.close()
             self._session = None
@@ -396,11 +393,8 @@ class ExpiryWatcher:
         self._task = asyncio.create_task(self._run(), name="expiry-check")
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await _stop(self._task)
+        self._task = None
 
     async def _run(self) -> None:
         while True:
@@ -409,3 +403,11 @@ class ExpiryWatcher:
                 self.check()
             except Exception:
                 log.exception("expiry check failed")
+
+
+async def _stop(task: asyncio.Task[None] | None) -> None:
+    """Cancel a background task of this module and wait for it to end."""
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

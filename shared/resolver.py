@@ -142,6 +142,7 @@ class ConfigResolver:
         if self._credential is not None:
             await self._credential.close()
             self._credential = None
+        self.metrics.retire()  # its counts stay in the process totals; its gauges go
 
     def _azure_credential(self) -> AsyncTokenCredential:
         if self._credential is None:

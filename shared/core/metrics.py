@@ -56,6 +56,13 @@ class Metrics:
         """Report ``read()`` under the gauge ``name`` (``cache.entries``...) at collection."""
         self._gauges.setdefault(name, []).append(read)
 
+    def retire(self) -> None:
+        """The owner closed: fold in what is pending, stop reporting gauges (a closed
+        resolver holds nothing), leave the totals (they are monotonic)."""
+        self._flush()
+        self._gauges.clear()
+        _LIVE.discard(self)
+
     def _flush(self) -> None:
         for flush in self._flushers:
             flush()

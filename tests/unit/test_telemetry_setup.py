@@ -151,3 +151,19 @@ def test_without_any_setting_nothing_is_configured() -> None:
     done = run_configured({}, "import app_telemetry; print(app_telemetry.configure())")
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "off"
+
+
+def test_a_retired_tally_keeps_its_totals_and_drops_its_gauges() -> None:
+    from shared.core import metrics as tallies
+
+    owner = tallies.Metrics()
+    owner.add_gauge("cache.entries", lambda: [({"orgconfig.cache": "test-retire"}, 7.0)])
+    owner.incr("table.queries", 3)
+    before = tallies.process_totals()["table.queries"]
+    assert ({"orgconfig.cache": "test-retire"}, 7.0) in list(
+        tallies.gauge_readings("cache.entries"))
+    owner.retire()
+    assert tallies.process_totals()["table.queries"] == before
+    assert ({"orgconfig.cache": "test-retire"}, 7.0) not in list(
+        tallies.gauge_readings("cache.entries"))
+    assert owner.get("table.queries") == 3  # its own view stays readable

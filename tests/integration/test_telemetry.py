@@ -15,6 +15,7 @@ import pytest
 from azure.keyvault.secrets.aio import SecretClient
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind, StatusCode
+from pydantic import BaseModel, SecretStr
 
 from shared.context import OrganizationContext
 from shared.core.audit import Actor
@@ -148,6 +149,36 @@ async def test_each_vault_name_of_the_chain_says_how_it_was_answered(
     assert lookups == [["beta--psa-api-key=miss", "GLOBAL--psa-api-key=hit"],
                        ["acme--psa-api-key=negative", "GLOBAL--psa-api-key=hit"]]
     assert [s.attributes["orgconfig.cache"] for s in spans] == ["hit", "hit"]  # type: ignore[index]
+
+
+class MailConfig(BaseModel):
+    smtp_host: str
+    smtp_password: SecretStr
+    missing_key: int = 5
+
+
+async def test_a_declared_config_load_is_one_span_over_each_key(world: ConfigResolver) -> None:
+    async def send(context: OrganizationContext, params: dict[str, Any],
+                   config: MailConfig) -> dict[str, Any]:
+        return {"ok": config.smtp_password.get_secret_value() == ORG_SECRET}
+
+    workflow("otel-declared", config=MailConfig)(send)
+    try:
+        assert await run_workflow("otel-declared", world.context("acme"), {}) == {"ok": True}
+    finally:
+        unregister("otel-declared")
+    spans = capture.finished()
+    [run] = by_name(spans, "orgconfig.workflow.run")
+    [load] = by_name(spans, "orgconfig.load")
+    assert load.parent is not None and load.parent.span_id == run.context.span_id
+    assert dict(load.attributes or {}) == {"orgconfig.org_id": "acme",
+                                           "orgconfig.model": "MailConfig", "orgconfig.keys": 3}
+    keys = {str((s.attributes or {})["orgconfig.key"]): s for s in children(spans, load)}
+    assert set(keys) == {"smtp_host", "smtp_password", "missing_key"}
+    assert dict(keys["missing_key"].attributes or {}).get("orgconfig.outcome") is None  # default
+    assert dict(keys["smtp_password"].attributes or {})["orgconfig.source.kind"] == "keyvault"
+    assert by_name(spans, "orgconfig.vault.get")
+    assert capture.leaks({ORG_SECRET, GLOBAL_SECRET}) == []
 
 
 async def test_the_warm_path_makes_no_span_but_the_run(

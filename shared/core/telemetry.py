@@ -21,6 +21,7 @@ else the standard ``OTEL_*`` variables); a library user configures their own.
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -137,6 +138,7 @@ _LABELLED = re.compile(r"^(?P<base>[a-z_.]+)\[(?P<label>[^\]]+)\]$")
 _CACHES = ("config", "secret")
 
 
+@functools.cache  # a few dozen names, asked at every collection by every instrument
 def instrument_of(tally: str) -> tuple[str, dict[str, str]] | None:
     """The instrument and attributes a tally (``vault.get[eu]``, ``config.cache_hit``,
     ``breaker.vault.opened``...) is reported under; None for an unknown tally (reported

@@ -11,6 +11,7 @@ from azure.keyvault.secrets.aio import SecretClient
 
 from shared.backends.vault_clients import LocalDevelopmentCredential, make_secret_client
 from shared.settings import Settings
+from tests.cli_io import settings_env
 from tools.services import Azurite, KeyVaultEmulator
 
 #: the shards of the tests (the emulator's other vaults are ``default``'s neighbours)
@@ -38,10 +39,7 @@ def sharded_settings(azurite: Azurite, kv: KeyVaultEmulator, org_vaults: dict[st
 def sharded_env(settings: Settings) -> dict[str, str]:
     """The same settings as environment variables (the CLI, the app)."""
     return {
-        "CONFIG_STORAGE_CONNECTION": settings.storage_connection or "",
-        "CONFIG_TABLE_NAME": settings.table_name,
-        "AZURE_KEY_VAULT_URL": settings.key_vault_url or "",
-        "AZURE_KEY_VAULT_CA_FILE": settings.key_vault_ca_file or "",
+        **settings_env(settings),
         "AZURE_KEY_VAULT_SHARDS": json.dumps(dict(settings.key_vault_shards)),
         "AZURE_KEY_VAULT_ORG_VAULTS": json.dumps(dict(settings.key_vault_org_vaults)),
     }

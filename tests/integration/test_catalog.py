@@ -21,6 +21,7 @@ from shared.cli.main import run
 from shared.errors import InvalidNameError, SecretNotFoundError
 from shared.resolver import ConfigResolver
 from shared.settings import Settings
+from tests.cli_io import Pipe, settings_env
 from tools.keyvault_emulator.control import EmulatorControl
 from tools.services import Azurite, free_port
 
@@ -213,10 +214,7 @@ async def test_reconcile_from_the_cli_reports_what_it_repaired(
     settings: Settings, vault: SecretClient, kv_control: EmulatorControl
 ) -> None:
     await vault.set_secret("acme--smtp-password", VALUE)
-    env = {"CONFIG_STORAGE_CONNECTION": settings.storage_connection or "",
-           "CONFIG_TABLE_NAME": settings.table_name,
-           "AZURE_KEY_VAULT_URL": settings.key_vault_url or "",
-           "AZURE_KEY_VAULT_CA_FILE": settings.key_vault_ca_file or ""}
+    env = settings_env(settings)
     out = io.StringIO()
     code = await run(["doctor"], out=out, env=env)
     assert code == 0 and "secret catalog: absent" in out.getvalue()
@@ -248,15 +246,7 @@ async def test_admin_create_update_delete_recover_keep_the_row(
 
 
 async def test_the_cli_secret_set_writes_the_row(settings: Settings) -> None:
-    env = {"CONFIG_STORAGE_CONNECTION": settings.storage_connection or "",
-           "CONFIG_TABLE_NAME": settings.table_name,
-           "AZURE_KEY_VAULT_URL": settings.key_vault_url or "",
-           "AZURE_KEY_VAULT_CA_FILE": settings.key_vault_ca_file or ""}
-
-    class Pipe(io.StringIO):
-        def isatty(self) -> bool:
-            return False
-
+    env = settings_env(settings)
     out = io.StringIO()
     assert await run(["secret", "set", "GLOBAL", "smtp-password"], out=out,
                      stdin=Pipe(VALUE), env=env) == 0

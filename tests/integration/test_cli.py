@@ -17,27 +17,12 @@ from shared.cli.config import parse_import
 from shared.cli.main import run
 from shared.core.audit import dimensions
 from shared.errors import ConfigError, InvalidNameError
-from shared.settings import Settings
+from tests.cli_io import Pipe
 from tools.keyvault_emulator.control import EmulatorControl
 from tools.services import Azurite
 from workflows import registry
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def env(settings: Settings) -> dict[str, str]:
-    return {
-        "CONFIG_STORAGE_CONNECTION": settings.storage_connection or "",
-        "CONFIG_TABLE_NAME": settings.table_name,
-        "AZURE_KEY_VAULT_URL": settings.key_vault_url or "",
-        "AZURE_KEY_VAULT_CA_FILE": settings.key_vault_ca_file or "",
-    }
-
-
-class Pipe(io.StringIO):
-    def isatty(self) -> bool:
-        return False
 
 
 async def cli(env: dict[str, str], *argv: str, stdin: str = "") -> tuple[int, str, str]:

@@ -23,28 +23,13 @@ from shared.cli import main as cli_main
 from shared.cli.main import _parser, run
 from shared.core.audit import dimensions
 from shared.resolver import ConfigResolver
-from shared.settings import Settings
+from tests.cli_io import Pipe
 from tools.keyvault_emulator.control import EmulatorControl
 from tools.services import REPO_ROOT, Azurite
 
 pytestmark = pytest.mark.integration
 
 MASK = "********"
-
-
-@pytest.fixture
-def env(settings: Settings) -> dict[str, str]:
-    return {
-        "CONFIG_STORAGE_CONNECTION": settings.storage_connection or "",
-        "CONFIG_TABLE_NAME": settings.table_name,
-        "AZURE_KEY_VAULT_URL": settings.key_vault_url or "",
-        "AZURE_KEY_VAULT_CA_FILE": settings.key_vault_ca_file or "",
-    }
-
-
-class Pipe(io.StringIO):
-    def isatty(self) -> bool:
-        return False
 
 
 class Terminal(io.StringIO):

@@ -14,6 +14,7 @@ from shared.cli.config import parse_import
 from shared.cli.secrets import set_secret
 from shared.resolver import ConfigResolver
 from shared.settings import Settings
+from tests.cli_io import settings_env
 from tools.services import REPO_ROOT
 
 pytestmark = pytest.mark.integration
@@ -23,13 +24,7 @@ SEED = json.loads((REPO_ROOT / "examples" / "seed.json").read_text())
 
 def local_settings(settings: Settings, path: Path) -> Path:
     """A local.settings.json pointing at this test's services."""
-    values = {
-        "AZURE_FUNCTIONS_ENVIRONMENT": "Development",
-        "CONFIG_STORAGE_CONNECTION": settings.storage_connection or "",
-        "CONFIG_TABLE_NAME": settings.table_name,
-        "AZURE_KEY_VAULT_URL": settings.key_vault_url or "",
-        "AZURE_KEY_VAULT_CA_FILE": settings.key_vault_ca_file or "",
-    }
+    values = {"AZURE_FUNCTIONS_ENVIRONMENT": "Development", **settings_env(settings)}
     path.write_text(json.dumps({"IsEncrypted": False, "Values": values}))
     return path
 

@@ -14,17 +14,13 @@ from shared.cli.main import run
 from shared.core.values import ConfigEntry
 from shared.resolver import ConfigResolver
 from shared.settings import Settings
+from tests.cli_io import Pipe
 from tests.integration.shards import names_read, sharded_env, sharded_settings, vault_client
 from tools.services import Azurite, KeyVaultEmulator
 
 pytestmark = pytest.mark.integration
 VALUES = {"acme--smtp-password": "move-canary-Qx7-a", "acme--api-key": "move-canary-Qx7-b"}
 EXPIRES = datetime(2031, 1, 2, 3, 4, 5, tzinfo=UTC)
-
-
-class Pipe(io.StringIO):
-    def isatty(self) -> bool:
-        return False
 
 
 async def cli(env: dict[str, str], *argv: str) -> tuple[int, str]:

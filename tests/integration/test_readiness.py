@@ -11,7 +11,6 @@ from shared.admin.catalog_sync import SecretCatalog
 from shared.admin.readiness import org_readiness
 from shared.cli.main import run
 from shared.resolver import ConfigResolver
-from shared.settings import Settings
 from tools.demo import ENV_ONLY, seed
 from tools.keyvault_emulator.control import EmulatorControl
 
@@ -60,16 +59,6 @@ async def cli(env: dict[str, str], *argv: str) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
     code = await run(list(argv), out=out, env=env, err=err)
     return code, out.getvalue(), err.getvalue()
-
-
-@pytest.fixture
-def env(settings: Settings) -> dict[str, str]:
-    return {
-        "CONFIG_STORAGE_CONNECTION": settings.storage_connection or "",
-        "CONFIG_TABLE_NAME": settings.table_name,
-        "AZURE_KEY_VAULT_URL": settings.key_vault_url or "",
-        "AZURE_KEY_VAULT_CA_FILE": settings.key_vault_ca_file or "",
-    }
 
 
 @pytest.mark.usefixtures("demo_seeded")

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from shared.settings import Settings
+from tests.cli_io import settings_env
 from tools.services import REPO_ROOT
 
 pytestmark = pytest.mark.integration
@@ -41,12 +42,7 @@ def test_the_python_api_block_is_the_example_file() -> None:
 
 def test_the_cli_block_runs_as_written(settings: Settings, tmp_path: Path) -> None:
     [block] = code_blocks(section("CLI"), "sh")
-    values = {
-        "CONFIG_STORAGE_CONNECTION": settings.storage_connection or "",
-        "CONFIG_TABLE_NAME": settings.table_name,
-        "AZURE_KEY_VAULT_URL": settings.key_vault_url or "",
-        "AZURE_KEY_VAULT_CA_FILE": settings.key_vault_ca_file or "",
-    }
+    values = settings_env(settings)
     settings_file = tmp_path / "local.settings.json"
     settings_file.write_text(json.dumps({"IsEncrypted": False, "Values": values}))
     # The one change: this test's services instead of make dev's (a fixed port may be taken).

@@ -11,15 +11,11 @@ import pytest
 
 from shared.cli.main import run
 from shared.settings import Settings
+from tests.cli_io import Pipe
 from tests.integration.shards import names_read, sharded_env, sharded_settings
 from tools.services import Azurite, KeyVaultEmulator
 
 pytestmark = pytest.mark.integration
-
-
-class Pipe(io.StringIO):
-    def isatty(self) -> bool:
-        return False
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from shared.errors import ConfigError
 from shared.resolver import ConfigResolver
 from shared.settings import Settings
 from tests import telemetry_capture
+from tests.cli_io import Pipe, settings_env
 from workflows import run_workflow
 
 pytestmark = pytest.mark.integration
@@ -26,11 +27,6 @@ CANARIES = {
     "acme--smtp-password": "CANARY-acme-smtp-c0de",
 }
 ENV_CANARY = "CANARY-env-beta-5eed"
-
-
-class Pipe(io.StringIO):
-    def isatty(self) -> bool:
-        return False
 
 
 def assert_clean(text: str, where: str) -> None:
@@ -86,11 +82,7 @@ async def test_no_public_path_leaks_a_secret(
         except ConfigError as exc:
             texts.append(("get_configs error", repr(exc)))
     texts.append(("cache repr", repr(world.secret_store.cache.peek("acme--smtp-password"))))
-    env = {"CONFIG_STORAGE_CONNECTION": settings.storage_connection or "",
-           "CONFIG_TABLE_NAME": settings.table_name,
-           "AZURE_KEY_VAULT_URL": settings.key_vault_url or "",
-           "AZURE_KEY_VAULT_CA_FILE": settings.key_vault_ca_file or "",
-           "BETA__GRAPH_CLIENT_SECRET": ENV_CANARY}
+    env = {**settings_env(settings), "BETA__GRAPH_CLIENT_SECRET": ENV_CANARY}
     for argv in (["get", "acme", "smtp_password", "--explain"],
                  ["get", "beta", "graph_client_secret", "--explain"],
                  ["get", "acme", "broken_int"], ["list", "GLOBAL"], ["doctor"],

@@ -2,7 +2,7 @@
 // paged with "Load more". Each change opens its key's history (old -> new, restore).
 
 import { call, describe } from "./api.js";
-import { focusAfterMore, h, replace, stackable } from "./dom.js";
+import { focusAfterMore, h, moreButton, replace, stackable } from "./dom.js";
 import { scopePicker } from "./config_view.js";
 import { stamp } from "./format.js";
 import { openHistory, stateView } from "./history_view.js";
@@ -32,22 +32,15 @@ export async function renderChanges(main, ctx, then) {
       (name) => h("th", { scope: "col", text: name })))),
     tbody);
   const caption = table.querySelector("caption");
-  const more = h("button", { type: "button", text: "Load more", onclick: async () => {
-    more.disabled = true;
-    try {
-      const r = (await call("GET", ["orgs", org, "changes"], { query: { limit: PAGE, after: next } })).body;
-      const firstNew = items.length;
-      items.push(...r.items);
-      next = r.next;
-      addRows(r.items);
-      ctx.status(`Loaded ${r.items.length} more ${r.items.length === 1 ? "change" : "changes"}.`);
-      focusAfterMore(tbody, firstNew, more, Boolean(next));
-    } catch (err) {
-      ctx.status(describe(err), "error");
-    } finally {
-      more.disabled = false;
-    }
-  } });
+  const more = moreButton("Load more", async () => {
+    const r = (await call("GET", ["orgs", org, "changes"], { query: { limit: PAGE, after: next } })).body;
+    const firstNew = items.length;
+    items.push(...r.items);
+    next = r.next;
+    addRows(r.items);
+    ctx.status(`Loaded ${r.items.length} more ${r.items.length === 1 ? "change" : "changes"}.`);
+    focusAfterMore(tbody, firstNew, more, Boolean(next));
+  }, (err) => ctx.status(describe(err), "error"));
   const addRows = (added) => {
     for (const item of added) tbody.append(changeRow(item, history));
     caption.textContent = `${items.length} ${items.length === 1 ? "change" : "changes"}${next ? " shown, more earlier" : ""}, newest first`;

@@ -65,6 +65,21 @@ export function stackable(table) {
   return table;
 }
 
+/** A "load more" button: disabled while `load()` runs; a failure goes to `onError`. */
+export function moreButton(text, load, onError) {
+  const button = h("button", { type: "button", text, onclick: async () => {
+    button.disabled = true;
+    try {
+      await load();
+    } catch (err) {
+      onError(err);
+    } finally {
+      button.disabled = false;
+    }
+  } });
+  return button;
+}
+
 /** After a "Load more" page: at the end, remove the button and focus the first new row's
  * header (so keyboard users land on what was added); otherwise keep focus on the button. */
 export function focusAfterMore(tbody, firstNew, more, hasNext) {

@@ -4,7 +4,7 @@
 // (If-Match): a change made meanwhile is reported (412), never overwritten.
 
 import { call, describe, isAccessError } from "./api.js";
-import { h, replace, stackable, uid } from "./dom.js";
+import { h, moreButton, replace, stackable, uid } from "./dom.js";
 import { stamp, when } from "./format.js";
 
 const PAGE = 20;
@@ -163,24 +163,17 @@ export async function openHistory(panel, options) {
   let next = page.next;
   const headingId = uid("history");
   const body = h("div", { class: "history-body" });
-  const more = h("button", { type: "button", text: "Load earlier changes", onclick: async () => {
-    more.disabled = true;
-    try {
-      const r = (await call("GET", ["orgs", scope, "config", key, "history"],
-        { query: { limit: PAGE, after: next } })).body;
-      const first = items.length;
-      items.push(...r.items);
-      next = r.next;
-      render();
-      ctx.status(`Loaded ${r.items.length} earlier ${r.items.length === 1 ? "change" : "changes"} of ${key}.`);
-      if (!next) focusRow(body, first);
-      else more.focus();
-    } catch (err) {
-      ctx.status(describe(err), "error");
-    } finally {
-      more.disabled = false;
-    }
-  } });
+  const more = moreButton("Load earlier changes", async () => {
+    const r = (await call("GET", ["orgs", scope, "config", key, "history"],
+      { query: { limit: PAGE, after: next } })).body;
+    const first = items.length;
+    items.push(...r.items);
+    next = r.next;
+    render();
+    ctx.status(`Loaded ${r.items.length} earlier ${r.items.length === 1 ? "change" : "changes"} of ${key}.`);
+    if (!next) focusRow(body, first);
+    else more.focus();
+  }, (err) => ctx.status(describe(err), "error"));
   const nowState = current ? stateOf(current) : null;
   let section;
   const render = () => replace(body,

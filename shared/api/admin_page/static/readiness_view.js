@@ -4,7 +4,7 @@
 // secret); the fleet view (#/readiness) is orgs x workflows, a page of orgs at a time.
 
 import { call, describe } from "./api.js";
-import { focusAfterMore, h, replace, stackable, uid } from "./dom.js";
+import { focusAfterMore, h, moreButton, replace, stackable, uid } from "./dom.js";
 
 const PAGE = 25;
 
@@ -98,23 +98,16 @@ export async function renderFleet(main, ctx) {
     summary.textContent = `${readyOrgs} of ${orgs.length} orgs shown can run every workflow.`;
     stackable(table);
   };
-  const more = h("button", { type: "button", text: "Next orgs", onclick: async () => {
-    more.disabled = true;
-    try {
-      const r = (await call("GET", ["readiness"], { query: { limit: PAGE, after: next } })).body;
-      const firstNew = orgs.length;
-      orgs.push(...r.orgs);
-      readyOrgs += r.ready_orgs;
-      next = r.next;
-      show(r.orgs);
-      ctx.status(`Loaded ${r.orgs.length} more ${r.orgs.length === 1 ? "org" : "orgs"}.`);
-      focusAfterMore(tbody, firstNew, more, Boolean(next));
-    } catch (err) {
-      ctx.status(describe(err), "error");
-    } finally {
-      more.disabled = false;
-    }
-  } });
+  const more = moreButton("Next orgs", async () => {
+    const r = (await call("GET", ["readiness"], { query: { limit: PAGE, after: next } })).body;
+    const firstNew = orgs.length;
+    orgs.push(...r.orgs);
+    readyOrgs += r.ready_orgs;
+    next = r.next;
+    show(r.orgs);
+    ctx.status(`Loaded ${r.orgs.length} more ${r.orgs.length === 1 ? "org" : "orgs"}.`);
+    focusAfterMore(tbody, firstNew, more, Boolean(next));
+  }, (err) => ctx.status(describe(err), "error"));
   show(orgs);
   replace(main,
     h("div", { class: "view-head" }, h("h1", { text: "Readiness" })),
